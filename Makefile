@@ -1,0 +1,116 @@
+# du: one non-recursive Makefile.
+#
+#   make                 build libdu.a and the four tools into bin/
+#   make check           unit tests (cmocka) + end-to-end tests (bats) against real servers
+#   make demo            upload a generated sensor tree to a local s3rver + private PostgreSQL
+#   make bench           benchmarks (not part of check)
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined check
+#   make WERROR=1        warnings are errors (CI sets this)
+
+VERSION     := 0.1.0
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      := $(PREFIX)/bin
+DATADIR     := $(PREFIX)/share/du
+MANDIR      := $(PREFIX)/share/man
+
+CC          ?= cc
+PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+CFLAGS      ?= -O2 -g
+WARN        := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-missing-field-initializers
+ifneq ($(WERROR)$(CI),)
+WARN        += -Werror
+endif
+DU_CFLAGS   := $(WARN) -D_GNU_SOURCE -DDU_VERSION='"$(VERSION)"' \
+               -DDU_SQLDIR='"$(DATADIR)/sql"' -Iinclude $(PKG_CFLAGS) -pthread -MMD -MP
+DU_LDFLAGS  := -pthread
+ifdef SANITIZE
+DU_CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+DU_LDFLAGS  += -fsanitize=$(SANITIZE)
+OUT         := build/san
+else
+OUT         := build/std
+endif
+
+LIB_SRC     := $(sort $(wildcard src/*.c))
+LIB_OBJ     := $(LIB_SRC:%.c=$(OUT)/%.o) $(OUT)/gen/migrations.o
+TOOLS       := du-upload du-retry du-trigger du-master
+TOOL_BIN    := $(TOOLS:%=$(OUT)/bin/%)
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+SQL         := $(sort $(wildcard sql/*.sql))
+MAN         := $(wildcard docs/man/*.1)
+
+.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz
+all: bin
+
+# bin/ always points at the flavour just built, so switching SANITIZE relinks nothing by accident.
+.PHONY: bin
+bin: $(TOOL_BIN) $(UNIT_BIN)
+	@ln -sfn $(OUT)/bin bin
+
+$(OUT)/libdu.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(OUT)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DU_CFLAGS) -c -o $@ $<
+
+# Migrations are embedded at build time so an installed binary never needs sql/ to be found.
+$(OUT)/gen/migrations.c: $(SQL) scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-sql.sh $(SQL) > $@
+$(OUT)/gen/migrations.o: $(OUT)/gen/migrations.c
+	$(CC) $(CFLAGS) $(DU_CFLAGS) -c -o $@ $<
+
+$(OUT)/bin/%: $(OUT)/tools/%.o $(OUT)/libdu.a
+	@mkdir -p $(@D)
+	$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
+
+$(OUT)/tests/%: $(OUT)/tests/unit/%.o $(OUT)/libdu.a
+	@mkdir -p $(@D)
+	$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+deps:
+	sh scripts/deps.sh
+
+check: deps-quiet bin
+	bash tests/run-unit.sh $(OUT)/tests
+	bash tests/run-e2e.sh
+
+unit: bin
+	bash tests/run-unit.sh $(OUT)/tests
+
+e2e: bin
+	bash tests/run-e2e.sh
+
+.PHONY: deps-quiet
+deps-quiet:
+	@sh scripts/deps.sh --if-missing
+
+demo: deps-quiet bin
+	bash scripts/demo.sh
+
+bench: deps-quiet bin
+	bash bench/run.sh
+
+bench-smoke: bin
+	bash bench/run.sh --smoke
+
+install: bin
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(SQL) $(DESTDIR)$(DATADIR)/sql/
+	install -m 644 config.example.json .env.example $(DESTDIR)$(DATADIR)/
+	$(if $(MAN),install -m 644 $(MAN) $(DESTDIR)$(MANDIR)/man1/)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

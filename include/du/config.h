@@ -1,0 +1,159 @@
+/*
+ * config.h: du's configuration, driven by one option table.
+ *
+ * Every setting is one row of the table in src/config.c: its JSON key, long flag, short flag
+ * (per tool), environment variable, type, default, range, whether it is a secret, and its help
+ * text. That row drives getopt_long, the environment, the JSON file, .env, defaults, validation,
+ * --help and --dump-config. Precedence, lowest first:
+ *
+ *     defaults < JSON file (-c) < .env file < environment < command line
+ *
+ * .env is read from the working directory (or --env-file) and never overrides a variable that is
+ * already set in the environment. Validation runs before any side effect; each error names the
+ * key, where its value came from ("config.json:7", "env DB_PORT", "flag --max-workers") and what
+ * was expected.
+ *
+ *     struct du_config cfg;
+ *     struct du_err err = {0};
+ *     int rc = du_config_load(&cfg, DU_TOOL_UPLOAD, argc, argv, &err);
+ *     if (rc)
+ *         return du_err_report(&err);           // exit 2 for usage, 3 for config
+ *     if (cfg.help) { du_config_usage(DU_TOOL_UPLOAD, stdout); ... }
+ *     ...
+ *     du_config_release(&cfg);
+ *
+ * Strings in struct du_config are owned by it (NULL when unset); lists are NULL-terminated.
+ */
+#ifndef DU_CONFIG_H
+#define DU_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "du/err.h"
+
+/* Which tool parses: an option row lists the tools that accept its flag. */
+enum du_tool {
+	DU_TOOL_UPLOAD = 1 << 0,
+	DU_TOOL_RETRY = 1 << 1,
+	DU_TOOL_TRIGGER = 1 << 2,
+	DU_TOOL_MASTER = 1 << 3,
+};
+
+enum du_addressing { DU_ADDR_AUTO = 0, DU_ADDR_PATH, DU_ADDR_VIRTUAL };
+enum du_progress_mode { DU_PROGRESS_AUTO = 0, DU_PROGRESS_TTY, DU_PROGRESS_PLAIN, DU_PROGRESS_JSON, DU_PROGRESS_NONE };
+
+struct du_config {
+	/* Python tool's keys, same meaning and defaults. */
+	char *local_directory;        /* required for upload/master; must be a directory */
+	char *bucket_name;            /* required for upload/master */
+	char *s3_prefix;              /* required for upload/master; stored without leading/trailing '/' */
+	long max_workers;             /* 15, 1..1000 */
+	char *aws_region;             /* "eu-west-1" unless AWS_REGION/AWS_DEFAULT_REGION/profile say otherwise */
+	long times_to_retry;          /* 3: per-file attempts within one upload run */
+	char *aws_profile;            /* "default" */
+	bool aws_profile_explicit;    /* set by key, flag or AWS_PROFILE (not by the default) */
+	bool use_find;                /* true; "yes"/"true"/"1" mean true */
+	char *endpoint_url;           /* the webhook URL (du-trigger, du-master) */
+
+	/* Database: DATABASE_URL, else DB_*, else libpq PG*; nothing at all -> private cluster. */
+	char *database_url;           /* secret: may hold a password */
+	char *db_host;                /* "localhost" */
+	long db_port;                 /* 5432 */
+	char *db_name;                /* "data_uploader" */
+	char *db_user;                /* "uploader" */
+	char *db_password;            /* secret */
+	bool db_configured;           /* any database setting came from a non-default layer */
+
+	/* S3 client. */
+	char *s3_endpoint;            /* s3_endpoint, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL */
+	int s3_addressing;            /* enum du_addressing */
+	uint64_t multipart_threshold; /* 64 MiB; sizes accept "64MiB", "8M", plain bytes */
+	uint64_t multipart_chunk_size;/* 16 MiB, >= 5 MiB */
+	char *storage_class;          /* optional */
+	char *sse;                    /* NULL, "AES256" or "aws:kms" */
+	char *sse_kms_key_id;         /* with sse=aws:kms */
+	bool payload_signing;         /* false: UNSIGNED-PAYLOAD + Content-MD5 */
+	long retry_base_ms;           /* 100 */
+	long retry_cap_ms;            /* 20000 */
+	long connect_timeout;         /* seconds, 10 */
+	long request_timeout;         /* seconds without progress before a transfer is abandoned, 60 */
+
+	/* Scanner. */
+	char **extensions;            /* default: wav jpg jpeg mp4 mov avi (case-insensitive) */
+	char **exclude;               /* globs; default: "._*" and ".*" */
+	bool follow_symlinks;         /* false */
+
+	/* Upload run. */
+	bool dry_run;
+	int64_t resume_session;       /* --resume SESSION, 0 = new session */
+	int64_t join_session;         /* --join SESSION, 0 = none */
+	int progress;                 /* enum du_progress_mode */
+
+	/* du-retry. */
+	int64_t session_id;           /* -s; required for retry and trigger */
+	long max_attempts;            /* 3 */
+	double delay;                 /* 5 s */
+	bool auto_retry;
+	long max_rounds;              /* 3 */
+	bool list;                    /* --list */
+
+	/* du-trigger. */
+	long timeout;                 /* 30 s */
+	char *endpoint_api_key;       /* secret, DU_ENDPOINT_API_KEY */
+	char *endpoint_api_key_header;/* "api_key" */
+	char *endpoint_secret;        /* secret, DU_ENDPOINT_SECRET: HMAC-SHA256 signing */
+	bool list_files;
+
+	/* du-master. */
+	bool skip_retry;
+	bool skip_endpoint;
+
+	/* General. */
+	char *config_file;            /* -c */
+	char *env_file;               /* --env-file */
+	char *log_file;
+	int log_level;                /* enum du_log_level after -q/-v/DU_LOG_LEVEL */
+	char *metrics_file;
+	bool dump_config;
+	bool help;
+	bool version;
+
+	/* Positional arguments left after the options (du-master subcommands). Borrowed from argv. */
+	int nargs;
+	char **args;
+
+	/* Private: where each option's value came from, indexed like the option table. */
+	char **sources;
+};
+
+/*
+ * Parse all layers for tool into cfg (which this initialises). On failure cfg holds nothing
+ * that needs releasing and err says which key, where from, and what was expected:
+ * DU_ERR_USAGE for a bad flag, DU_ERR_CONFIG for a bad value or file.
+ * --help and --version only set cfg->help / cfg->version (required keys are then not checked).
+ */
+int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struct du_err *err);
+
+/* Like du_config_load's file layer alone: apply a stored config JSON (config_history) on top of
+ * the defaults, for du-retry to reuse the settings a session was made with. Secrets are never in
+ * stored JSON; they come from the current environment. */
+int du_config_apply_json(struct du_config *cfg, const char *json, const char *origin, struct du_err *err);
+
+void du_config_release(struct du_config *cfg);
+
+/* --help text for tool. */
+void du_config_usage(int tool, FILE *out);
+
+/* Effective configuration as JSON: {"key": {"value": ..., "source": "..."}, ...}, secrets "***". */
+char *du_config_dump_json(const struct du_config *cfg, int tool);
+/* Effective configuration as a flat JSON object without any secret, for config_history. */
+char *du_config_to_json(const struct du_config *cfg);
+/* Where key's value came from: "default", "FILE:LINE", ".env:LINE", "env NAME", "flag --x". */
+const char *du_config_source(const struct du_config *cfg, const char *key);
+
+/* Parse "64MiB", "8M", "1G", "5242880" (base 1024). */
+int du_parse_size(const char *s, uint64_t *out);
+
+#endif

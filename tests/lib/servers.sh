@@ -1,0 +1,113 @@
+# shellcheck shell=sh
+# Throwaway servers for du's tests, demo and benchmarks. Source this file, then:
+#
+#   du_pg_start DIR      PostgreSQL cluster in DIR, Unix socket only; exports DATABASE_URL, PGHOST, PGPORT, PGUSER
+#   du_pg_stop DIR       immediate stop, by the postmaster's PID
+#   du_s3rver_start DIR  s3rver on 127.0.0.1:free port, buckets $DU_TEST_BUCKETS (default "du-test");
+#                        exports DU_S3RVER_URL, writes DIR/s3rver.pid
+#   du_moto_start DIR    moto with SigV4 checks on; exports DU_MOTO_URL, DU_MOTO_AK, DU_MOTO_SK
+#   du_kill_pidfile F    stop the process whose PID is in F (TERM, then KILL)
+#
+# Every server listens on 127.0.0.1 or a socket in a temporary directory and is stopped by PID.
+
+DU_TOP=${DU_TOP:-$(cd "$(dirname "${BASH_SOURCE:-$0}")/../.." 2>/dev/null && pwd)}
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+DU_PY=${DU_PY:-}
+if [ -z "$DU_PY" ]; then
+	for p in "$(pyenv root 2>/dev/null)/versions/3.11.7/bin/python3" /root/.pyenv/versions/3.11.7/bin/python3; do
+		[ -x "$p" ] && DU_PY=$p && break
+	done
+	[ -n "$DU_PY" ] || DU_PY=python3
+fi
+
+du_free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Run a command as an unprivileged user when we are root (initdb refuses root).
+du_as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+du_pg_start() {
+	_d=$1
+	mkdir -p "$_d"
+	[ "$(id -u)" -eq 0 ] && chown postgres "$_d" && chmod 755 "$_d"
+	if [ ! -f "$_d/data/PG_VERSION" ]; then
+		du_as_pg "$PG_BIN/initdb" -D "$_d/data" -A trust -U postgres --no-sync -E UTF8 >"$_d/initdb.log" 2>&1 ||
+			{ cat "$_d/initdb.log" >&2; return 1; }
+	fi
+	_port=$(du_free_port)
+	du_as_pg "$PG_BIN/pg_ctl" -D "$_d/data" -l "$_d/pg.log" -w -t 60 \
+		-o "-k $_d -c listen_addresses='' -p $_port -c fsync=off -c full_page_writes=off -c max_connections=200" \
+		start >/dev/null || { cat "$_d/pg.log" >&2; return 1; }
+	export PGHOST="$_d" PGPORT="$_port" PGUSER=postgres
+	psql -q -d postgres -c "CREATE DATABASE du_test" >/dev/null || return 1
+	export PGDATABASE=du_test
+	export DATABASE_URL="postgresql:///du_test?host=$_d&port=$_port&user=postgres"
+}
+
+du_pg_stop() {
+	_d=$1
+	[ -f "$_d/data/postmaster.pid" ] || return 0
+	_pid=$(head -n 1 "$_d/data/postmaster.pid")
+	kill -QUIT "$_pid" 2>/dev/null || true
+	for _i in $(seq 1 50); do kill -0 "$_pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$_pid" 2>/dev/null || true
+}
+
+du_wait_port() {
+	_port=$1; _pid=$2
+	for _i in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$_port") 2>/dev/null; then return 0; fi
+		kill -0 "$_pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+du_s3rver_start() {
+	_d=$1
+	mkdir -p "$_d/s3data"
+	_port=$(du_free_port)
+	_args=""
+	for _b in ${DU_TEST_BUCKETS:-du-test}; do _args="$_args --configure-bucket $_b"; done
+	# shellcheck disable=SC2086
+	node --openssl-legacy-provider "$DU_TOP/tests/node/node_modules/s3rver/bin/s3rver.js" \
+		-d "$_d/s3data" -a 127.0.0.1 -p "$_port" --no-vhost-buckets --silent $_args \
+		>"$_d/s3rver.log" 2>&1 &
+	echo $! >"$_d/s3rver.pid"
+	du_wait_port "$_port" "$(cat "$_d/s3rver.pid")" || { cat "$_d/s3rver.log" >&2; return 1; }
+	export DU_S3RVER_URL="http://127.0.0.1:$_port"
+}
+
+du_moto_start() {
+	_d=$1
+	mkdir -p "$_d"
+	_port=$(du_free_port)
+	"$DU_PY" "$DU_TOP/tests/lib/moto_server.py" --port "$_port" --buckets "${DU_TEST_BUCKETS:-du-test}" \
+		--keys "$_d/moto.keys" >"$_d/moto.log" 2>&1 &
+	echo $! >"$_d/moto.pid"
+	for _i in $(seq 1 300); do
+		[ -s "$_d/moto.keys" ] && break
+		kill -0 "$(cat "$_d/moto.pid")" 2>/dev/null || { cat "$_d/moto.log" >&2; return 1; }
+		sleep 0.1
+	done
+	[ -s "$_d/moto.keys" ] || { cat "$_d/moto.log" >&2; return 1; }
+	DU_MOTO_AK=$(sed -n 1p "$_d/moto.keys")
+	DU_MOTO_SK=$(sed -n 2p "$_d/moto.keys")
+	export DU_MOTO_URL="http://127.0.0.1:$_port" DU_MOTO_AK DU_MOTO_SK
+}
+
+du_kill_pidfile() {
+	[ -f "$1" ] || return 0
+	_pid=$(cat "$1")
+	kill -TERM "$_pid" 2>/dev/null || true
+	for _i in $(seq 1 50); do kill -0 "$_pid" 2>/dev/null || { rm -f "$1"; return 0; }; sleep 0.1; done
+	kill -KILL "$_pid" 2>/dev/null || true
+	rm -f "$1"
+}
