@@ -81,4 +81,10 @@ char *du_sigv4_canonical_query(const char *query);
 /* Format t (UTC seconds) as "YYYYMMDDTHHMMSSZ" into buf[17]. */
 void du_sigv4_amz_date(long long t, char buf[17]);
 
+/* The signing-key cache (one derived key per secret, day, region and service; the secret itself
+ * is not stored, entries are found by a salted hash). Counters are since start or the last clear;
+ * clearing wipes the keys (for tests, and for a tool that drops its credentials). */
+void du_sigv4_cache_stats(unsigned long *hits, unsigned long *misses);
+void du_sigv4_cache_clear(void);
+
 #endif
