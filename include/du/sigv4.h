@@ -29,8 +29,20 @@
  * Path: each segment is RFC 3986-encoded ('/' kept; S3 does not normalise '.', '..' or '//').
  * Query: names and values are encoded (unreserved characters kept), sorted by name then value,
  * a parameter without '=' becomes "name=". The query passed in is NOT yet encoded: '&' separates
- * pairs, the first '=' separates name and value. Use du_sigv4_uri_encode() to build the URL that is
- * actually sent, so what is signed and what is sent agree byte for byte.
+ * pairs, the first '=' separates name and value (so a raw name cannot hold '&' or '=', a raw value
+ * cannot hold '&'; empty pieces as in "a&&b" are ignored). Use du_sigv4_uri_encode() to build the
+ * URL that is actually sent, so what is signed and what is sent agree byte for byte.
+ * Headers: names lower-cased, values trimmed of spaces and tabs with inner runs folded to one
+ * space, sorted by name; a name given twice (any case) becomes one line, values joined with ','
+ * in the order given. A header name that is not an RFC 9110 token, or a value with CR or LF, is
+ * refused (DU_ERR_INTERNAL) rather than signed. The method is used as given (upper case).
+ * Authorization: "AWS4-HMAC-SHA256 Credential=AK/DATE/REGION/SERVICE/aws4_request,
+ * SignedHeaders=a;b, Signature=hex" (with ", " separators, as botocore writes it).
+ *
+ * Errors: DU_ERR_S3_AUTH when the access or secret key is empty; DU_ERR_INTERNAL for a malformed
+ * request description (missing field, bad amz_date); DU_ERR_NOMEM. Messages never hold the secret.
+ * Verified against AWS's published S3 examples and against botocore on random requests
+ * (tests/unit/test_sigv4.c, tests/unit/gen_sigv4_vectors.py).
  */
 #ifndef DU_SIGV4_H
 #define DU_SIGV4_H
