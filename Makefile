@@ -22,7 +22,7 @@ PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS      ?= -O2 -g
-WARN        := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-missing-field-initializers
+WARN        := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-format-truncation
 ifneq ($(WERROR)$(CI),)
 WARN        += -Werror
 endif
