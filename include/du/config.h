@@ -153,7 +153,42 @@ char *du_config_to_json(const struct du_config *cfg);
 /* Where key's value came from: "default", "FILE:LINE", ".env:LINE", "env NAME", "flag --x". */
 const char *du_config_source(const struct du_config *cfg, const char *key);
 
-/* Parse "64MiB", "8M", "1G", "5242880" (base 1024). */
+/*
+ * Parse "64MiB", "8M", "1G", "512KiB", "5242880" (base 1024; "MB" and "M" mean MiB, as the
+ * Python tool counted in base 1024 too). Suffixes are case-insensitive, a space before them is
+ * allowed. Returns DU_OK and writes *out, or DU_ERR_CONFIG for garbage, a sign or overflow.
+ */
 int du_parse_size(const char *s, uint64_t *out);
+
+/* Additions beyond the original contract. */
+
+/* Defaults only (no file, environment or flags): what du_config_load starts from. cfg must be
+ * zeroed or released. For du_config_apply_json on a fresh struct. */
+int du_config_init(struct du_config *cfg, struct du_err *err);
+
+/* "du-upload", "du-retry", "du-trigger", "du-master" ("du" for anything else). */
+const char *du_tool_name(int tool);
+
+/* The configuration reference (docs/CONFIG.md), generated from the option table. */
+void du_config_reference_markdown(FILE *out);
+
+/*
+ * .env files (src/dotenv.c): KEY=VALUE lines, optional "export " prefix, '#' comments (whole
+ * line, or after whitespace in an unquoted value), '...' literal and "..." (\n \t \" \\ \$)
+ * quoting. Every variable not already set in the environment is setenv()'d, so that libraries
+ * reading the environment later (credentials) see it too; variables already set win. The file
+ * is parsed completely before anything is set. Errors say "FILE:LINE: ..." and never contain a
+ * value. optional: a missing file is not an error (and sets nothing).
+ */
+struct du_dotenv_var {
+	char *name;
+	int line;
+};
+struct du_dotenv {
+	struct du_dotenv_var *vars; /* the variables this call set, in file order */
+	size_t n;
+};
+int du_dotenv_apply(const char *path, bool optional, struct du_dotenv *set, struct du_err *err);
+void du_dotenv_release(struct du_dotenv *set);
 
 #endif
