@@ -196,6 +196,112 @@ static void test_migrate_concurrent(void **state)
 	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
 }
 
+static void expect_refused(struct du_db *db, const char *sql, int n, const char *const *p, const char *state)
+{
+	struct du_err err = {0};
+	assert_int_equal(du_db_exec(db, &err, sql, n, p), DU_ERR_DB);
+	assert_int_equal(err.code, DU_ERR_DB);
+	assert_string_equal(du_db_sqlstate(db), state);
+	assert_true(strlen(err.msg) > 0);
+}
+
+/* Tables as the Python tool created them (serial ids, timestamps without time zone, a status
+ * CHECK without 'interrupted', none of du's columns) and rows in them. */
+static const char legacy_schema[] =
+	"CREATE TABLE projects (id SERIAL PRIMARY KEY, project_name VARCHAR(255) NOT NULL,"
+	" bucket_name VARCHAR(255) UNIQUE NOT NULL, aws_region VARCHAR(50),"
+	" created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);"
+	"CREATE TABLE sync_sessions (id SERIAL PRIMARY KEY, project_id INTEGER REFERENCES projects(id),"
+	" local_directory TEXT NOT NULL, s3_prefix TEXT NOT NULL, aws_profile VARCHAR(100), max_workers INTEGER,"
+	" times_to_retry INTEGER, use_find BOOLEAN, status VARCHAR(50) DEFAULT 'in_progress'"
+	" CHECK (status IN ('in_progress', 'completed', 'completed_with_errors', 'failed')),"
+	" total_files INTEGER DEFAULT 0, total_size_bytes BIGINT DEFAULT 0, files_uploaded INTEGER DEFAULT 0,"
+	" files_failed INTEGER DEFAULT 0, files_skipped INTEGER DEFAULT 0,"
+	" started_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, completed_at TIMESTAMP);"
+	"CREATE TABLE file_uploads (id SERIAL PRIMARY KEY, session_id INTEGER REFERENCES sync_sessions(id),"
+	" local_path TEXT NOT NULL, s3_key TEXT NOT NULL, file_size BIGINT NOT NULL,"
+	" file_type VARCHAR(20) CHECK (file_type IN ('WAV', 'JPG', 'VIDEO', 'UNKNOWN')),"
+	" status VARCHAR(50) DEFAULT 'pending' CHECK (status IN ('pending', 'uploading', 'uploaded', 'failed')),"
+	" retry_count INTEGER DEFAULT 0, error_message TEXT, uploaded_at TIMESTAMP);"
+	"CREATE TABLE config_history (id SERIAL PRIMARY KEY, session_id INTEGER REFERENCES sync_sessions(id),"
+	" config_json JSONB NOT NULL, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);"
+	"INSERT INTO projects (project_name, bucket_name, aws_region) VALUES ('old', 'old-bucket', 'eu-west-1');"
+	"INSERT INTO sync_sessions (project_id, local_directory, s3_prefix, status, total_files)"
+	" VALUES (1, '/mnt/rec', 'C1', 'in_progress', 2);"
+	"INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type)"
+	" VALUES (1, '/mnt/rec/a.wav', 'C1/a.wav', 10, 'WAV'), (1, '/mnt/rec/b.jpg', 'C1/b.jpg', 20, 'JPG');"
+	"INSERT INTO config_history (session_id, config_json) VALUES (1, '{\"s3_prefix\": \"C1\"}');";
+
+static void make_legacy(struct fixture *f, const char *extra)
+{
+	struct du_err err = {0};
+	if (du_db_open(&f->db, &f->cfg, &err))
+		fail_msg("%s", err.msg);
+	PGresult *r = PQexec(du_db_conn(f->db), legacy_schema);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	if (extra)
+		assert_int_equal(du_db_exec(f->db, &err, extra, 0, NULL), DU_OK);
+}
+
+static void test_migrate_adopts_python_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct du_err err = {0};
+	make_legacy(f, NULL);
+	struct du_db *db = f->db;
+	if (du_db_migrate(db, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(du_db_migrate(db, &err), DU_OK);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
+
+	/* The old rows are still there and readable through du. */
+	struct du_session s;
+	assert_int_equal(du_db_session_get(db, 1, &s, &err), DU_OK);
+	assert_string_equal(s.bucket_name, "old-bucket");
+	assert_string_equal(s.local_directory, "/mnt/rec");
+	assert_string_equal(s.config_json, "{\"s3_prefix\": \"C1\"}");
+	assert_int_equal(s.total_files, 2);
+	du_session_release(&s);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM file_uploads WHERE md5 IS NULL AND worker IS NULL"), 2);
+
+	/* du's states and checks apply to it now. */
+	if (du_db_session_finish(db, 1, "interrupted", "stopped by SIGINT", &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(du_db_session_finish(db, 1, "bogus", NULL, &err), DU_ERR_DB);
+	assert_string_equal(du_db_sqlstate(db), "23514");
+	expect_refused(db, "UPDATE file_uploads SET status = 'uploaded' WHERE id = 1", 0, NULL, "23514");
+	expect_refused(db, "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type)"
+			   " VALUES (1, '/mnt/rec/x/a.wav', 'C1/a.wav', 1, 'WAV')",
+		       0, NULL, "23505");
+
+	/* And new sessions go into the adopted tables. */
+	int64_t project = 0, sid = 0;
+	struct du_config cfg = { .local_directory = "/mnt/rec", .s3_prefix = "C1", .max_workers = 4 };
+	assert_int_equal(du_db_project_ensure(db, "old-bucket", NULL, &project, &err), DU_OK);
+	assert_int_equal(project, 1);
+	assert_int_equal(du_db_session_create(db, project, &cfg, "{}", &sid, &err), DU_OK);
+	assert_int_equal(du_db_session_get(db, sid, &s, &err), DU_OK);
+	assert_string_equal(s.status, "in_progress");
+	assert_string_equal(s.du_version, DU_VERSION);
+	du_session_release(&s);
+}
+
+static void test_migrate_refuses_duplicates(void **state)
+{
+	struct fixture *f = *state;
+	struct du_err err = {0};
+	make_legacy(f, "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type)"
+		       " VALUES (1, '/mnt/rec/a.wav', 'C1/a.wav', 10, 'WAV')");
+	assert_int_equal(du_db_migrate(f->db, &err), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "migration '001_schema' failed: file_uploads holds several rows"));
+	assert_non_null(strstr(err.hint, "delete the duplicates"));
+	/* Nothing of it stuck: one transaction. */
+	char *v = scalar(f->db, "SELECT to_regclass('schema_migrations')::text", 0, NULL);
+	assert_null(v);
+	assert_true(du_db_ok(f->db));
+}
+
 /* ---- projects and sessions ---- */
 
 static void test_project_ensure(void **state)
@@ -429,15 +535,6 @@ static void test_copy_errors(void **state)
 }
 
 /* ---- constraints ---- */
-
-static void expect_refused(struct du_db *db, const char *sql, int n, const char *const *p, const char *state)
-{
-	struct du_err err = {0};
-	assert_int_equal(du_db_exec(db, &err, sql, n, p), DU_ERR_DB);
-	assert_int_equal(err.code, DU_ERR_DB);
-	assert_string_equal(du_db_sqlstate(db), state);
-	assert_true(strlen(err.msg) > 0);
-}
 
 static void test_constraints(void **state)
 {
@@ -778,6 +875,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_adopts_python_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_refuses_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_project_ensure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_not_found, setup, teardown),
