@@ -729,7 +729,8 @@ static int pc_setup(void **state)
 {
 	struct pc_state *s = calloc(1, sizeof(*s));
 	assert_non_null(s);
-	snprintf(s->dir, sizeof(s->dir), "%s/private-pg-%ld", need_env("DU_TEST_TMP"), (long)getpid());
+	static int seq;
+	snprintf(s->dir, sizeof(s->dir), "%s/private-pg-%ld-%d", need_env("DU_TEST_TMP"), (long)getpid(), ++seq);
 	snprintf(s->log, sizeof(s->log), "%s.log", s->dir);
 	for (int i = 0; pg_vars[i]; i++) {
 		const char *v = getenv(pg_vars[i]);
@@ -751,6 +752,7 @@ static int pc_teardown(void **state)
 		free(s->saved[i]);
 	}
 	unsetenv("DU_PG_DIR");
+	unsetenv("DU_PG_BIN");
 	du_log_close();
 	free(s);
 	return 0;
@@ -850,9 +852,15 @@ static void test_private_cluster(void **state)
 	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
 	du_db_close(db);
 	char want[1400];
-	snprintf(want, sizeof(want), "using the private PostgreSQL cluster in '%s' (stop it with: pg_ctl -D '%s/data' stop)",
-		 s->dir, s->dir);
+	snprintf(want, sizeof(want), "using the private PostgreSQL cluster in '%s' (stop it with: ", s->dir);
 	assert_int_equal(count_in_file(s->log, want), 3);
+	snprintf(want, sizeof(want), "/pg_ctl -D '%s/data' stop)", s->dir);
+	assert_int_equal(count_in_file(s->log, want), 3);
+	if (geteuid() == 0)
+		assert_int_equal(count_in_file(s->log, "(stop it with: runuser -u "), 3);
+	/* On Debian the binaries are found under /usr/lib/postgresql, whatever PATH holds. */
+	if (access("/usr/lib/postgresql", F_OK) == 0)
+		assert_int_equal(count_in_file(s->log, " -- /usr/lib/postgresql/"), geteuid() == 0 ? 3 : 0);
 
 	/* Stopped (say, after a reboot): the next open starts it again, data intact. */
 	stop_cluster(s->dir);
@@ -867,6 +875,81 @@ static void test_private_cluster(void **state)
 	assert_int_equal(count_in_file(s->log, "creating the private PostgreSQL cluster"), 1);
 	fprintf(stderr, "private cluster: create+start %.2f s, reuse %.3f s, restart %.2f s\n", t_create, t_reuse,
 		t_restart);
+}
+
+static void write_script(const char *path, const char *body)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\n%s\n", body);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return NULL;
+	static char buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void test_private_cluster_failures(void **state)
+{
+	struct pc_state *s = *state;
+	struct du_err err = {0};
+	struct du_db *db = NULL;
+	struct du_config cfg = {0};
+	char bin[600], path[700], want[1500];
+
+	/* initdb fails: the error names the log, which holds what initdb said. */
+	snprintf(bin, sizeof(bin), "%s.bin", s->dir);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	snprintf(path, sizeof(path), "%s/initdb", bin);
+	write_script(path, "echo 'initdb: simulated failure' >&2; exit 3");
+	snprintf(path, sizeof(path), "%s/pg_ctl", bin);
+	write_script(path, "exit 0");
+	setenv("DU_PG_BIN", bin, 1);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_null(db);
+	snprintf(want, sizeof(want), "initdb failed for the private database in '%s' (exit 3); see '%s/initdb.log'", s->dir,
+		 s->dir);
+	assert_string_equal(err.msg, want);
+	snprintf(path, sizeof(path), "%s/initdb.log", s->dir);
+	char *log = slurp(path);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "initdb: simulated failure"));
+
+	/* No binaries where DU_PG_BIN points. */
+	setenv("DU_PG_BIN", "/nonexistent/bin", 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_string_equal(err.msg, "DU_PG_BIN '/nonexistent/bin' holds no initdb and pg_ctl");
+	unsetenv("DU_PG_BIN");
+
+	/* Directories PostgreSQL's tools cannot take, refused before anything is created. */
+	snprintf(path, sizeof(path), "%s/it's", s->dir);
+	setenv("DU_PG_DIR", path, 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "contains a character PostgreSQL tools cannot take"));
+	assert_true(access(path, F_OK) != 0);
+	setenv("DU_PG_DIR", "relative/pg", 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_string_equal(err.msg, "the private database's directory 'relative/pg' is not absolute");
+	char longdir[200];
+	memset(longdir, 'x', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	setenv("DU_PG_DIR", longdir, 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "is too long for a Unix socket"));
 }
 
 int main(void)
@@ -888,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_cluster, pc_setup, pc_teardown),
+		cmocka_unit_test_setup_teardown(test_private_cluster_failures, pc_setup, pc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
