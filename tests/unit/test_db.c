@@ -496,6 +496,39 @@ static void test_copy_roundtrip(void **state)
 	PQclear(r);
 }
 
+static double now_s(void);
+
+/* A scan-sized load: 300,000 rows of (path, key, size) as the upload pipeline streams them. */
+static void test_copy_bulk(void **state)
+{
+	enum { ROWS = 300000 };
+	struct fixture *f = *state;
+	struct du_db *db = open_migrated(f);
+	struct du_err err = {0};
+	assert_int_equal(du_db_exec(db, &err, "CREATE TEMP TABLE scan (local_path text, s3_key text, file_size bigint)", 0,
+				    NULL),
+			 DU_OK);
+	struct du_db_copy *cp = NULL;
+	double t0 = now_s();
+	assert_int_equal(du_db_copy_begin(db, "COPY scan (local_path, s3_key, file_size) FROM STDIN", &cp, &err), DU_OK);
+	char lp[256], key[256], size[24];
+	int64_t sum = 0;
+	for (int i = 0; i < ROWS; i++) {
+		snprintf(lp, sizeof(lp), "/mnt/field/site-%03d/2024-06-%02d/rec_%06d.wav", i % 97, i % 28 + 1, i);
+		snprintf(key, sizeof(key), "C1/site-%03d/2024-06-%02d/rec_%06d.wav", i % 97, i % 28 + 1, i);
+		snprintf(size, sizeof(size), "%d", 1000 + i);
+		sum += 1000 + i;
+		const char *row[3] = { lp, key, size };
+		if (du_db_copy_row(cp, 3, row, &err))
+			fail_msg("row %d: %s", i, err.msg);
+	}
+	assert_int_equal(du_db_copy_end(cp, &err), DU_OK);
+	double dt = now_s() - t0;
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM scan"), ROWS);
+	assert_int_equal(scalar_long(db, "SELECT sum(file_size) FROM scan"), sum);
+	fprintf(stderr, "COPY: %d rows in %.2f s (%.0f rows/s)\n", ROWS, dt, ROWS / dt);
+}
+
 static void test_copy_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -964,6 +997,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_configured, setup, teardown),
