@@ -5,6 +5,58 @@
 -- EXISTS, so a database created by the Python tool is adopted in place: its rows stay, du's
 -- columns appear.
 
+-- Adoption of the Python tool's tables, before anything else: its CHECKs on the status columns
+-- (which lack 'interrupted') give way to du's, and the unique keys du's upserts rely on are added.
+-- Added CHECKs are NOT VALID: old rows are left alone, new and updated rows are checked.
+-- On a fresh database this block does nothing.
+DO $adopt$
+DECLARE
+    c record;
+BEGIN
+    IF to_regclass('sync_sessions') IS NOT NULL THEN
+        FOR c IN SELECT conname FROM pg_constraint
+                 WHERE conrelid = 'sync_sessions'::regclass AND contype = 'c'
+                   AND pg_get_constraintdef(oid) ~ '\mstatus\M'
+        LOOP
+            EXECUTE format('ALTER TABLE sync_sessions DROP CONSTRAINT %I', c.conname);
+        END LOOP;
+        ALTER TABLE sync_sessions ADD CONSTRAINT sync_sessions_status_check
+            CHECK (status IN ('in_progress', 'completed', 'completed_with_errors', 'failed', 'interrupted')) NOT VALID;
+    END IF;
+    IF to_regclass('file_uploads') IS NOT NULL THEN
+        FOR c IN SELECT conname FROM pg_constraint
+                 WHERE conrelid = 'file_uploads'::regclass AND contype = 'c'
+                   AND pg_get_constraintdef(oid) ~ '\m(status|file_type)\M'
+        LOOP
+            EXECUTE format('ALTER TABLE file_uploads DROP CONSTRAINT %I', c.conname);
+        END LOOP;
+        ALTER TABLE file_uploads
+            ADD CONSTRAINT file_uploads_file_type_check
+                CHECK (file_type IN ('WAV', 'JPG', 'VIDEO', 'UNKNOWN')) NOT VALID,
+            ADD CONSTRAINT file_uploads_status_check
+                CHECK (status IN ('pending', 'uploading', 'uploaded', 'failed')) NOT VALID,
+            ADD CONSTRAINT file_uploads_uploaded_has_time
+                CHECK (status <> 'uploaded' OR uploaded_at IS NOT NULL) NOT VALID;
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'file_uploads'::regclass
+                       AND contype IN ('u', 'p') AND pg_get_constraintdef(oid) = 'UNIQUE (session_id, s3_key)') THEN
+            BEGIN
+                ALTER TABLE file_uploads ADD CONSTRAINT file_uploads_session_key UNIQUE (session_id, s3_key);
+            EXCEPTION WHEN unique_violation THEN
+                RAISE EXCEPTION 'file_uploads holds several rows for one (session_id, s3_key)'
+                    USING HINT = 'the older tool recorded a file twice in one session; delete the duplicates, then run du again';
+            END;
+        END IF;
+    END IF;
+    -- Nested, not AND: SQL does not promise to skip the ::regclass of a missing table.
+    IF to_regclass('projects') IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'projects'::regclass
+                       AND contype IN ('u', 'p') AND pg_get_constraintdef(oid) = 'UNIQUE (bucket_name)') THEN
+            ALTER TABLE projects ADD CONSTRAINT projects_bucket_name_key UNIQUE (bucket_name);
+        END IF;
+    END IF;
+END
+$adopt$;
+
 CREATE TABLE IF NOT EXISTS projects (
     id           bigserial PRIMARY KEY,
     project_name text NOT NULL,

@@ -266,7 +266,10 @@ int du_db_fail(struct du_db *db, struct du_err *err, const PGresult *r, const ch
 	char msg[400];
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	/* The server's hint (or else its detail) becomes ours: it is what the user can act on. */
+	const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) : NULL;
+	if (!detail && r)
+		detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
 	if (primary)
 		first_line(msg, sizeof(msg), primary);
@@ -414,7 +417,9 @@ out:
 	return rc;
 }
 
-/* ---- projects and sessions ---- */
+/* ---- projects and sessions ----
+ * Parameters carry explicit casts: in tables adopted from the Python tool the columns are varchar,
+ * and a parameter used in two places must deduce to one type. */
 
 int du_db_project_ensure(struct du_db *db, const char *bucket, const char *region, int64_t *project_id,
 			 struct du_err *err)
@@ -424,7 +429,7 @@ int du_db_project_ensure(struct du_db *db, const char *bucket, const char *regio
 	const char *p[2] = { bucket, region };
 	/* The no-op update makes RETURNING yield the existing row's id too. */
 	PGresult *r = du_db_query(db, err,
-				  "INSERT INTO projects (project_name, bucket_name, aws_region) VALUES ($1, $1, $2)"
+				  "INSERT INTO projects (project_name, bucket_name, aws_region) VALUES ($1::text, $1::text, $2::text)"
 				  " ON CONFLICT (bucket_name) DO UPDATE SET"
 				  "  aws_region = COALESCE(EXCLUDED.aws_region, projects.aws_region),"
 				  "  updated_at = CASE WHEN EXCLUDED.aws_region IS DISTINCT FROM projects.aws_region"
@@ -572,9 +577,9 @@ int du_db_session_finish(struct du_db *db, int64_t id, const char *status, const
 	char sid[21];
 	const char *p[3] = { du_db_i64(sid, id), status, error_message };
 	PGresult *r = du_db_query(db, err,
-				  "UPDATE sync_sessions SET status = $2,"
-				  " completed_at = CASE WHEN $2 = 'in_progress' THEN NULL ELSE now() END,"
-				  " error_message = $3 WHERE id = $1",
+				  "UPDATE sync_sessions SET status = $2::text,"
+				  " completed_at = CASE WHEN $2::text = 'in_progress' THEN NULL ELSE now() END,"
+				  " error_message = $3::text WHERE id = $1::bigint",
 				  3, p);
 	if (!r)
 		return DU_ERR_DB;

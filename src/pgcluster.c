@@ -151,6 +151,7 @@ static int find_bin(struct cluster *c, struct du_err *err)
 		return du_err_set(err, DU_ERR_DB, "DU_PG_BIN '%s' holds no initdb and pg_ctl", env);
 	}
 	long want = read_major(c->data), best = 0;
+	bool exact = false;
 	DIR *d = opendir("/usr/lib/postgresql");
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
@@ -162,7 +163,8 @@ static int find_bin(struct cluster *c, struct du_err *err)
 		snprintf(bin, sizeof(bin), "/usr/lib/postgresql/%s/bin", e->d_name);
 		if (!is_exec(bin, "initdb") || !is_exec(bin, "pg_ctl"))
 			continue;
-		if (v == want || (best != want && v > best)) {
+		if (v == want || (!exact && v > best)) {
+			exact = v == want;
 			best = v;
 			snprintf(c->bin, sizeof(c->bin), "%s", bin);
 		}
@@ -461,6 +463,11 @@ out:
 	if (rc)
 		return rc;
 	conninfo(&c, CLUSTER_DB, conninfo_out, n);
-	du_info("using the private PostgreSQL cluster in '%s' (stop it with: pg_ctl -D '%s' stop)", c.dir, c.data);
+	/* Debian keeps pg_ctl off PATH, and pg_ctl refuses root: say exactly what works. */
+	char as[96] = "";
+	if (c.as_other)
+		snprintf(as, sizeof(as), "runuser -u %s -- ", c.run_name);
+	du_info("using the private PostgreSQL cluster in '%s' (stop it with: %s%s/pg_ctl -D '%s' stop)", c.dir, as, c.bin,
+		c.data);
 	return DU_OK;
 }

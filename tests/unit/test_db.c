@@ -196,6 +196,112 @@ static void test_migrate_concurrent(void **state)
 	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
 }
 
+static void expect_refused(struct du_db *db, const char *sql, int n, const char *const *p, const char *state)
+{
+	struct du_err err = {0};
+	assert_int_equal(du_db_exec(db, &err, sql, n, p), DU_ERR_DB);
+	assert_int_equal(err.code, DU_ERR_DB);
+	assert_string_equal(du_db_sqlstate(db), state);
+	assert_true(strlen(err.msg) > 0);
+}
+
+/* Tables as the Python tool created them (serial ids, timestamps without time zone, a status
+ * CHECK without 'interrupted', none of du's columns) and rows in them. */
+static const char legacy_schema[] =
+	"CREATE TABLE projects (id SERIAL PRIMARY KEY, project_name VARCHAR(255) NOT NULL,"
+	" bucket_name VARCHAR(255) UNIQUE NOT NULL, aws_region VARCHAR(50),"
+	" created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);"
+	"CREATE TABLE sync_sessions (id SERIAL PRIMARY KEY, project_id INTEGER REFERENCES projects(id),"
+	" local_directory TEXT NOT NULL, s3_prefix TEXT NOT NULL, aws_profile VARCHAR(100), max_workers INTEGER,"
+	" times_to_retry INTEGER, use_find BOOLEAN, status VARCHAR(50) DEFAULT 'in_progress'"
+	" CHECK (status IN ('in_progress', 'completed', 'completed_with_errors', 'failed')),"
+	" total_files INTEGER DEFAULT 0, total_size_bytes BIGINT DEFAULT 0, files_uploaded INTEGER DEFAULT 0,"
+	" files_failed INTEGER DEFAULT 0, files_skipped INTEGER DEFAULT 0,"
+	" started_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, completed_at TIMESTAMP);"
+	"CREATE TABLE file_uploads (id SERIAL PRIMARY KEY, session_id INTEGER REFERENCES sync_sessions(id),"
+	" local_path TEXT NOT NULL, s3_key TEXT NOT NULL, file_size BIGINT NOT NULL,"
+	" file_type VARCHAR(20) CHECK (file_type IN ('WAV', 'JPG', 'VIDEO', 'UNKNOWN')),"
+	" status VARCHAR(50) DEFAULT 'pending' CHECK (status IN ('pending', 'uploading', 'uploaded', 'failed')),"
+	" retry_count INTEGER DEFAULT 0, error_message TEXT, uploaded_at TIMESTAMP);"
+	"CREATE TABLE config_history (id SERIAL PRIMARY KEY, session_id INTEGER REFERENCES sync_sessions(id),"
+	" config_json JSONB NOT NULL, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);"
+	"INSERT INTO projects (project_name, bucket_name, aws_region) VALUES ('old', 'old-bucket', 'eu-west-1');"
+	"INSERT INTO sync_sessions (project_id, local_directory, s3_prefix, status, total_files)"
+	" VALUES (1, '/mnt/rec', 'C1', 'in_progress', 2);"
+	"INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type)"
+	" VALUES (1, '/mnt/rec/a.wav', 'C1/a.wav', 10, 'WAV'), (1, '/mnt/rec/b.jpg', 'C1/b.jpg', 20, 'JPG');"
+	"INSERT INTO config_history (session_id, config_json) VALUES (1, '{\"s3_prefix\": \"C1\"}');";
+
+static void make_legacy(struct fixture *f, const char *extra)
+{
+	struct du_err err = {0};
+	if (du_db_open(&f->db, &f->cfg, &err))
+		fail_msg("%s", err.msg);
+	PGresult *r = PQexec(du_db_conn(f->db), legacy_schema);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	if (extra)
+		assert_int_equal(du_db_exec(f->db, &err, extra, 0, NULL), DU_OK);
+}
+
+static void test_migrate_adopts_python_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct du_err err = {0};
+	make_legacy(f, NULL);
+	struct du_db *db = f->db;
+	if (du_db_migrate(db, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(du_db_migrate(db, &err), DU_OK);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
+
+	/* The old rows are still there and readable through du. */
+	struct du_session s;
+	assert_int_equal(du_db_session_get(db, 1, &s, &err), DU_OK);
+	assert_string_equal(s.bucket_name, "old-bucket");
+	assert_string_equal(s.local_directory, "/mnt/rec");
+	assert_string_equal(s.config_json, "{\"s3_prefix\": \"C1\"}");
+	assert_int_equal(s.total_files, 2);
+	du_session_release(&s);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM file_uploads WHERE md5 IS NULL AND worker IS NULL"), 2);
+
+	/* du's states and checks apply to it now. */
+	if (du_db_session_finish(db, 1, "interrupted", "stopped by SIGINT", &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(du_db_session_finish(db, 1, "bogus", NULL, &err), DU_ERR_DB);
+	assert_string_equal(du_db_sqlstate(db), "23514");
+	expect_refused(db, "UPDATE file_uploads SET status = 'uploaded' WHERE id = 1", 0, NULL, "23514");
+	expect_refused(db, "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type)"
+			   " VALUES (1, '/mnt/rec/x/a.wav', 'C1/a.wav', 1, 'WAV')",
+		       0, NULL, "23505");
+
+	/* And new sessions go into the adopted tables. */
+	int64_t project = 0, sid = 0;
+	struct du_config cfg = { .local_directory = "/mnt/rec", .s3_prefix = "C1", .max_workers = 4 };
+	assert_int_equal(du_db_project_ensure(db, "old-bucket", NULL, &project, &err), DU_OK);
+	assert_int_equal(project, 1);
+	assert_int_equal(du_db_session_create(db, project, &cfg, "{}", &sid, &err), DU_OK);
+	assert_int_equal(du_db_session_get(db, sid, &s, &err), DU_OK);
+	assert_string_equal(s.status, "in_progress");
+	assert_string_equal(s.du_version, DU_VERSION);
+	du_session_release(&s);
+}
+
+static void test_migrate_refuses_duplicates(void **state)
+{
+	struct fixture *f = *state;
+	struct du_err err = {0};
+	make_legacy(f, "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type)"
+		       " VALUES (1, '/mnt/rec/a.wav', 'C1/a.wav', 10, 'WAV')");
+	assert_int_equal(du_db_migrate(f->db, &err), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "migration '001_schema' failed: file_uploads holds several rows"));
+	assert_non_null(strstr(err.hint, "delete the duplicates"));
+	/* Nothing of it stuck: one transaction. */
+	char *v = scalar(f->db, "SELECT to_regclass('schema_migrations')::text", 0, NULL);
+	assert_null(v);
+	assert_true(du_db_ok(f->db));
+}
+
 /* ---- projects and sessions ---- */
 
 static void test_project_ensure(void **state)
@@ -390,6 +496,39 @@ static void test_copy_roundtrip(void **state)
 	PQclear(r);
 }
 
+static double now_s(void);
+
+/* A scan-sized load: 300,000 rows of (path, key, size) as the upload pipeline streams them. */
+static void test_copy_bulk(void **state)
+{
+	enum { ROWS = 300000 };
+	struct fixture *f = *state;
+	struct du_db *db = open_migrated(f);
+	struct du_err err = {0};
+	assert_int_equal(du_db_exec(db, &err, "CREATE TEMP TABLE scan (local_path text, s3_key text, file_size bigint)", 0,
+				    NULL),
+			 DU_OK);
+	struct du_db_copy *cp = NULL;
+	double t0 = now_s();
+	assert_int_equal(du_db_copy_begin(db, "COPY scan (local_path, s3_key, file_size) FROM STDIN", &cp, &err), DU_OK);
+	char lp[256], key[256], size[24];
+	int64_t sum = 0;
+	for (int i = 0; i < ROWS; i++) {
+		snprintf(lp, sizeof(lp), "/mnt/field/site-%03d/2024-06-%02d/rec_%06d.wav", i % 97, i % 28 + 1, i);
+		snprintf(key, sizeof(key), "C1/site-%03d/2024-06-%02d/rec_%06d.wav", i % 97, i % 28 + 1, i);
+		snprintf(size, sizeof(size), "%d", 1000 + i);
+		sum += 1000 + i;
+		const char *row[3] = { lp, key, size };
+		if (du_db_copy_row(cp, 3, row, &err))
+			fail_msg("row %d: %s", i, err.msg);
+	}
+	assert_int_equal(du_db_copy_end(cp, &err), DU_OK);
+	double dt = now_s() - t0;
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM scan"), ROWS);
+	assert_int_equal(scalar_long(db, "SELECT sum(file_size) FROM scan"), sum);
+	fprintf(stderr, "COPY: %d rows in %.2f s (%.0f rows/s)\n", ROWS, dt, ROWS / dt);
+}
+
 static void test_copy_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -429,15 +568,6 @@ static void test_copy_errors(void **state)
 }
 
 /* ---- constraints ---- */
-
-static void expect_refused(struct du_db *db, const char *sql, int n, const char *const *p, const char *state)
-{
-	struct du_err err = {0};
-	assert_int_equal(du_db_exec(db, &err, sql, n, p), DU_ERR_DB);
-	assert_int_equal(err.code, DU_ERR_DB);
-	assert_string_equal(du_db_sqlstate(db), state);
-	assert_true(strlen(err.msg) > 0);
-}
 
 static void test_constraints(void **state)
 {
@@ -632,7 +762,8 @@ static int pc_setup(void **state)
 {
 	struct pc_state *s = calloc(1, sizeof(*s));
 	assert_non_null(s);
-	snprintf(s->dir, sizeof(s->dir), "%s/private-pg-%ld", need_env("DU_TEST_TMP"), (long)getpid());
+	static int seq;
+	snprintf(s->dir, sizeof(s->dir), "%s/private-pg-%ld-%d", need_env("DU_TEST_TMP"), (long)getpid(), ++seq);
 	snprintf(s->log, sizeof(s->log), "%s.log", s->dir);
 	for (int i = 0; pg_vars[i]; i++) {
 		const char *v = getenv(pg_vars[i]);
@@ -654,6 +785,7 @@ static int pc_teardown(void **state)
 		free(s->saved[i]);
 	}
 	unsetenv("DU_PG_DIR");
+	unsetenv("DU_PG_BIN");
 	du_log_close();
 	free(s);
 	return 0;
@@ -753,9 +885,15 @@ static void test_private_cluster(void **state)
 	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
 	du_db_close(db);
 	char want[1400];
-	snprintf(want, sizeof(want), "using the private PostgreSQL cluster in '%s' (stop it with: pg_ctl -D '%s/data' stop)",
-		 s->dir, s->dir);
+	snprintf(want, sizeof(want), "using the private PostgreSQL cluster in '%s' (stop it with: ", s->dir);
 	assert_int_equal(count_in_file(s->log, want), 3);
+	snprintf(want, sizeof(want), "/pg_ctl -D '%s/data' stop)", s->dir);
+	assert_int_equal(count_in_file(s->log, want), 3);
+	if (geteuid() == 0)
+		assert_int_equal(count_in_file(s->log, "(stop it with: runuser -u "), 3);
+	/* On Debian the binaries are found under /usr/lib/postgresql, whatever PATH holds. */
+	if (access("/usr/lib/postgresql", F_OK) == 0)
+		assert_int_equal(count_in_file(s->log, " -- /usr/lib/postgresql/"), geteuid() == 0 ? 3 : 0);
 
 	/* Stopped (say, after a reboot): the next open starts it again, data intact. */
 	stop_cluster(s->dir);
@@ -772,16 +910,94 @@ static void test_private_cluster(void **state)
 		t_restart);
 }
 
+static void write_script(const char *path, const char *body)
+{
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "#!/bin/sh\n%s\n", body);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0755), 0);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return NULL;
+	static char buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void test_private_cluster_failures(void **state)
+{
+	struct pc_state *s = *state;
+	struct du_err err = {0};
+	struct du_db *db = NULL;
+	struct du_config cfg = {0};
+	char bin[600], path[700], want[1500];
+
+	/* initdb fails: the error names the log, which holds what initdb said. */
+	snprintf(bin, sizeof(bin), "%s.bin", s->dir);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	snprintf(path, sizeof(path), "%s/initdb", bin);
+	write_script(path, "echo 'initdb: simulated failure' >&2; exit 3");
+	snprintf(path, sizeof(path), "%s/pg_ctl", bin);
+	write_script(path, "exit 0");
+	setenv("DU_PG_BIN", bin, 1);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_null(db);
+	snprintf(want, sizeof(want), "initdb failed for the private database in '%s' (exit 3); see '%s/initdb.log'", s->dir,
+		 s->dir);
+	assert_string_equal(err.msg, want);
+	snprintf(path, sizeof(path), "%s/initdb.log", s->dir);
+	char *log = slurp(path);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "initdb: simulated failure"));
+
+	/* No binaries where DU_PG_BIN points. */
+	setenv("DU_PG_BIN", "/nonexistent/bin", 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_string_equal(err.msg, "DU_PG_BIN '/nonexistent/bin' holds no initdb and pg_ctl");
+	unsetenv("DU_PG_BIN");
+
+	/* Directories PostgreSQL's tools cannot take, refused before anything is created. */
+	snprintf(path, sizeof(path), "%s/it's", s->dir);
+	setenv("DU_PG_DIR", path, 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "contains a character PostgreSQL tools cannot take"));
+	assert_true(access(path, F_OK) != 0);
+	setenv("DU_PG_DIR", "relative/pg", 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_string_equal(err.msg, "the private database's directory 'relative/pg' is not absolute");
+	char longdir[200];
+	memset(longdir, 'x', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	setenv("DU_PG_DIR", longdir, 1);
+	du_err_clear(&err);
+	assert_int_equal(du_db_open(&db, &cfg, &err), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "is too long for a Unix socket"));
+}
+
 int main(void)
 {
 	du_log_init("test_db");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_adopts_python_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_refuses_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_project_ensure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_configured, setup, teardown),
@@ -789,6 +1005,7 @@ int main(void)
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_cluster, pc_setup, pc_teardown),
+		cmocka_unit_test_setup_teardown(test_private_cluster_failures, pc_setup, pc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
