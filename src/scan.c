@@ -988,8 +988,10 @@ static int find_spawn(char **av, pid_t *pid, int *outfd, int *errfd, struct du_e
 	e = posix_spawnp(pid, "find", &fa, &at, av, env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
-	if (e)
+	if (e) {
 		rc = du_err_sys(err, DU_ERR_IO, e, "cannot run find");
+		du_err_hint(err, "install findutils, or set use_find to false for the built-in walker");
+	}
 out_fds:
 	free(env);
 	if (op[1] >= 0)
@@ -1099,9 +1101,10 @@ int du_scan(const struct du_scan_opts *o, int (*cb)(void *arg, const struct du_s
 		len--;
 	bool dotslash = o->root[0] == '-' || o->root[0] == '(' || o->root[0] == ')' ||
 			o->root[0] == '!' || o->root[0] == ',';
-	if (asprintf(&base, "%s%.*s", dotslash ? "./" : "", (int)len, o->root) < 0 ||
-	    asprintf(&prefix, "%s%s", base, strcmp(base, "/") ? "/" : "") < 0) {
-		base = prefix = NULL;
+	if (asprintf(&base, "%s%.*s", dotslash ? "./" : "", (int)len, o->root) < 0)
+		base = NULL;
+	if (!base || asprintf(&prefix, "%s%s", base, strcmp(base, "/") ? "/" : "") < 0) {
+		prefix = NULL;
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
