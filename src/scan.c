@@ -523,7 +523,9 @@ static void read_dir(struct worker *k, struct dnode *d)
 		return;
 	}
 	k->dirs++;
-	for (;;) {
+	for (unsigned seen = 1;; seen++) {
+		if (!(seen % 4096) && stop_asked(o))
+			set_abort(w);
 		errno = 0;
 		struct dirent *de = readdir(dir);
 		if (!de) {
@@ -783,11 +785,18 @@ static bool parse_u64(const char **pp, uint64_t *v)
 	return true;
 }
 
-/* One NUL-terminated record: "x<path>" pruned by an exclude glob, "f<size> <mtime> <ino> <dev> <path>". */
+/*
+ * One NUL-terminated record: "x<path>" pruned by an exclude glob, "d" a directory,
+ * "f<size> <mtime> <ino> <dev> <path>" a regular file.
+ */
 static int find_record(struct findrun *f, const char *rec)
 {
 	if (rec[0] == 'x') {
 		f->st->skipped_excluded++;
+		return 0;
+	}
+	if (rec[0] == 'd' && !rec[1]) {
+		f->st->dirs++;
 		return 0;
 	}
 	struct du_scan_entry e = { 0 };
@@ -882,13 +891,17 @@ static void find_read_err(struct findrun *f, int fd, bool *eof)
 	f->elen = left;
 }
 
-/* find's argv: -H/-L ROOT -mindepth 1 [( -name G -o ... ) -prune -printf x.. -o] -type f -printf f.. */
+/*
+ * find's argv: -H/-L ROOT -mindepth 1 [( -name G -o ... ) -prune -printf x.. -o]
+ *              -type f -printf f.. -o -type d -printf d
+ * -H: a symbolic link given as ROOT is followed, as the native walker's open() does.
+ */
 static char **find_argv(const struct du_scan_opts *o, const char *base)
 {
 	size_t ng = 0;
 	for (char *const *g = o->exclude; g && *g; g++)
 		ng++;
-	char **av = calloc(16 + 3 * ng, sizeof(*av));
+	char **av = calloc(24 + 3 * ng, sizeof(*av));
 	if (!av)
 		return NULL;
 	size_t i = 0;
@@ -915,6 +928,11 @@ static char **find_argv(const struct du_scan_opts *o, const char *base)
 	av[i++] = "f";
 	av[i++] = "-printf";
 	av[i++] = "f%s %T@ %i %D %p\\0";
+	av[i++] = "-o";
+	av[i++] = "-type";
+	av[i++] = "d";
+	av[i++] = "-printf";
+	av[i++] = "d\\0";
 	av[i] = NULL;
 	return av;
 }
@@ -970,8 +988,10 @@ static int find_spawn(char **av, pid_t *pid, int *outfd, int *errfd, struct du_e
 	e = posix_spawnp(pid, "find", &fa, &at, av, env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
-	if (e)
+	if (e) {
 		rc = du_err_sys(err, DU_ERR_IO, e, "cannot run find");
+		du_err_hint(err, "install findutils, or set use_find to false for the built-in walker");
+	}
 out_fds:
 	free(env);
 	if (op[1] >= 0)
@@ -1081,9 +1101,10 @@ int du_scan(const struct du_scan_opts *o, int (*cb)(void *arg, const struct du_s
 		len--;
 	bool dotslash = o->root[0] == '-' || o->root[0] == '(' || o->root[0] == ')' ||
 			o->root[0] == '!' || o->root[0] == ',';
-	if (asprintf(&base, "%s%.*s", dotslash ? "./" : "", (int)len, o->root) < 0 ||
-	    asprintf(&prefix, "%s%s", base, strcmp(base, "/") ? "/" : "") < 0) {
-		base = prefix = NULL;
+	if (asprintf(&base, "%s%.*s", dotslash ? "./" : "", (int)len, o->root) < 0)
+		base = NULL;
+	if (!base || asprintf(&prefix, "%s%s", base, strcmp(base, "/") ? "/" : "") < 0) {
+		prefix = NULL;
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -1102,7 +1123,7 @@ int du_scan(const struct du_scan_opts *o, int (*cb)(void *arg, const struct du_s
 	if (o->use_find) {
 		close(rootfd);
 		rootfd = -1;
-		st->dirs = 1; /* find does not say how many it read */
+		st->dirs = 1; /* find reports the directories below ROOT */
 		rc = scan_find(o, &sink, base, prefix, st, err);
 	} else {
 		struct walker w = {

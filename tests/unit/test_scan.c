@@ -328,6 +328,20 @@ static void test_root_forms(void **state)
 		assert_string_equal(c.v[0].rel, "x.wav");
 		coll_free(&c);
 	}
+	/* A root that is a symbolic link to a directory is followed, in every mode. */
+	char linked[4200];
+	snprintf(linked, sizeof(linked), "%s/link", top);
+	assert_int_equal(symlink(root, linked), 0);
+	for (int m = 0; m < NMODES; m++) {
+		struct du_scan_opts o = { .root = linked };
+		set_mode(&o, m);
+		struct coll c;
+		struct du_err err = { 0 };
+		assert_int_equal(run(&o, &c, NULL, &err), 0);
+		assert_int_equal(c.n, 1);
+		assert_string_equal(c.v[0].rel, "x.wav");
+		coll_free(&c);
+	}
 	rmtree(top);
 }
 
@@ -563,7 +577,9 @@ static void test_native_and_find_agree(void **state)
 		assert_int_equal(st[m].skipped_excluded, st[0].skipped_excluded);
 		assert_int_equal(st[m].warnings, 0);
 	}
-	assert_int_equal(st[NATIVE4].dirs, st[NATIVE1].dirs);
+	for (int m = 1; m < NMODES; m++)
+		assert_int_equal(st[m].dirs, st[NATIVE1].dirs);
+	assert_int_equal(st[NATIVE1].dirs, 1 + 5 + 40 - 14); /* root, lvlN, the non-._ sub dirs */
 	for (size_t i = 0; i < c[0].n; i++) /* nothing hidden came through */
 		assert_null(strstr(c[0].v[i].rel, "/."));
 	for (int m = 0; m < NMODES; m++)
@@ -593,7 +609,7 @@ static void test_progress_every_10000(void **state)
 		assert_int_equal(c.n, 25000);
 		assert_int_equal(st.files, 25000);
 		assert_int_equal(st.bytes, 12500);
-		assert_int_equal(st.dirs, m == FIND ? 1 : 26);
+		assert_int_equal(st.dirs, 26);
 		assert_int_equal(c.progress_calls, 2);
 		assert_int_equal(c.progress_files[0], 10000);
 		assert_int_equal(c.progress_files[1], 20000);
@@ -698,6 +714,19 @@ static void test_root_errors(void **state)
 		assert_int_equal(du_scan(&o, never, NULL, NULL, &err), DU_ERR_CONFIG);
 		assert_non_null(strstr(err.msg, "not a directory"));
 	}
+
+	/* find mode without a find: an error naming it, with a hint, and no child left behind. */
+	char *path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	setenv("PATH", "/nonexistent", 1);
+	struct du_scan_opts o = { .root = root, .use_find = true };
+	struct du_err err = { 0 };
+	int rc = du_scan(&o, never, NULL, NULL, &err);
+	setenv("PATH", path, 1);
+	free(path);
+	assert_int_equal(rc, DU_ERR_IO);
+	assert_non_null(strstr(err.msg, "cannot run find"));
+	assert_true(err.hint[0] != '\0');
+	assert_true(no_children_left());
 	rmtree(root);
 }
 
