@@ -80,9 +80,10 @@ int du_cmd_master(const struct du_config *cfg, struct du_err *err)
 			struct du_trigger_result tr = { 0 };
 			rc = du_cmd_trigger(&next, &tr, err);
 			steps[2].code = step_code(rc, err, false);
-			snprintf(buf[2], sizeof(buf[2]), rc ? "failed after %d attempt%s" : "delivered (HTTP %ld)",
-				 tr.attempts, tr.attempts == 1 ? "" : "s", tr.http_status);
-			if (!rc)
+			if (rc)
+				snprintf(buf[2], sizeof(buf[2]), "failed after %d attempt%s", tr.attempts,
+					 tr.attempts == 1 ? "" : "s");
+			else
 				snprintf(buf[2], sizeof(buf[2]), "delivered (HTTP %ld)", tr.http_status);
 			steps[2].outcome = buf[2];
 			code = worse(code, steps[2].code);

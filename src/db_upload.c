@@ -258,7 +258,7 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 		rc = du_db_copy_row(cp, 10, v, err);
 	}
 	if (rc) {
-		du_db_copy_end(cp, NULL);
+		du_db_copy_abort(cp);
 		goto fail;
 	}
 	if ((rc = du_db_copy_end(cp, err)))

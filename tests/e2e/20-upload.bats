@@ -111,25 +111,15 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 }
 
 @test "an unreadable file fails with permission denied, the rest upload, exit 1" {
-	[ "$(id -u)" -ne 0 ] || skip_as_root=1
-	mkdir -p "$BATS_TEST_TMPDIR/perm"
-	for i in 1 2 3; do head -c 300 /dev/urandom >"$BATS_TEST_TMPDIR/perm/f$i.wav"; done
-	chmod 000 "$BATS_TEST_TMPDIR/perm/f2.wav"
-	if [ -n "${skip_as_root:-}" ]; then
-		# root reads anything: run as an unprivileged user who owns the tree but not f2.
-		chown -R nobody "$BATS_TEST_TMPDIR/perm"
-		chown root "$BATS_TEST_TMPDIR/perm/f2.wav"
-		chmod 755 "$BATS_TEST_TMPDIR" 
-		run runuser -u nobody -- env PATH="$PATH" DATABASE_URL="$DATABASE_URL" AWS_ACCESS_KEY_ID=S3RVER \
-			AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 DU_S3_ENDPOINT="$DU_S3_ENDPOINT" \
-			AWS_EC2_METADATA_DISABLED=true HOME=/tmp \
-			"$DU_BIN/du-upload" -d "$BATS_TEST_TMPDIR/perm" -b du-test -p perm --progress=none
-	else
-		run du-upload -d "$BATS_TEST_TMPDIR/perm" -b du-test -p perm --progress=none
-	fi
+	d=$(du_user_dir)
+	for i in 1 2 3; do head -c 300 /dev/urandom >"$d/f$i.wav"; done
+	[ "$(id -u)" -ne 0 ] || chown nobody "$d"/f*.wav
+	chmod 000 "$d/f2.wav"
+	run du_as_user "$DU_BIN/du-upload" -d "$d" -b du-test -p perm --progress=none
 	echo "$output"
 	[ "$status" -eq 1 ]
 	sid=$(last_session)
 	[ "$(sql "SELECT status, files_uploaded, files_failed FROM sync_sessions WHERE id = $sid")" = "completed_with_errors|2|1" ]
 	[ "$(sql "SELECT error_message FROM file_uploads WHERE session_id = $sid AND status = 'failed'")" = "permission denied" ]
+	rm -rf "$d"
 }

@@ -66,3 +66,24 @@ mk_tree() {
 sql() {
 	psql -qtAX -v ON_ERROR_STOP=1 -c "$1"
 }
+
+# Run a du tool as an unprivileged user when we are root (so file permissions apply), else as us.
+du_as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u nobody -- env PATH="$PATH" DATABASE_URL="$DATABASE_URL" \
+			AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+			AWS_REGION="$AWS_REGION" DU_S3_ENDPOINT="$DU_S3_ENDPOINT" AWS_EC2_METADATA_DISABLED=true \
+			AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/tmp "$@"
+	else
+		"$@"
+	fi
+}
+
+# A directory an unprivileged user can work in.
+du_user_dir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/du-user.XXXXXX")
+	chmod 755 "$d"
+	[ "$(id -u)" -ne 0 ] || chown nobody "$d"
+	echo "$d"
+}
