@@ -49,7 +49,7 @@ enum {
 enum group { G_MAIN, G_DB, G_S3, G_SCAN, G_RUN, G_RETRY, G_TRIGGER, G_MASTER, G_GENERAL, G_N };
 
 static const char *const group_names[G_N] = {
-	"Main options (Python tool compatible)", "Database", "S3", "Scanning", "Upload run",
+	"Main options (Python tool compatible)", "Database", "S3 and network", "Scanning", "Upload run",
 	"Retry", "Webhook", "Master", "General",
 };
 
@@ -112,14 +112,14 @@ static const struct opt opts[] = {
 	/* The Python tool's keys. */
 	{ .key = "local_directory", .flag = "local-directory", .shortc = 'd', .tools = U | M,
 	  .required = U | M, .type = T_STR, .group = G_MAIN, .metavar = "DIR",
-	  .help = "directory tree to upload (required)", .off = OFF(local_directory),
+	  .help = "directory tree to upload", .off = OFF(local_directory),
 	  .check = check_dir },
-	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | R | M,
-	  .short_tools = U | M, .required = U | M, .type = T_STR, .group = G_MAIN,
-	  .metavar = "NAME", .help = "S3 bucket to upload into (required)", .off = OFF(bucket_name) },
-	{ .key = "s3_prefix", .flag = "s3-prefix", .shortc = 'p', .tools = U | R | M,
-	  .short_tools = U | M, .required = U | M, .type = T_STR, .group = G_MAIN,
-	  .metavar = "PREFIX", .help = "key prefix in the bucket, without '/' at either end (required)",
+	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | M,
+	  .required = U | M, .type = T_STR, .group = G_MAIN,
+	  .metavar = "NAME", .help = "S3 bucket to upload into", .off = OFF(bucket_name) },
+	{ .key = "s3_prefix", .flag = "s3-prefix", .shortc = 'p', .tools = U | M,
+	  .required = U | M, .type = T_STR, .group = G_MAIN,
+	  .metavar = "PREFIX", .help = "key prefix in the bucket, without '/' at either end",
 	  .off = OFF(s3_prefix), .check = check_prefix },
 	{ .key = "max_workers", .flag = "max-workers", .shortc = 'w', .tools = U | R | M,
 	  .short_tools = U | M, .type = T_INT, .def = "15", .min = 1, .max = 1000,
@@ -146,7 +146,7 @@ static const struct opt opts[] = {
 	/* Database. */
 	{ .key = "database_url", .flag = "database-url", .tools = ALL, .env = { "DATABASE_URL" },
 	  .type = T_STR, .flags = F_SECRET, .group = G_DB, .metavar = "URL",
-	  .help = "libpq connection string or URI; takes precedence over db_*",
+	  .help = "libpq connection URI or string; wins over db_host and the rest",
 	  .off = OFF(database_url) },
 	{ .key = "db_host", .flag = "db-host", .tools = ALL, .env = { "DB_HOST" }, .type = T_STR,
 	  .def = "localhost", .group = G_DB, .metavar = "HOST", .help = "PostgreSQL host",
@@ -223,7 +223,7 @@ static const struct opt opts[] = {
 	/* Upload run. */
 	{ .key = "dry_run", .flag = "dry-run", .tools = U | T | M, .type = T_BOOL, .def = "false",
 	  .flags = F_NOSTORE, .group = G_RUN, .metavar = "BOOL",
-	  .help = "show what would be done; write nothing to S3, the database or the webhook",
+	  .help = "change nothing: no S3 writes, no database rows, no webhook call",
 	  .off = OFF(dry_run) },
 	{ .key = "resume_session", .flag = "resume", .tools = U | M, .type = T_I64, .min = 1,
 	  .max = INT64_MAX, .flags = F_NOSTORE, .group = G_RUN, .metavar = "SESSION",
@@ -240,7 +240,7 @@ static const struct opt opts[] = {
 	/* du-retry. */
 	{ .key = "session_id", .flag = "session-id", .shortc = 's', .tools = R | T,
 	  .required = R | T, .type = T_I64, .min = 1, .max = INT64_MAX, .flags = F_NOSTORE,
-	  .group = G_RETRY, .metavar = "SESSION", .help = "session to work on (required)",
+	  .group = G_MAIN, .metavar = "SESSION", .help = "session to work on",
 	  .off = OFF(session_id) },
 	{ .key = "max_attempts", .flag = "max-attempts", .shortc = 'm', .tools = R | M,
 	  .short_tools = R, .type = T_INT, .def = "3", .min = 1, .max = 100, .group = G_RETRY,
@@ -314,7 +314,7 @@ static const struct opt opts[] = {
 	  .off = OFF(metrics_file) },
 	{ .key = "dump_config", .flag = "dump-config", .tools = ALL, .type = T_BOOL,
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL,
-	  .help = "print the effective configuration and where each value came from, then exit",
+	  .help = "print each setting and where it came from, then exit",
 	  .off = OFF(dump_config) },
 	{ .key = "help", .flag = "help", .shortc = 'h', .tools = ALL, .type = T_BOOL,
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL, .help = "show this help and exit",
@@ -1472,17 +1472,28 @@ static void required_hint(const struct opt *o, int tool, struct du_err *err)
 
 static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 {
+	char names[256] = "";
+	const struct opt *first = NULL;
+	int nmissing = 0;
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 		if (!(o->required & tool))
 			continue;
 		void *f = field(cfg, o);
 		bool missing = o->type == T_STR ? !*(char **)f : o->type == T_I64 ? !*(int64_t *)f : false;
-		if (missing) {
-			du_err_set(err, DU_ERR_CONFIG, "missing required setting '%s'", o->key);
-			required_hint(o, tool, err);
-			return DU_ERR_CONFIG;
-		}
+		if (!missing)
+			continue;
+		size_t k = strlen(names);
+		snprintf(names + k, sizeof(names) - k, "%s'%s'", nmissing ? ", " : "", o->key);
+		first = first ? first : o;
+		nmissing++;
+	}
+	if (nmissing) {
+		/* All of them at once: one round trip to fix the invocation, not one per key. */
+		du_err_set(err, DU_ERR_CONFIG, "missing required setting%s %s", nmissing > 1 ? "s" : "",
+			   names);
+		required_hint(first, tool, err);
+		return DU_ERR_CONFIG;
 	}
 	if ((tool & (DU_TOOL_UPLOAD | DU_TOOL_MASTER)) && cfg->local_directory) {
 		struct stat st;
@@ -1699,7 +1710,11 @@ void du_config_usage(int tool, FILE *out)
 				k += (size_t)snprintf(extra + k, sizeof(extra) - k, "default %s", def);
 			for (int e = 0; e < ne && k < sizeof(extra); e++)
 				k += (size_t)snprintf(extra + k, sizeof(extra) - k, "%s%s", k ? (e ? ", " : "; env ") : (e ? ", " : "env "), names[e]);
-			int w = fprintf(out, "  %-36s %s", fl, o->help);
+			if (strlen(fl) > 36)
+				fprintf(out, "  %s\n  %-36s", fl, "");
+			else
+				fprintf(out, "  %-36s", fl);
+			int w = 39 + fprintf(out, " %s%s", o->help, (o->required & tool) ? " (required)" : "");
 			if (*extra) {
 				if (w + (int)strlen(extra) + 3 > 110)
 					fprintf(out, "\n  %-36s (%s)", "", extra);
@@ -1778,10 +1793,14 @@ void du_config_reference_markdown(FILE *out)
 			int ne = env_names(o, names, gen, sizeof(gen));
 			for (int e = 0, k = 0; e < ne; e++)
 				k += snprintf(env + k, sizeof(env) - (size_t)k, "%s`%s`", e ? ", " : "", names[e]);
-			fprintf(out, "| %s%s%s | %s | %s | %s%s%s | %s | %s%s |\n",
+			char req[96] = "";
+			if (o->required)
+				snprintf(req, sizeof(req), " (required by %s)",
+					 tools_text(o->required, tools, sizeof(tools)));
+			fprintf(out, "| %s%s%s | %s | %s | %s%s%s | %s | %s%s%s |\n",
 				is_key(o) ? "`" : "", is_key(o) ? o->key : "", is_key(o) ? "`" : "",
 				flag, env, *def ? "`" : "", def, *def ? "`" : "",
-				tools_text(o->tools, tools, sizeof(tools)), o->help,
+				tools_text(o->tools, tools, sizeof(tools)), o->help, req,
 				(o->flags & F_CLI) && is_key(o) ? " (command line only)" : "");
 		}
 	}
