@@ -234,7 +234,7 @@ static const struct opt opts[] = {
 	  .help = "work on this session alongside another running uploader",
 	  .off = OFF(join_session) },
 	{ .key = "progress", .flag = "progress", .tools = U | R | M, .type = T_ENUM,
-	  .names = progress_names, .def = "auto", .group = G_RUN,
+	  .names = progress_names, .def = "auto", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "auto|tty|plain|json|none", .help = "progress display", .off = OFF(progress) },
 
 	/* du-retry. */
@@ -250,7 +250,7 @@ static const struct opt opts[] = {
 	  .type = T_DBL, .def = "5", .min = 0, .max = 3600, .group = G_RETRY,
 	  .metavar = "SECONDS", .help = "pause between retry rounds", .off = OFF(delay) },
 	{ .key = "auto_retry", .flag = "auto-retry", .shortc = 'a', .tools = R, .type = T_BOOL,
-	  .def = "false", .group = G_RETRY, .metavar = "BOOL",
+	  .def = "false", .flags = F_NOSTORE, .group = G_RETRY, .metavar = "BOOL",
 	  .help = "keep retrying in rounds until nothing fails or max_rounds is reached",
 	  .off = OFF(auto_retry) },
 	{ .key = "max_rounds", .flag = "max-rounds", .shortc = 'r', .tools = R | M,
