@@ -44,6 +44,7 @@ enum {
 	F_CLI = 1 << 1,     /* command line only: no JSON key, no environment variable */
 	F_NOKEY = 1 << 2,   /* an action, not a setting: not dumped (help, version, -q, -v) */
 	F_NOSTORE = 1 << 3, /* per invocation: left out of du_config_to_json */
+	F_SESSION = 1 << 4, /* defines a session's objects: its stored value beats every layer */
 };
 
 enum group { G_MAIN, G_DB, G_S3, G_SCAN, G_RUN, G_RETRY, G_TRIGGER, G_MASTER, G_GENERAL, G_N };
@@ -111,23 +112,23 @@ static const char *const level_names[] = { "error", "warn", "info", "debug", NUL
 static const struct opt opts[] = {
 	/* The Python tool's keys. */
 	{ .key = "local_directory", .flag = "local-directory", .shortc = 'd', .tools = U | M,
-	  .required = U | M, .type = T_STR, .group = G_MAIN, .metavar = "DIR",
+	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN, .metavar = "DIR",
 	  .help = "directory tree to upload", .off = OFF(local_directory),
 	  .check = check_dir },
 	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | M,
-	  .required = U | M, .type = T_STR, .group = G_MAIN,
+	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN,
 	  .metavar = "NAME", .help = "S3 bucket to upload into", .off = OFF(bucket_name) },
 	{ .key = "s3_prefix", .flag = "s3-prefix", .shortc = 'p', .tools = U | M,
-	  .required = U | M, .type = T_STR, .group = G_MAIN,
+	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN,
 	  .metavar = "PREFIX", .help = "key prefix in the bucket, without '/' at either end",
 	  .off = OFF(s3_prefix), .check = check_prefix },
 	{ .key = "max_workers", .flag = "max-workers", .shortc = 'w', .tools = U | R | M,
 	  .short_tools = U | M, .type = T_INT, .def = "15", .min = 1, .max = 1000,
 	  .group = G_MAIN, .metavar = "N", .help = "parallel upload workers",
 	  .off = OFF(max_workers) },
-	{ .key = "aws_region", .flag = "aws-region", .tools = U | R | M,
+	{ .key = "aws_region", .flag = "aws-region", .tools = U | M,
 	  .env = { "AWS_REGION", "AWS_DEFAULT_REGION" }, .type = T_STR, .def = "eu-west-1",
-	  .group = G_MAIN, .metavar = "REGION", .help = "AWS region of the bucket",
+	  .flags = F_SESSION, .group = G_MAIN, .metavar = "REGION", .help = "AWS region of the bucket",
 	  .off = OFF(aws_region) },
 	{ .key = "times_to_retry", .flag = "times-to-retry", .tools = U | R | M, .type = T_INT,
 	  .def = "3", .min = 0, .max = 100, .group = G_MAIN, .metavar = "N",
@@ -165,29 +166,35 @@ static const struct opt opts[] = {
 	  .help = "database password", .off = OFF(db_password) },
 
 	/* S3 client. */
-	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | R | M,
-	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .group = G_S3,
+	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | M,
+	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "URL", .help = "S3-compatible endpoint instead of AWS",
 	  .off = OFF(s3_endpoint), .check = check_url },
-	{ .key = "s3_addressing", .flag = "addressing", .tools = U | R | M, .type = T_ENUM,
-	  .names = addressing_names, .def = "auto", .group = G_S3, .metavar = "auto|path|virtual",
+	{ .key = "s3_addressing", .flag = "addressing", .tools = U | M, .type = T_ENUM,
+	  .names = addressing_names, .def = "auto", .flags = F_SESSION,
+	  .group = G_S3, .metavar = "auto|path|virtual",
 	  .help = "bucket in the host name (virtual) or in the path", .off = OFF(s3_addressing) },
-	{ .key = "multipart_threshold", .flag = "multipart-threshold", .tools = U | R | M,
-	  .type = T_SIZE, .def = "64MiB", .min = 5LL << 20, .max = 5LL << 30, .group = G_S3,
+	{ .key = "multipart_threshold", .flag = "multipart-threshold", .tools = U | M,
+	  .type = T_SIZE, .def = "64MiB", .min = 5LL << 20, .max = 5LL << 30, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "SIZE", .help = "files at least this large are uploaded in parts",
 	  .off = OFF(multipart_threshold) },
-	{ .key = "multipart_chunk_size", .flag = "multipart-chunk-size", .tools = U | R | M,
-	  .type = T_SIZE, .def = "16MiB", .min = 5LL << 20, .max = 5LL << 30, .group = G_S3,
+	{ .key = "multipart_chunk_size", .flag = "multipart-chunk-size", .tools = U | M,
+	  .type = T_SIZE, .def = "16MiB", .min = 5LL << 20, .max = 5LL << 30, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "SIZE", .help = "size of one part of a multipart upload",
 	  .off = OFF(multipart_chunk_size) },
-	{ .key = "storage_class", .flag = "storage-class", .tools = U | R | M, .type = T_STR,
+	{ .key = "storage_class", .flag = "storage-class", .tools = U | M, .type = T_STR,
+	  .flags = F_SESSION,
 	  .group = G_S3, .metavar = "CLASS", .help = "S3 storage class (e.g. STANDARD_IA)",
 	  .off = OFF(storage_class), .check = check_storage_class },
-	{ .key = "sse", .flag = "sse", .tools = U | R | M, .type = T_STR, .group = G_S3,
+	{ .key = "sse", .flag = "sse", .tools = U | M, .type = T_STR, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "AES256|aws:kms", .help = "server-side encryption", .off = OFF(sse),
 	  .check = check_sse },
-	{ .key = "sse_kms_key_id", .flag = "sse-kms-key-id", .tools = U | R | M, .type = T_STR,
-	  .group = G_S3, .metavar = "ID", .help = "KMS key for sse=aws:kms",
+	{ .key = "sse_kms_key_id", .flag = "sse-kms-key-id", .tools = U | M, .type = T_STR,
+	  .flags = F_SESSION, .group = G_S3, .metavar = "ID", .help = "KMS key for sse=aws:kms",
 	  .off = OFF(sse_kms_key_id) },
 	{ .key = "payload_signing", .flag = "payload-signing", .tools = U | R | M, .type = T_BOOL,
 	  .def = "false", .group = G_S3, .metavar = "BOOL",
@@ -1160,9 +1167,17 @@ static int apply_json_text(struct du_config *cfg, const char *text, size_t len, 
 		int i = opt_index(item->string);
 		const struct opt *o = i >= 0 ? &opts[i] : NULL;
 		if (stored) {
-			if (!o || !is_setting(o) || (o->flags & (F_SECRET | F_NOSTORE)) ||
-			    !from_default(cfg, (size_t)i))
+			if (!o || !is_setting(o) || (o->flags & (F_SECRET | F_NOSTORE)))
 				continue;
+			if (!(o->flags & F_SESSION) && !from_default(cfg, (size_t)i))
+				continue;
+			if ((o->flags & F_SESSION) && cJSON_IsNull(item) && o->type == T_STR) {
+				/* The session had none (e.g. no s3_endpoint): neither may the copy. */
+				union val none = { .s = NULL };
+				if ((rc = store(cfg, (size_t)i, &none, src, err)))
+					goto out;
+				continue;
+			}
 		} else if (!o || !is_setting(o)) {
 			const char *near = nearest(item->string, false, 0);
 			if (o)
@@ -1197,6 +1212,58 @@ int du_config_apply_json(struct du_config *cfg, const char *json, const char *or
 	if (!cfg->sources && (rc = du_config_init(cfg, err)))
 		return rc;
 	return apply_json_text(cfg, json, strlen(json), origin, true, err);
+}
+
+static char **dup_list(char **list, bool *ok)
+{
+	size_t n = list_len(list);
+	char **out;
+	if (!list)
+		return NULL;
+	if (!(out = calloc(n + 1, sizeof(char *)))) {
+		*ok = false;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(out[i] = strdup(list[i])))
+			*ok = false;
+	return out;
+}
+
+int du_config_derive(struct du_config *out, const struct du_config *base, const char *config_json,
+		     int64_t session_id, struct du_err *err)
+{
+	struct du_config c = *base;
+	bool ok = true;
+	char origin[96];
+	int rc;
+
+	c.sources = calloc(NOPTS, sizeof(char *));
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		if (c.sources && base->sources && base->sources[i] &&
+		    !(c.sources[i] = strdup(base->sources[i])))
+			ok = false;
+		if (o->type == T_STR) {
+			char **f = field(&c, o), *s = *f;
+			if (s && !(*f = strdup(s)))
+				ok = false;
+		} else if (o->type == T_LIST) {
+			char ***f = field(&c, o);
+			*f = dup_list(*f, &ok);
+		}
+	}
+	if (!ok || !c.sources) {
+		du_config_release(&c);
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	}
+	snprintf(origin, sizeof(origin), "config_history of session %" PRId64, session_id);
+	if (config_json && (rc = du_config_apply_json(&c, config_json, origin, err))) {
+		du_config_release(&c);
+		return rc;
+	}
+	*out = c;
+	return DU_OK;
 }
 
 /* ---- environment ---- */

@@ -151,8 +151,19 @@ int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struc
  * and flags keep winning. Values are validated like a file's (err names origin); keys this
  * version does not know, secrets and per-invocation settings in json are ignored. The source of
  * each value taken is origin (e.g. "config_history of session 42"). aws_profile_explicit and
- * db_configured are not changed. */
+ * db_configured are not changed.
+ * Exception: the settings that define where a session's objects are and what they look like
+ * (local_directory, bucket_name, s3_prefix, aws_region, s3_endpoint, s3_addressing, the multipart
+ * threshold and chunk size, storage_class, sse, sse_kms_key_id) are always taken from json when
+ * present there (null included), whatever layer set them in cfg: a retry must not send a
+ * session's files to another bucket because today's .env says so. */
 int du_config_apply_json(struct du_config *cfg, const char *json, const char *origin, struct du_err *err);
+
+/* A deep copy of base (the tool's own configuration) with the stored configuration of
+ * session_id applied as du_config_apply_json does (origin "config_history of session N");
+ * config_json NULL: a plain copy. *out is written only on success; release it separately. */
+int du_config_derive(struct du_config *out, const struct du_config *base, const char *config_json,
+		     int64_t session_id, struct du_err *err);
 
 void du_config_release(struct du_config *cfg);
 

@@ -885,6 +885,57 @@ static void test_apply_json_round_trip(void **state)
 	du_config_release(&a);
 }
 
+static void test_derive(void **state)
+{
+	(void)state;
+	struct du_config up, base, d;
+	struct du_err err;
+	assert_int_equal(load(&up, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-w", "7", "--multipart-chunk-size", "32MiB",
+			      "--sse", "AES256", NULL), DU_OK);
+	char *json = du_config_to_json(&up);
+	du_config_release(&up);
+
+	/* Today's environment names another bucket and endpoint: the session's own win. */
+	setenv("DU_BUCKET_NAME", "other-bucket", 1);
+	setenv("AWS_ENDPOINT_URL_S3", "http://elsewhere:9000", 1);
+	setenv("DU_MULTIPART_CHUNK_SIZE", "8MiB", 1);
+	setenv("DU_MAX_WORKERS", "3", 1);
+	assert_int_equal(load(&base, DU_TOOL_RETRY, &err, "-s", "42", "-m", "5", NULL), DU_OK);
+	assert_int_equal(du_config_derive(&d, &base, json, 42, &err), DU_OK);
+	assert_string_equal(d.bucket_name, "bucket");
+	assert_string_equal(du_config_source(&d, "bucket_name"), "config_history of session 42");
+	assert_null(d.s3_endpoint);
+	assert_int_equal(d.multipart_chunk_size, 32ull << 20);
+	assert_string_equal(d.sse, "AES256");
+	assert_string_equal(d.local_directory, dirpath);
+	/* Tuning stays with today's invocation. */
+	assert_int_equal(d.max_workers, 3);
+	assert_int_equal(d.max_attempts, 5);
+	assert_int_equal(d.session_id, 42);
+	/* base is untouched. */
+	assert_string_equal(base.bucket_name, "other-bucket");
+	assert_string_equal(base.s3_endpoint, "http://elsewhere:9000");
+	du_config_release(&d);
+
+	/* No stored configuration: a plain copy, released independently. */
+	assert_int_equal(du_config_derive(&d, &base, NULL, 42, &err), DU_OK);
+	assert_string_equal(d.bucket_name, "other-bucket");
+	assert_ptr_not_equal(d.bucket_name, base.bucket_name);
+	assert_string_equal(d.extensions[0], base.extensions[0]);
+	assert_ptr_not_equal(d.extensions, base.extensions);
+	assert_string_equal(du_config_source(&d, "max_workers"), "env DU_MAX_WORKERS");
+	du_config_release(&d);
+
+	/* A broken stored configuration leaves *out alone. */
+	memset(&d, 0x5a, sizeof(d));
+	assert_int_equal(du_config_derive(&d, &base, "{\"bucket_name\": 5}", 42, &err), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "config_history of session 42"));
+	assert_int_equal(((unsigned char *)&d)[0], 0x5a);
+	assert_int_equal(((unsigned char *)&d)[sizeof(d) - 1], 0x5a);
+	du_config_release(&base);
+	free(json);
+}
+
 static void test_usage_text(void **state)
 {
 	(void)state;
@@ -996,6 +1047,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_db_configured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_redacted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_json_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_doc_current, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_size, setup, teardown),
