@@ -317,7 +317,7 @@ static const struct opt opts[] = {
 	  .help = "more messages (repeatable: info, then debug)", .off = OFF(log_level) },
 	{ .key = "metrics_file", .flag = "metrics-file", .tools = U | R | M, .type = T_STR,
 	  .flags = F_NOSTORE, .group = G_GENERAL, .metavar = "FILE",
-	  .help = "write run metrics (Prometheus text format) to this file",
+	  .help = "write the run's metrics to this file",
 	  .off = OFF(metrics_file) },
 	{ .key = "dump_config", .flag = "dump-config", .tools = ALL, .type = T_BOOL,
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL,
@@ -1806,6 +1806,8 @@ static const char *tools_text(int mask, char *buf, size_t n)
 	static const char *const names[] = { "upload", "retry", "trigger", "master" };
 	size_t k = 0;
 	buf[0] = '\0';
+	if (mask == ALL)
+		return snprintf(buf, n, "all"), buf;
 	for (int t = 0; t < 4; t++)
 		if (mask & (1 << t))
 			k += (size_t)snprintf(buf + k, n > k ? n - k : 0, "%s%s", k ? ", " : "", names[t]);
@@ -1852,7 +1854,9 @@ void du_config_reference_markdown(FILE *out)
 					k += (size_t)snprintf(shorts + k, sizeof(shorts) - k, "%s%s",
 							      k ? ", " : "", du_tool_name(1 << t) + 3);
 				}
-				if (*shorts)
+				if (*shorts && short_tools(o) == o->tools)
+					snprintf(flag, sizeof(flag), "`-%c`, `--%s`", o->shortc, o->flag);
+				else if (*shorts)
 					snprintf(flag, sizeof(flag), "`-%c` (%s), `--%s`", o->shortc, shorts, o->flag);
 				else
 					snprintf(flag, sizeof(flag), "`--%s`", o->flag);
@@ -1879,5 +1883,12 @@ void du_config_reference_markdown(FILE *out)
 		"`PGDATABASE` or `PGSERVICE` is set; without it du starts a private PostgreSQL cluster.\n"
 		"- Required: `local_directory` (an existing directory), `bucket_name`, `s3_prefix` for "
 		"du-upload and du-master; `session_id` for du-retry and du-trigger; `endpoint_url` for "
-		"du-trigger.\n");
+		"du-trigger.\n"
+		"\n## Stored configuration\n\n"
+		"Every session stores its settings (without secrets and per-invocation values) in "
+		"`config_history`. du-retry works with them: a setting still at its default in the "
+		"retry's own configuration takes the stored value, and the settings that define the "
+		"session's objects (`local_directory`, `bucket_name`, `s3_prefix`, `aws_region`, "
+		"`s3_endpoint`, `s3_addressing`, `multipart_threshold`, `multipart_chunk_size`, "
+		"`storage_class`, `sse`, `sse_kms_key_id`) always take the stored value.\n");
 }
