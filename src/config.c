@@ -1410,7 +1410,7 @@ static int parse_argv(struct du_config *cfg, int tool, int argc, char **argv,
 		return rc;
 	optind = 0; /* GNU: full re-initialisation, so du_config_load can run more than once */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
+	while (argc > 1 && argv && (c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
 		int idx = -1;
 		if (c == '?' || c == ':') {
 			if (first.code)
@@ -1452,8 +1452,10 @@ static int parse_argv(struct du_config *cfg, int tool, int argc, char **argv,
 	}
 	free(longs);
 	free(shorts);
-	cfg->nargs = argc - optind;
-	cfg->args = argv + optind;
+	if (argc > 1 && argv && optind < argc) {
+		cfg->nargs = argc - optind;
+		cfg->args = argv + optind;
+	}
 	if (!first.code && cfg->nargs > 0 && tool != DU_TOOL_MASTER) {
 		du_err_set(&first, DU_ERR_USAGE, "unexpected argument '%s'", cfg->args[0]);
 		du_err_hint(&first, "try '%s --help'", du_tool_name(tool));

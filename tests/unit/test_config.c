@@ -665,6 +665,22 @@ static void test_unknown_flag(void **state)
 	du_config_release(&cfg);
 }
 
+static void test_no_arguments(void **state)
+{
+	(void)state;
+	struct du_config cfg;
+	struct du_err err = {0};
+	char *argv[] = { (char *)"du-retry", NULL };
+	setenv("DU_SESSION_ID", "5", 1);
+	assert_int_equal(du_config_load(&cfg, DU_TOOL_RETRY, 1, argv, &err), DU_OK);
+	assert_int_equal(cfg.session_id, 5);
+	assert_int_equal(cfg.nargs, 0);
+	du_config_release(&cfg);
+	assert_int_equal(du_config_load(&cfg, DU_TOOL_RETRY, 0, NULL, &err), DU_OK);
+	assert_int_equal(cfg.nargs, 0);
+	du_config_release(&cfg);
+}
+
 static void test_help_and_version_short_circuit(void **state)
 {
 	(void)state;
@@ -1041,6 +1057,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_use_find_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_flags_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help_and_version_short_circuit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_flags_per_tool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_level, setup, teardown),
