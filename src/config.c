@@ -44,12 +44,13 @@ enum {
 	F_CLI = 1 << 1,     /* command line only: no JSON key, no environment variable */
 	F_NOKEY = 1 << 2,   /* an action, not a setting: not dumped (help, version, -q, -v) */
 	F_NOSTORE = 1 << 3, /* per invocation: left out of du_config_to_json */
+	F_SESSION = 1 << 4, /* defines a session's objects: its stored value beats every layer */
 };
 
 enum group { G_MAIN, G_DB, G_S3, G_SCAN, G_RUN, G_RETRY, G_TRIGGER, G_MASTER, G_GENERAL, G_N };
 
 static const char *const group_names[G_N] = {
-	"Main options (Python tool compatible)", "Database", "S3", "Scanning", "Upload run",
+	"Main options (Python tool compatible)", "Database", "S3 and network", "Scanning", "Upload run",
 	"Retry", "Webhook", "Master", "General",
 };
 
@@ -111,23 +112,23 @@ static const char *const level_names[] = { "error", "warn", "info", "debug", NUL
 static const struct opt opts[] = {
 	/* The Python tool's keys. */
 	{ .key = "local_directory", .flag = "local-directory", .shortc = 'd', .tools = U | M,
-	  .required = U | M, .type = T_STR, .group = G_MAIN, .metavar = "DIR",
-	  .help = "directory tree to upload (required)", .off = OFF(local_directory),
+	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN, .metavar = "DIR",
+	  .help = "directory tree to upload", .off = OFF(local_directory),
 	  .check = check_dir },
-	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | R | M,
-	  .short_tools = U | M, .required = U | M, .type = T_STR, .group = G_MAIN,
-	  .metavar = "NAME", .help = "S3 bucket to upload into (required)", .off = OFF(bucket_name) },
-	{ .key = "s3_prefix", .flag = "s3-prefix", .shortc = 'p', .tools = U | R | M,
-	  .short_tools = U | M, .required = U | M, .type = T_STR, .group = G_MAIN,
-	  .metavar = "PREFIX", .help = "key prefix in the bucket, without '/' at either end (required)",
+	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | M,
+	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN,
+	  .metavar = "NAME", .help = "S3 bucket to upload into", .off = OFF(bucket_name) },
+	{ .key = "s3_prefix", .flag = "s3-prefix", .shortc = 'p', .tools = U | M,
+	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN,
+	  .metavar = "PREFIX", .help = "key prefix in the bucket, without '/' at either end",
 	  .off = OFF(s3_prefix), .check = check_prefix },
 	{ .key = "max_workers", .flag = "max-workers", .shortc = 'w', .tools = U | R | M,
 	  .short_tools = U | M, .type = T_INT, .def = "15", .min = 1, .max = 1000,
 	  .group = G_MAIN, .metavar = "N", .help = "parallel upload workers",
 	  .off = OFF(max_workers) },
-	{ .key = "aws_region", .flag = "aws-region", .tools = U | R | M,
+	{ .key = "aws_region", .flag = "aws-region", .tools = U | M,
 	  .env = { "AWS_REGION", "AWS_DEFAULT_REGION" }, .type = T_STR, .def = "eu-west-1",
-	  .group = G_MAIN, .metavar = "REGION", .help = "AWS region of the bucket",
+	  .flags = F_SESSION, .group = G_MAIN, .metavar = "REGION", .help = "AWS region of the bucket",
 	  .off = OFF(aws_region) },
 	{ .key = "times_to_retry", .flag = "times-to-retry", .tools = U | R | M, .type = T_INT,
 	  .def = "3", .min = 0, .max = 100, .group = G_MAIN, .metavar = "N",
@@ -146,7 +147,7 @@ static const struct opt opts[] = {
 	/* Database. */
 	{ .key = "database_url", .flag = "database-url", .tools = ALL, .env = { "DATABASE_URL" },
 	  .type = T_STR, .flags = F_SECRET, .group = G_DB, .metavar = "URL",
-	  .help = "libpq connection string or URI; takes precedence over db_*",
+	  .help = "libpq connection URI or string; wins over db_host and the rest",
 	  .off = OFF(database_url) },
 	{ .key = "db_host", .flag = "db-host", .tools = ALL, .env = { "DB_HOST" }, .type = T_STR,
 	  .def = "localhost", .group = G_DB, .metavar = "HOST", .help = "PostgreSQL host",
@@ -165,29 +166,35 @@ static const struct opt opts[] = {
 	  .help = "database password", .off = OFF(db_password) },
 
 	/* S3 client. */
-	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | R | M,
-	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .group = G_S3,
+	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | M,
+	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "URL", .help = "S3-compatible endpoint instead of AWS",
 	  .off = OFF(s3_endpoint), .check = check_url },
-	{ .key = "s3_addressing", .flag = "addressing", .tools = U | R | M, .type = T_ENUM,
-	  .names = addressing_names, .def = "auto", .group = G_S3, .metavar = "auto|path|virtual",
+	{ .key = "s3_addressing", .flag = "addressing", .tools = U | M, .type = T_ENUM,
+	  .names = addressing_names, .def = "auto", .flags = F_SESSION,
+	  .group = G_S3, .metavar = "auto|path|virtual",
 	  .help = "bucket in the host name (virtual) or in the path", .off = OFF(s3_addressing) },
-	{ .key = "multipart_threshold", .flag = "multipart-threshold", .tools = U | R | M,
-	  .type = T_SIZE, .def = "64MiB", .min = 5LL << 20, .max = 5LL << 30, .group = G_S3,
+	{ .key = "multipart_threshold", .flag = "multipart-threshold", .tools = U | M,
+	  .type = T_SIZE, .def = "64MiB", .min = 5LL << 20, .max = 5LL << 30, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "SIZE", .help = "files at least this large are uploaded in parts",
 	  .off = OFF(multipart_threshold) },
-	{ .key = "multipart_chunk_size", .flag = "multipart-chunk-size", .tools = U | R | M,
-	  .type = T_SIZE, .def = "16MiB", .min = 5LL << 20, .max = 5LL << 30, .group = G_S3,
+	{ .key = "multipart_chunk_size", .flag = "multipart-chunk-size", .tools = U | M,
+	  .type = T_SIZE, .def = "16MiB", .min = 5LL << 20, .max = 5LL << 30, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "SIZE", .help = "size of one part of a multipart upload",
 	  .off = OFF(multipart_chunk_size) },
-	{ .key = "storage_class", .flag = "storage-class", .tools = U | R | M, .type = T_STR,
+	{ .key = "storage_class", .flag = "storage-class", .tools = U | M, .type = T_STR,
+	  .flags = F_SESSION,
 	  .group = G_S3, .metavar = "CLASS", .help = "S3 storage class (e.g. STANDARD_IA)",
 	  .off = OFF(storage_class), .check = check_storage_class },
-	{ .key = "sse", .flag = "sse", .tools = U | R | M, .type = T_STR, .group = G_S3,
+	{ .key = "sse", .flag = "sse", .tools = U | M, .type = T_STR, .flags = F_SESSION,
+	  .group = G_S3,
 	  .metavar = "AES256|aws:kms", .help = "server-side encryption", .off = OFF(sse),
 	  .check = check_sse },
-	{ .key = "sse_kms_key_id", .flag = "sse-kms-key-id", .tools = U | R | M, .type = T_STR,
-	  .group = G_S3, .metavar = "ID", .help = "KMS key for sse=aws:kms",
+	{ .key = "sse_kms_key_id", .flag = "sse-kms-key-id", .tools = U | M, .type = T_STR,
+	  .flags = F_SESSION, .group = G_S3, .metavar = "ID", .help = "KMS key for sse=aws:kms",
 	  .off = OFF(sse_kms_key_id) },
 	{ .key = "payload_signing", .flag = "payload-signing", .tools = U | R | M, .type = T_BOOL,
 	  .def = "false", .group = G_S3, .metavar = "BOOL",
@@ -223,7 +230,7 @@ static const struct opt opts[] = {
 	/* Upload run. */
 	{ .key = "dry_run", .flag = "dry-run", .tools = U | T | M, .type = T_BOOL, .def = "false",
 	  .flags = F_NOSTORE, .group = G_RUN, .metavar = "BOOL",
-	  .help = "show what would be done; write nothing to S3, the database or the webhook",
+	  .help = "change nothing: no S3 writes, no database rows, no webhook call",
 	  .off = OFF(dry_run) },
 	{ .key = "resume_session", .flag = "resume", .tools = U | M, .type = T_I64, .min = 1,
 	  .max = INT64_MAX, .flags = F_NOSTORE, .group = G_RUN, .metavar = "SESSION",
@@ -234,13 +241,13 @@ static const struct opt opts[] = {
 	  .help = "work on this session alongside another running uploader",
 	  .off = OFF(join_session) },
 	{ .key = "progress", .flag = "progress", .tools = U | R | M, .type = T_ENUM,
-	  .names = progress_names, .def = "auto", .group = G_RUN,
+	  .names = progress_names, .def = "auto", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "auto|tty|plain|json|none", .help = "progress display", .off = OFF(progress) },
 
 	/* du-retry. */
 	{ .key = "session_id", .flag = "session-id", .shortc = 's', .tools = R | T,
 	  .required = R | T, .type = T_I64, .min = 1, .max = INT64_MAX, .flags = F_NOSTORE,
-	  .group = G_RETRY, .metavar = "SESSION", .help = "session to work on (required)",
+	  .group = G_MAIN, .metavar = "SESSION", .help = "session to work on",
 	  .off = OFF(session_id) },
 	{ .key = "max_attempts", .flag = "max-attempts", .shortc = 'm', .tools = R | M,
 	  .short_tools = R, .type = T_INT, .def = "3", .min = 1, .max = 100, .group = G_RETRY,
@@ -250,7 +257,7 @@ static const struct opt opts[] = {
 	  .type = T_DBL, .def = "5", .min = 0, .max = 3600, .group = G_RETRY,
 	  .metavar = "SECONDS", .help = "pause between retry rounds", .off = OFF(delay) },
 	{ .key = "auto_retry", .flag = "auto-retry", .shortc = 'a', .tools = R, .type = T_BOOL,
-	  .def = "false", .group = G_RETRY, .metavar = "BOOL",
+	  .def = "false", .flags = F_NOSTORE, .group = G_RETRY, .metavar = "BOOL",
 	  .help = "keep retrying in rounds until nothing fails or max_rounds is reached",
 	  .off = OFF(auto_retry) },
 	{ .key = "max_rounds", .flag = "max-rounds", .shortc = 'r', .tools = R | M,
@@ -310,11 +317,11 @@ static const struct opt opts[] = {
 	  .help = "more messages (repeatable: info, then debug)", .off = OFF(log_level) },
 	{ .key = "metrics_file", .flag = "metrics-file", .tools = U | R | M, .type = T_STR,
 	  .flags = F_NOSTORE, .group = G_GENERAL, .metavar = "FILE",
-	  .help = "write run metrics (Prometheus text format) to this file",
+	  .help = "write the run's metrics to this file",
 	  .off = OFF(metrics_file) },
 	{ .key = "dump_config", .flag = "dump-config", .tools = ALL, .type = T_BOOL,
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL,
-	  .help = "print the effective configuration and where each value came from, then exit",
+	  .help = "print each setting and where it came from, then exit",
 	  .off = OFF(dump_config) },
 	{ .key = "help", .flag = "help", .shortc = 'h', .tools = ALL, .type = T_BOOL,
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL, .help = "show this help and exit",
@@ -1160,9 +1167,17 @@ static int apply_json_text(struct du_config *cfg, const char *text, size_t len, 
 		int i = opt_index(item->string);
 		const struct opt *o = i >= 0 ? &opts[i] : NULL;
 		if (stored) {
-			if (!o || !is_setting(o) || (o->flags & (F_SECRET | F_NOSTORE)) ||
-			    !from_default(cfg, (size_t)i))
+			if (!o || !is_setting(o) || (o->flags & (F_SECRET | F_NOSTORE)))
 				continue;
+			if (!(o->flags & F_SESSION) && !from_default(cfg, (size_t)i))
+				continue;
+			if ((o->flags & F_SESSION) && cJSON_IsNull(item) && o->type == T_STR) {
+				/* The session had none (e.g. no s3_endpoint): neither may the copy. */
+				union val none = { .s = NULL };
+				if ((rc = store(cfg, (size_t)i, &none, src, err)))
+					goto out;
+				continue;
+			}
 		} else if (!o || !is_setting(o)) {
 			const char *near = nearest(item->string, false, 0);
 			if (o)
@@ -1197,6 +1212,58 @@ int du_config_apply_json(struct du_config *cfg, const char *json, const char *or
 	if (!cfg->sources && (rc = du_config_init(cfg, err)))
 		return rc;
 	return apply_json_text(cfg, json, strlen(json), origin, true, err);
+}
+
+static char **dup_list(char **list, bool *ok)
+{
+	size_t n = list_len(list);
+	char **out;
+	if (!list)
+		return NULL;
+	if (!(out = calloc(n + 1, sizeof(char *)))) {
+		*ok = false;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!(out[i] = strdup(list[i])))
+			*ok = false;
+	return out;
+}
+
+int du_config_derive(struct du_config *out, const struct du_config *base, const char *config_json,
+		     int64_t session_id, struct du_err *err)
+{
+	struct du_config c = *base;
+	bool ok = true;
+	char origin[96];
+	int rc;
+
+	c.sources = calloc(NOPTS, sizeof(char *));
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		if (c.sources && base->sources && base->sources[i] &&
+		    !(c.sources[i] = strdup(base->sources[i])))
+			ok = false;
+		if (o->type == T_STR) {
+			char **f = field(&c, o), *s = *f;
+			if (s && !(*f = strdup(s)))
+				ok = false;
+		} else if (o->type == T_LIST) {
+			char ***f = field(&c, o);
+			*f = dup_list(*f, &ok);
+		}
+	}
+	if (!ok || !c.sources) {
+		du_config_release(&c);
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	}
+	snprintf(origin, sizeof(origin), "config_history of session %" PRId64, session_id);
+	if (config_json && (rc = du_config_apply_json(&c, config_json, origin, err))) {
+		du_config_release(&c);
+		return rc;
+	}
+	*out = c;
+	return DU_OK;
 }
 
 /* ---- environment ---- */
@@ -1343,7 +1410,7 @@ static int parse_argv(struct du_config *cfg, int tool, int argc, char **argv,
 		return rc;
 	optind = 0; /* GNU: full re-initialisation, so du_config_load can run more than once */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
+	while (argc > 1 && argv && (c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
 		int idx = -1;
 		if (c == '?' || c == ':') {
 			if (first.code)
@@ -1385,8 +1452,10 @@ static int parse_argv(struct du_config *cfg, int tool, int argc, char **argv,
 	}
 	free(longs);
 	free(shorts);
-	cfg->nargs = argc - optind;
-	cfg->args = argv + optind;
+	if (argc > 1 && argv && optind < argc) {
+		cfg->nargs = argc - optind;
+		cfg->args = argv + optind;
+	}
 	if (!first.code && cfg->nargs > 0 && tool != DU_TOOL_MASTER) {
 		du_err_set(&first, DU_ERR_USAGE, "unexpected argument '%s'", cfg->args[0]);
 		du_err_hint(&first, "try '%s --help'", du_tool_name(tool));
@@ -1472,17 +1541,28 @@ static void required_hint(const struct opt *o, int tool, struct du_err *err)
 
 static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 {
+	char names[256] = "";
+	const struct opt *first = NULL;
+	int nmissing = 0;
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
 		if (!(o->required & tool))
 			continue;
 		void *f = field(cfg, o);
 		bool missing = o->type == T_STR ? !*(char **)f : o->type == T_I64 ? !*(int64_t *)f : false;
-		if (missing) {
-			du_err_set(err, DU_ERR_CONFIG, "missing required setting '%s'", o->key);
-			required_hint(o, tool, err);
-			return DU_ERR_CONFIG;
-		}
+		if (!missing)
+			continue;
+		size_t k = strlen(names);
+		snprintf(names + k, sizeof(names) - k, "%s'%s'", nmissing ? ", " : "", o->key);
+		first = first ? first : o;
+		nmissing++;
+	}
+	if (nmissing) {
+		/* All of them at once: one round trip to fix the invocation, not one per key. */
+		du_err_set(err, DU_ERR_CONFIG, "missing required setting%s %s", nmissing > 1 ? "s" : "",
+			   names);
+		required_hint(first, tool, err);
+		return DU_ERR_CONFIG;
 	}
 	if ((tool & (DU_TOOL_UPLOAD | DU_TOOL_MASTER)) && cfg->local_directory) {
 		struct stat st;
@@ -1699,7 +1779,11 @@ void du_config_usage(int tool, FILE *out)
 				k += (size_t)snprintf(extra + k, sizeof(extra) - k, "default %s", def);
 			for (int e = 0; e < ne && k < sizeof(extra); e++)
 				k += (size_t)snprintf(extra + k, sizeof(extra) - k, "%s%s", k ? (e ? ", " : "; env ") : (e ? ", " : "env "), names[e]);
-			int w = fprintf(out, "  %-36s %s", fl, o->help);
+			if (strlen(fl) > 36)
+				fprintf(out, "  %s\n  %-36s", fl, "");
+			else
+				fprintf(out, "  %-36s", fl);
+			int w = 39 + fprintf(out, " %s%s", o->help, (o->required & tool) ? " (required)" : "");
 			if (*extra) {
 				if (w + (int)strlen(extra) + 3 > 110)
 					fprintf(out, "\n  %-36s (%s)", "", extra);
@@ -1724,6 +1808,8 @@ static const char *tools_text(int mask, char *buf, size_t n)
 	static const char *const names[] = { "upload", "retry", "trigger", "master" };
 	size_t k = 0;
 	buf[0] = '\0';
+	if (mask == ALL)
+		return snprintf(buf, n, "all"), buf;
 	for (int t = 0; t < 4; t++)
 		if (mask & (1 << t))
 			k += (size_t)snprintf(buf + k, n > k ? n - k : 0, "%s%s", k ? ", " : "", names[t]);
@@ -1770,7 +1856,9 @@ void du_config_reference_markdown(FILE *out)
 					k += (size_t)snprintf(shorts + k, sizeof(shorts) - k, "%s%s",
 							      k ? ", " : "", du_tool_name(1 << t) + 3);
 				}
-				if (*shorts)
+				if (*shorts && short_tools(o) == o->tools)
+					snprintf(flag, sizeof(flag), "`-%c`, `--%s`", o->shortc, o->flag);
+				else if (*shorts)
 					snprintf(flag, sizeof(flag), "`-%c` (%s), `--%s`", o->shortc, shorts, o->flag);
 				else
 					snprintf(flag, sizeof(flag), "`--%s`", o->flag);
@@ -1778,10 +1866,14 @@ void du_config_reference_markdown(FILE *out)
 			int ne = env_names(o, names, gen, sizeof(gen));
 			for (int e = 0, k = 0; e < ne; e++)
 				k += snprintf(env + k, sizeof(env) - (size_t)k, "%s`%s`", e ? ", " : "", names[e]);
-			fprintf(out, "| %s%s%s | %s | %s | %s%s%s | %s | %s%s |\n",
+			char req[96] = "";
+			if (o->required)
+				snprintf(req, sizeof(req), " (required by %s)",
+					 tools_text(o->required, tools, sizeof(tools)));
+			fprintf(out, "| %s%s%s | %s | %s | %s%s%s | %s | %s%s%s |\n",
 				is_key(o) ? "`" : "", is_key(o) ? o->key : "", is_key(o) ? "`" : "",
 				flag, env, *def ? "`" : "", def, *def ? "`" : "",
-				tools_text(o->tools, tools, sizeof(tools)), o->help,
+				tools_text(o->tools, tools, sizeof(tools)), o->help, req,
 				(o->flags & F_CLI) && is_key(o) ? " (command line only)" : "");
 		}
 	}
@@ -1793,5 +1885,12 @@ void du_config_reference_markdown(FILE *out)
 		"`PGDATABASE` or `PGSERVICE` is set; without it du starts a private PostgreSQL cluster.\n"
 		"- Required: `local_directory` (an existing directory), `bucket_name`, `s3_prefix` for "
 		"du-upload and du-master; `session_id` for du-retry and du-trigger; `endpoint_url` for "
-		"du-trigger.\n");
+		"du-trigger.\n"
+		"\n## Stored configuration\n\n"
+		"Every session stores its settings (without secrets and per-invocation values) in "
+		"`config_history`. du-retry works with them: a setting still at its default in the "
+		"retry's own configuration takes the stored value, and the settings that define the "
+		"session's objects (`local_directory`, `bucket_name`, `s3_prefix`, `aws_region`, "
+		"`s3_endpoint`, `s3_addressing`, `multipart_threshold`, `multipart_chunk_size`, "
+		"`storage_class`, `sse`, `sse_kms_key_id`) always take the stored value.\n");
 }
