@@ -564,8 +564,9 @@ static void list_profiles(const struct files *f, char *out, size_t outsz)
 	for (size_t i = 0; i < k; i++) {
 		if ((i == 0 || strcmp(names[i], names[i - 1])) && used < outsz)
 			used += (size_t)snprintf(out + used, outsz - used, "%s%s", used ? ", " : "", names[i]);
-		free(names[i]);
 	}
+	for (size_t i = 0; i < k; i++)
+		free(names[i]);
 	if (!k)
 		snprintf(out, outsz, "none");
 	free(names);
@@ -694,6 +695,18 @@ static int from_env(struct du_creds *c, bool *found, struct du_err *err)
 	return rc;
 }
 
+/* Why a shared file gave nothing, for the "looked in" list. */
+static void file_note(bool missing, bool has_profile, const char *profile,
+		      char *out, size_t outsz)
+{
+	if (missing)
+		snprintf(out, outsz, "missing");
+	else if (!has_profile)
+		snprintf(out, outsz, "no profile '%.40s'", profile);
+	else
+		snprintf(out, outsz, "profile '%.40s' has no keys", profile);
+}
+
 static bool imds_disabled(void)
 {
 	const char *v = getenv("AWS_EC2_METADATA_DISABLED");
@@ -729,13 +742,13 @@ static int provider_resolve(struct du_creds_provider *cp, const char *profile, b
 		imds_note = ie.code == DU_ERR_NET ? "unreachable" : ie.msg;
 		du_debug("instance metadata at %s: %s", cp->imds_endpoint, ie.msg);
 	}
-	char where[400];
-	snprintf(where, sizeof(where), "%s%s, %s%s", du_ini_path(f.cred),
-		 f.cred_missing ? " (missing)" : "", du_ini_path(f.conf), f.conf_missing ? " (missing)" : "");
+	char cn[80], fn[80];
+	file_note(f.cred_missing, du_ini_has_section(f.cred, profile, NULL), profile, cn, sizeof(cn));
+	file_note(f.conf_missing, config_section(f.conf, profile) != NULL, profile, fn, sizeof(fn));
 	rc = du_err_set(err, DU_ERR_S3_AUTH,
-			"no AWS credentials found; looked in: environment (AWS_ACCESS_KEY_ID), %s "
-			"(profile '%s'), instance metadata (%s)",
-			where, profile, imds_note);
+			"no AWS credentials found; looked in: environment (AWS_ACCESS_KEY_ID), %s (%s), "
+			"%s (%s), instance metadata (%s)",
+			du_ini_path(f.cred), cn, du_ini_path(f.conf), fn, imds_note);
 	du_err_hint(err, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure a profile with "
 			 "'aws configure'");
 out:
