@@ -406,6 +406,7 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* link-local; a proxy would answer for it */
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
 		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -449,6 +450,13 @@ static int imds_fetch(const char *endpoint, struct du_creds *c, struct du_err *e
 		goto out;
 	}
 	memcpy(token, b.buf, b.len + 1);
+	/* It goes into a header line: nothing but visible ASCII. */
+	for (size_t i = 0; i < b.len; i++) {
+		if (token[i] <= ' ' || token[i] > '~') {
+			rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata gave a malformed token");
+			goto out;
+		}
+	}
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", endpoint);
 	if ((rc = imds_request(url, false, token, &b, err))) {
 		if (err && err->http_status == 404)
@@ -592,6 +600,14 @@ static int try_static(const struct du_ini *ini, const char *section, const char 
 	if (!ak && !sk)
 		return DU_OK;
 	int line = 0;
+	/* configparser reads an indented line as the continuation of the value above it. */
+	if ((ak && strchr(ak, '\n')) || (sk && strchr(sk, '\n'))) {
+		const char *k = ak && strchr(ak, '\n') ? "aws_access_key_id" : "aws_secret_access_key";
+		du_ini_get(ini, section, k, &line);
+		return du_err_set(err, DU_ERR_S3_AUTH,
+				  "%s at %s:%d is followed by an indented line, which continues its value; "
+				  "remove the indentation", k, du_ini_path(ini), line);
+	}
 	du_ini_has_section(ini, section, &line);
 	if (!ak || !sk)
 		return du_err_set(err, DU_ERR_S3_AUTH, "profile '%s' at %s:%d has %s but no %s", profile,
@@ -858,7 +874,8 @@ int du_creds_get(struct du_creds_provider *cp, struct du_creds *out, struct du_e
 	time_t now = time(NULL);
 	if (!frc) {
 		cp->cur = fresh;
-		cp->next_try = 0;
+		/* A source that keeps handing out short-lived creds is asked again in a while, not per call. */
+		cp->next_try = fresh_enough(cp, now) ? 0 : now + RETRY_AFTER_FAIL_S;
 		du_creds_wipe(&fresh);
 		du_debug("refreshed AWS credentials from %s", cp->cur.source);
 	} else if (now < cp->cur.expires) {

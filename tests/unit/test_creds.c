@@ -355,6 +355,12 @@ static void test_partial_and_unsupported_profile(void **state)
 	assert_contains(err.msg, "config:2");
 	assert_int_equal(du_creds_provider_new(&cp, "sso", true, &err), DU_ERR_S3_AUTH);
 	assert_contains(err.msg, "profile 'sso' uses sso_start_url");
+	/* An indented line continues the value above it (configparser); say so instead of "no secret". */
+	write_file(".aws/credentials", "[ind]\naws_access_key_id = AKIDIND\n  aws_secret_access_key = " FILE_SK "\n", 0600);
+	assert_int_equal(du_creds_provider_new(&cp, "ind", true, &err), DU_ERR_S3_AUTH);
+	assert_contains(err.msg, "aws_access_key_id at ");
+	assert_contains(err.msg, "credentials:2 is followed by an indented line");
+	assert_no_secret(&err);
 	/* The default profile in the chain is held to the same rule: no silent skip. */
 	write_file(".aws/config", "[default]\nsso_session = corp\n", 0600);
 	assert_int_equal(du_creds_provider_new(&cp, NULL, false, &err), DU_ERR_S3_AUTH);
@@ -516,6 +522,36 @@ static void test_process_refresh(void **state)
 	assert_int_equal(read_runs(), 2);
 	assert_string_equal(c.access_key, "AKIDRUN2");
 	assert_string_equal(c.session_token, "tok2");
+	/* The new ones are short-lived too, but the source is not asked again on every call. */
+	assert_int_equal(du_creds_get(cp, &c, &err), DU_OK);
+	assert_int_equal(read_runs(), 2);
+	du_creds_wipe(&c);
+	du_creds_provider_free(cp);
+}
+
+static void test_process_default_profile(void **state)
+{
+	(void)state;
+	/* Not explicit, no environment: [default] of the config file with credential_process. */
+	const char *script = process_script("print_creds 3600");
+	char cfg[1024];
+	snprintf(cfg, sizeof(cfg), "[default]\ncredential_process = %s\n", script);
+	write_file(".aws/config", cfg, 0600);
+	struct du_creds_provider *cp = NULL;
+	struct du_err err = { 0 };
+	struct du_creds c;
+	assert_int_equal(du_creds_provider_new(&cp, NULL, false, &err), DU_OK);
+	assert_int_equal(du_creds_get(cp, &c, &err), DU_OK);
+	assert_string_equal(c.access_key, "AKIDRUN1");
+	assert_string_equal(c.source, "credential_process of profile 'default'");
+	du_creds_wipe(&c);
+	du_creds_provider_free(cp);
+	/* The credentials file's [default] keys come before it. */
+	write_file(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = " FILE_SK "\n", 0600);
+	assert_int_equal(du_creds_provider_new(&cp, NULL, false, &err), DU_OK);
+	assert_int_equal(du_creds_get(cp, &c, &err), DU_OK);
+	assert_string_equal(c.access_key, "AKIDFILE");
+	assert_int_equal(read_runs(), 1);
 	du_creds_wipe(&c);
 	du_creds_provider_free(cp);
 }
@@ -858,6 +894,7 @@ int main(void)
 		T(test_comments_whitespace),
 		T(test_process),
 		T(test_process_refresh),
+		T(test_process_default_profile),
 		T(test_process_refresh_failure),
 		T(test_process_errors),
 		T(test_imds),
