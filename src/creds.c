@@ -406,6 +406,7 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* link-local; a proxy would answer for it */
+		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
 		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -449,6 +450,13 @@ static int imds_fetch(const char *endpoint, struct du_creds *c, struct du_err *e
 		goto out;
 	}
 	memcpy(token, b.buf, b.len + 1);
+	/* It goes into a header line: nothing but visible ASCII. */
+	for (size_t i = 0; i < b.len; i++) {
+		if (token[i] <= ' ' || token[i] > '~') {
+			rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata gave a malformed token");
+			goto out;
+		}
+	}
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", endpoint);
 	if ((rc = imds_request(url, false, token, &b, err))) {
 		if (err && err->http_status == 404)
@@ -564,8 +572,9 @@ static void list_profiles(const struct files *f, char *out, size_t outsz)
 	for (size_t i = 0; i < k; i++) {
 		if ((i == 0 || strcmp(names[i], names[i - 1])) && used < outsz)
 			used += (size_t)snprintf(out + used, outsz - used, "%s%s", used ? ", " : "", names[i]);
-		free(names[i]);
 	}
+	for (size_t i = 0; i < k; i++)
+		free(names[i]);
 	if (!k)
 		snprintf(out, outsz, "none");
 	free(names);
@@ -591,6 +600,14 @@ static int try_static(const struct du_ini *ini, const char *section, const char 
 	if (!ak && !sk)
 		return DU_OK;
 	int line = 0;
+	/* configparser reads an indented line as the continuation of the value above it. */
+	if ((ak && strchr(ak, '\n')) || (sk && strchr(sk, '\n'))) {
+		const char *k = ak && strchr(ak, '\n') ? "aws_access_key_id" : "aws_secret_access_key";
+		du_ini_get(ini, section, k, &line);
+		return du_err_set(err, DU_ERR_S3_AUTH,
+				  "%s at %s:%d is followed by an indented line, which continues its value; "
+				  "remove the indentation", k, du_ini_path(ini), line);
+	}
 	du_ini_has_section(ini, section, &line);
 	if (!ak || !sk)
 		return du_err_set(err, DU_ERR_S3_AUTH, "profile '%s' at %s:%d has %s but no %s", profile,
@@ -694,6 +711,18 @@ static int from_env(struct du_creds *c, bool *found, struct du_err *err)
 	return rc;
 }
 
+/* Why a shared file gave nothing, for the "looked in" list. */
+static void file_note(bool missing, bool has_profile, const char *profile,
+		      char *out, size_t outsz)
+{
+	if (missing)
+		snprintf(out, outsz, "missing");
+	else if (!has_profile)
+		snprintf(out, outsz, "no profile '%.40s'", profile);
+	else
+		snprintf(out, outsz, "profile '%.40s' has no keys", profile);
+}
+
 static bool imds_disabled(void)
 {
 	const char *v = getenv("AWS_EC2_METADATA_DISABLED");
@@ -729,13 +758,13 @@ static int provider_resolve(struct du_creds_provider *cp, const char *profile, b
 		imds_note = ie.code == DU_ERR_NET ? "unreachable" : ie.msg;
 		du_debug("instance metadata at %s: %s", cp->imds_endpoint, ie.msg);
 	}
-	char where[400];
-	snprintf(where, sizeof(where), "%s%s, %s%s", du_ini_path(f.cred),
-		 f.cred_missing ? " (missing)" : "", du_ini_path(f.conf), f.conf_missing ? " (missing)" : "");
+	char cn[80], fn[80];
+	file_note(f.cred_missing, du_ini_has_section(f.cred, profile, NULL), profile, cn, sizeof(cn));
+	file_note(f.conf_missing, config_section(f.conf, profile) != NULL, profile, fn, sizeof(fn));
 	rc = du_err_set(err, DU_ERR_S3_AUTH,
-			"no AWS credentials found; looked in: environment (AWS_ACCESS_KEY_ID), %s "
-			"(profile '%s'), instance metadata (%s)",
-			where, profile, imds_note);
+			"no AWS credentials found; looked in: environment (AWS_ACCESS_KEY_ID), %s (%s), "
+			"%s (%s), instance metadata (%s)",
+			du_ini_path(f.cred), cn, du_ini_path(f.conf), fn, imds_note);
 	du_err_hint(err, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure a profile with "
 			 "'aws configure'");
 out:
@@ -845,7 +874,8 @@ int du_creds_get(struct du_creds_provider *cp, struct du_creds *out, struct du_e
 	time_t now = time(NULL);
 	if (!frc) {
 		cp->cur = fresh;
-		cp->next_try = 0;
+		/* A source that keeps handing out short-lived creds is asked again in a while, not per call. */
+		cp->next_try = fresh_enough(cp, now) ? 0 : now + RETRY_AFTER_FAIL_S;
 		du_creds_wipe(&fresh);
 		du_debug("refreshed AWS credentials from %s", cp->cur.source);
 	} else if (now < cp->cur.expires) {
