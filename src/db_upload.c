@@ -258,7 +258,7 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 		rc = du_db_copy_row(cp, 10, v, err);
 	}
 	if (rc) {
-		du_db_copy_end(cp, NULL);
+		du_db_copy_abort(cp);
 		goto fail;
 	}
 	if ((rc = du_db_copy_end(cp, err)))
@@ -452,4 +452,48 @@ int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err)
 	const char *p[] = { I64(fid, file_id) };
 	return q(db, err, "forget multipart upload", "DELETE FROM multipart_uploads WHERE file_id = $1", 1, p,
 		 NULL);
+}
+
+int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
+		       void *arg, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r;
+	int rc = q(db, err, "failed files",
+		   "SELECT s3_key, coalesce(error_message, ''), retry_count, error_permanent,"
+		   " coalesce(to_char(last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
+		   " FROM file_uploads WHERE session_id = $1 AND status = 'failed' ORDER BY id",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		struct du_failed_row fr = {
+			.key = PQgetvalue(r, i, 0),
+			.error = PQgetvalue(r, i, 1),
+			.retry_count = atoi(PQgetvalue(r, i, 2)),
+			.permanent = PQgetvalue(r, i, 3)[0] == 't',
+			.last_attempt = PQgetvalue(r, i, 4),
+		};
+		rc = cb(arg, &fr);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
+			   struct du_err *err)
+{
+	char sid[24], ma[24];
+	const char *p[] = { I64(sid, session_id), I64(ma, max_attempts) };
+	PGresult *r;
+	int rc = q(db, err, "retryable files",
+		   "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'failed'"
+		   " AND retry_count < $2::int AND NOT error_permanent",
+		   2, p, &r);
+	if (rc)
+		return rc;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
 }

@@ -101,4 +101,17 @@ int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, u
 int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *p, struct du_err *err);
 int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err);
 
+/* du-retry: the session's failed rows, oldest first. */
+struct du_failed_row {
+	const char *key;
+	const char *error;
+	int retry_count;
+	bool permanent;
+	const char *last_attempt;
+};
+int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
+		       void *arg, struct du_err *err);
+/* Failed rows that du-retry would still try (retry_count < max_attempts, not permanent). */
+int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
+			   struct du_err *err);
 #endif

@@ -121,7 +121,7 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		goto out;
 	rc = du_s3_list(conn, prefix, list_row, &g, err);
 	if (rc) {
-		du_db_copy_end(g.cp, NULL);
+		du_db_copy_abort(g.cp);
 		goto out;
 	}
 	if ((rc = du_db_copy_end(g.cp, err)))
@@ -143,7 +143,7 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	rc = du_scan(&so, scan_row, &g, &st, err);
 	*warnings = st.warnings;
 	if (rc) {
-		du_db_copy_end(g.cp, NULL);
+		du_db_copy_abort(g.cp);
 		goto out;
 	}
 	if ((rc = du_db_copy_end(g.cp, err)))
