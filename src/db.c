@@ -138,7 +138,7 @@ static int connect_error(PGconn *c, char **secrets, const char *verb, struct du_
 		return du_err_set(err, DU_ERR_DB, "cannot %s the database: %s", verb, reason);
 	du_err_set(err, DU_ERR_DB, "cannot %s database '%s' at '%s:%s' as '%s': %s", verb, db ? db : "",
 		   host && *host ? host : "localhost", port && *port ? port : "5432", user ? user : "", reason);
-	for (int i = 0; i < MAX_SECRETS; i++)
+	for (int i = 0; err && i < MAX_SECRETS; i++)
 		redact(err->msg, sizeof(err->msg), secrets[i]);
 	return DU_ERR_DB;
 }
