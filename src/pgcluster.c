@@ -433,7 +433,13 @@ static int ensure_locked(struct cluster *c, struct du_err *err)
 	if (!is_file(ver) && (rc = init_cluster(c, err)))
 		return rc;
 	conninfo(c, "postgres", ci, sizeof(ci));
-	if (PQping(ci) != PQPING_OK && (rc = start_cluster(c, err)))
+	PGPing ping = PQping(ci);
+	/* A server still recovering (after a crash or reboot) answers but refuses: let it finish. */
+	for (int i = 0; ping == PQPING_REJECT && i < 600; i++) {
+		usleep(100 * 1000);
+		ping = PQping(ci);
+	}
+	if (ping != PQPING_OK && (rc = start_cluster(c, err)))
 		return rc;
 	return ensure_database(c, err);
 }
