@@ -57,10 +57,13 @@ static void redact(char *msg, size_t n, const char *secret)
 	if (!secret || !*secret)
 		return;
 	size_t sl = strlen(secret);
-	char *p;
-	while ((p = strstr(msg, secret))) {
-		size_t tail = strlen(p + sl);
-		size_t cur = (size_t)(p - msg);
+	/* Search on after each "***": a secret may occur in its own replacement. */
+	for (char *p = strstr(msg, secret); p; p = strstr(p + 3, secret)) {
+		size_t cur = (size_t)(p - msg), tail = strlen(p + sl);
+		if (cur + 3 >= n) {
+			*p = '\0';
+			return;
+		}
 		if (cur + 3 + tail >= n)
 			tail = n - cur - 4;
 		memmove(p + 3, p + sl, tail);
@@ -138,7 +141,7 @@ static int connect_error(PGconn *c, char **secrets, const char *verb, struct du_
 		return du_err_set(err, DU_ERR_DB, "cannot %s the database: %s", verb, reason);
 	du_err_set(err, DU_ERR_DB, "cannot %s database '%s' at '%s:%s' as '%s': %s", verb, db ? db : "",
 		   host && *host ? host : "localhost", port && *port ? port : "5432", user ? user : "", reason);
-	for (int i = 0; i < MAX_SECRETS; i++)
+	for (int i = 0; err && i < MAX_SECRETS; i++)
 		redact(err->msg, sizeof(err->msg), secrets[i]);
 	return DU_ERR_DB;
 }

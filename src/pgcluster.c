@@ -38,10 +38,11 @@
 #define CLUSTER_DB "du"
 #define CLUSTER_PORT "5432"
 
+/* dir is short (its socket path must fit in 108 bytes): the paths derived from it cannot overflow. */
 struct cluster {
-	char dir[PATH_MAX];
-	char data[PATH_MAX];
-	char sock[PATH_MAX];
+	char dir[1024];
+	char data[1100];
+	char sock[1100];
 	char bin[PATH_MAX];
 	bool as_other;  /* run the server as run_uid/run_gid (we are root) */
 	uid_t run_uid;
@@ -57,7 +58,7 @@ static bool is_file(const char *path)
 
 static bool is_exec(const char *dir, const char *name)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX + 32];
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
 	return access(p, X_OK) == 0 && is_file(p);
 }
@@ -432,7 +433,13 @@ static int ensure_locked(struct cluster *c, struct du_err *err)
 	if (!is_file(ver) && (rc = init_cluster(c, err)))
 		return rc;
 	conninfo(c, "postgres", ci, sizeof(ci));
-	if (PQping(ci) != PQPING_OK && (rc = start_cluster(c, err)))
+	PGPing ping = PQping(ci);
+	/* A server still recovering (after a crash or reboot) answers but refuses: let it finish. */
+	for (int i = 0; ping == PQPING_REJECT && i < 600; i++) {
+		usleep(100 * 1000);
+		ping = PQping(ci);
+	}
+	if (ping != PQPING_OK && (rc = start_cluster(c, err)))
 		return rc;
 	return ensure_database(c, err);
 }

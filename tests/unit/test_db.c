@@ -895,9 +895,21 @@ static void test_private_cluster(void **state)
 	if (access("/usr/lib/postgresql", F_OK) == 0)
 		assert_int_equal(count_in_file(s->log, " -- /usr/lib/postgresql/"), geteuid() == 0 ? 3 : 0);
 
-	/* Stopped (say, after a reboot): the next open starts it again, data intact. */
+	/* Stopped (say, after a reboot) under an open connection: it notices, cannot reconnect
+	 * (with or without an error to fill), and the next open starts the server again. */
+	struct du_db *old = NULL;
+	if (du_db_open(&old, &cfg, &err))
+		fail_msg("%s", err.msg);
 	stop_cluster(s->dir);
 	assert_int_equal(postmaster_pid(s->dir), 0);
+	assert_int_equal(du_db_exec(old, &err, "SELECT 1", 0, NULL), DU_ERR_DB);
+	assert_non_null(strstr(err.msg, "lost the connection to the database"));
+	assert_false(du_db_ok(old));
+	assert_int_equal(du_db_reconnect(old, NULL), DU_ERR_DB);
+	assert_int_equal(du_db_reconnect(old, &err), DU_ERR_DB);
+	snprintf(want, sizeof(want), "cannot reconnect to database 'du' at '%s/run:5432' as 'du': ", s->dir);
+	if (strncmp(err.msg, want, strlen(want)))
+		fail_msg("unexpected: %s", err.msg);
 	t0 = now_s();
 	if (du_db_open(&db, &cfg, &err))
 		fail_msg("%s", err.msg);
@@ -905,6 +917,9 @@ static void test_private_cluster(void **state)
 	assert_int_not_equal(postmaster_pid(s->dir), 0);
 	assert_int_equal(scalar_long(db, "SELECT count(*) FROM schema_migrations"), du_migrations_count);
 	du_db_close(db);
+	assert_int_equal(du_db_reconnect(old, &err), DU_OK);
+	assert_int_equal(scalar_long(old, "SELECT 1"), 1);
+	du_db_close(old);
 	assert_int_equal(count_in_file(s->log, "creating the private PostgreSQL cluster"), 1);
 	fprintf(stderr, "private cluster: create+start %.2f s, reuse %.3f s, restart %.2f s\n", t_create, t_reuse,
 		t_restart);
