@@ -428,7 +428,8 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 			continue;
 		}
 		rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata answered HTTP %ld", status);
-		err->http_status = status;
+		if (err)
+			err->http_status = status;
 		if (status < 500)
 			return rc;
 	}

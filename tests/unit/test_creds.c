@@ -845,7 +845,7 @@ static void test_threads_refresh(void **state)
 	struct worker w[8];
 
 	/* Still valid but due: one thread refreshes (slowly), the others use the current copy. */
-	process_script("if [ $n -gt 1 ]; then sleep 1; fi\nprint_creds 120");
+	process_script("if [ $n -gt 1 ]; then sleep 2; fi\nprint_creds 120");
 	assert_int_equal(du_creds_provider_new(&cp, "proc", true, &err), DU_OK);
 	run_workers(cp, w, 8);
 	int fresh = 0;
