@@ -233,6 +233,12 @@ static void test_complete(void **state)
 		"<ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag></CompleteMultipartUploadResult>";
 	assert_int_equal(du_s3x_parse_complete(ok, strlen(ok), &pg, &err), DU_OK);
 	assert_string_equal(pg.etag, "3858f62230ac3c915f300c664312c11f-9");
+	/* moto's name for the same document */
+	const char *moto = "<CompleteMultipartUploadResponse><ETag>&quot;x-2&quot;</ETag></CompleteMultipartUploadResponse>";
+	assert_int_equal(du_s3x_parse_complete(moto, strlen(moto), &pg, &err), DU_OK);
+	assert_string_equal(pg.etag, "x-2");
+	const char *other = "<CompleteMultipartUploadResp><ETag>x</ETag></CompleteMultipartUploadResp>";
+	assert_int_equal(du_s3x_parse_complete(other, strlen(other), &pg, &err), DU_ERR_PARSE);
 	/* 200 OK with an <Error> body, whitespace first as S3 sends while it keeps the connection alive */
 	const char *bad =
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n          \n"
