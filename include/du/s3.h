@@ -99,7 +99,7 @@ struct du_s3_stats {
 	uint64_t attempts;      /* HTTP attempts actually sent */
 	uint64_t retries;       /* attempts - first attempts */
 	uint64_t throttles;     /* SlowDown/503/429 answers */
-	uint64_t failures;      /* requests that failed after all attempts */
+	uint64_t failures;      /* requests whose HTTP exchange failed after all attempts */
 	uint64_t bytes_sent;    /* request bodies */
 	uint64_t bytes_received;/* response bodies */
 	double rate;            /* governor's current allowed requests/s, 0 = unlimited */

@@ -13,6 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "du/creds.h"
@@ -600,6 +605,253 @@ static void test_limits(void **state)
 	assert_null(s3);
 }
 
+
+/* ---- a scripted HTTP server, for answers the real servers never give (503, 200+Error, garbage) ---- */
+
+struct fake {
+	int lfd;
+	int port;
+	pthread_t th;
+	const char *const *script;   /* raw answers in order; "CLOSE" drops the connection */
+	int nscript;
+	int served;
+	char reqs[8][2048];          /* heads of the requests seen */
+};
+
+static size_t head_len(const char *b, size_t n)
+{
+	for (size_t i = 3; i < n; i++)
+		if (b[i - 3] == '\r' && b[i - 2] == '\n' && b[i - 1] == '\r' && b[i] == '\n')
+			return i + 1;
+	return 0;
+}
+
+static void *fake_run(void *arg)
+{
+	struct fake *f = arg;
+	static char buf[1 << 16];
+	while (f->served < f->nscript) {
+		int fd = accept(f->lfd, NULL, NULL);
+		if (fd < 0)
+			break;
+		size_t have = 0;
+		while (f->served < f->nscript) {
+			size_t hl;
+			while (!(hl = head_len(buf, have))) {
+				ssize_t r = read(fd, buf + have, sizeof(buf) - have - 1);
+				if (r <= 0)
+					goto next;
+				have += (size_t)r;
+			}
+			buf[hl - 1] = '\0';
+			const char *cl = strcasestr(buf, "\r\ncontent-length:");
+			size_t body = cl ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
+			if (f->served < 8)
+				snprintf(f->reqs[f->served], sizeof(f->reqs[0]), "%s", buf);
+			while (have < hl + body) {
+				ssize_t r = read(fd, buf + have, sizeof(buf) - have - 1);
+				if (r <= 0)
+					goto next;
+				have += (size_t)r;
+			}
+			memmove(buf, buf + hl + body, have - hl - body);
+			have -= hl + body;
+			const char *a = f->script[f->served++];
+			if (!strcmp(a, "CLOSE"))
+				goto next;
+			if (write(fd, a, strlen(a)) < 0)
+				goto next;
+		}
+	next:
+		close(fd);
+	}
+	return NULL;
+}
+
+static void fake_start(struct fake *f, const char *const *script, int n)
+{
+	memset(f, 0, sizeof(*f));
+	f->script = script;
+	f->nscript = n;
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(f->lfd, 4), 0);
+	getsockname(f->lfd, (struct sockaddr *)&sa, &sl);
+	f->port = ntohs(sa.sin_port);
+	pthread_create(&f->th, NULL, fake_run, f);
+}
+
+static void fake_stop(struct fake *f)
+{
+	shutdown(f->lfd, SHUT_RDWR);
+	close(f->lfd);
+	pthread_join(f->th, NULL);
+}
+
+static void fake_client(struct fake *f, struct du_s3 **s3, struct du_s3_conn **c)
+{
+	struct du_err err = {0};
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f->port);
+	struct srv s = { .url = url };
+	struct du_s3_opts o = opts_for(&s, "du-test");
+	o.retry_base_ms = 1;
+	o.retry_cap_ms = 50;
+	o.max_attempts = 4;
+	assert_int_equal(du_s3_new(s3, &o, s3rver.cp, &err), DU_OK);
+	assert_int_equal(du_s3_conn_new(*s3, c, &err), DU_OK);
+}
+
+static char *answer(const char *status_line, const char *headers, const char *body)
+{
+	char *a;
+	if (asprintf(&a, "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n\r\n%s", status_line, headers, strlen(body), body) < 0)
+		abort();
+	return a;
+}
+
+static void test_fake_retries_put(void **state)
+{
+	(void)state;
+	/* md5("hello") = 5d41402abc4b2a76b9719d911017c592 */
+	/* a connection dropped on a fresh connection (curl itself retries only reused ones) */
+	char *script[] = {
+		"CLOSE",
+		answer("503 Slow Down", "Retry-After: 1\r\n",
+		       "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"),
+		answer("500 Internal Server Error", "", "<Error><Code>InternalError</Code><Message>x</Message></Error>"),
+		answer("200 OK", "ETag: \"5d41402abc4b2a76b9719d911017c592\"\r\nx-amz-request-id: R4\r\n", ""),
+	};
+	struct fake f;
+	fake_start(&f, (const char *const *)script, 4);
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	fake_client(&f, &s3, &c);
+	struct du_err err = {0};
+	unsigned char md5[DU_MD5_LEN];
+	du_md5("hello", 5, md5);
+	struct du_s3_put p = { .md5 = md5, .mtime = 42 };
+	char etag[DU_S3_ETAG_MAX];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (du_s3_put_object(c, "a b/c+d.wav", "hello", 5, &p, etag, &err))
+		fail_msg("put: %s", err.msg);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_string_equal(etag, "5d41402abc4b2a76b9719d911017c592");
+	struct du_s3_stats st;
+	du_s3_stats(s3, &st);
+	assert_int_equal(st.attempts, 4);
+	assert_int_equal(st.retries, 3);
+	assert_int_equal(st.throttles, 1);
+	assert_true(st.rate > 0); /* the governor is now limiting */
+	/* Retry-After: 1 s, capped at retry_cap_ms (50 ms): the first wait was at least 50 ms */
+	double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(el >= 0.05);
+	/* what went on the wire */
+	const char *r = f.reqs[1];
+	assert_non_null(strstr(r, "PUT /du-test/a%20b/c%2Bd.wav HTTP/1.1\r\n"));
+	assert_non_null(strstr(r, "\r\nContent-MD5: XUFAKrxLKna5cZ2REBfFkg==\r\n"));
+	assert_non_null(strstr(r, "\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n"));
+	assert_non_null(strstr(r, "\r\nx-amz-meta-du-md5: 5d41402abc4b2a76b9719d911017c592\r\n"));
+	assert_non_null(strstr(r, "\r\nx-amz-meta-du-mtime: 42\r\n"));
+	assert_non_null(strstr(r, "\r\nContent-Type: audio/wav\r\n"));
+	assert_non_null(strstr(r, "\r\nUser-Agent: du/"));
+	assert_non_null(strstr(r, "SignedHeaders=content-md5;host;x-amz-content-sha256;x-amz-date;"
+				  "x-amz-meta-du-md5;x-amz-meta-du-mtime, Signature="));
+	assert_null(strcasestr(r, "\r\nExpect:"));
+	assert_null(strcasestr(r, "\r\nAccept:"));
+	assert_null(strstr(r, "S3RVER\r")); /* the secret is never sent */
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+	for (int i = 0; i < 4; i++)
+		if (strcmp(script[i], "CLOSE"))
+			free(script[i]);
+}
+
+static void test_fake_complete_200_error(void **state)
+{
+	(void)state;
+	char *script[] = {
+		answer("200 OK", "", "<?xml version=\"1.0\"?>\n  \n<Error><Code>InternalError</Code>"
+				       "<Message>We encountered an internal error.</Message><RequestId>Q</RequestId></Error>"),
+		answer("200 OK", "", "<CompleteMultipartUploadResult><ETag>&quot;abc-2&quot;</ETag>"
+				       "</CompleteMultipartUploadResult>"),
+		answer("200 OK", "", "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
+	};
+	struct fake f;
+	fake_start(&f, (const char *const *)script, 3);
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	fake_client(&f, &s3, &c);
+	struct du_err err = {0};
+	struct du_s3_part parts[] = { { 1, "e1" }, { 2, "e2" } };
+	char etag[DU_S3_ETAG_MAX];
+	if (du_s3_mpu_complete(c, "k", "up&id", parts, 2, etag, &err) == DU_OK)
+		fail_msg("an upload id with '&' must be refused");
+	assert_int_equal(du_s3_mpu_complete(c, "k", "UPID", parts, 2, etag, &err), DU_OK);
+	assert_string_equal(etag, "abc-2");
+	assert_non_null(strstr(f.reqs[0], "POST /du-test/k?uploadId=UPID HTTP/1.1"));
+	assert_non_null(strstr(f.reqs[0], "Content-Type: application/xml"));
+	/* a permanent error inside a 200 is not retried */
+	assert_int_equal(du_s3_mpu_complete(c, "k", "UPID", parts, 2, etag, &err), DU_ERR_S3_AUTH);
+	assert_string_equal(err.s3_code, "AccessDenied");
+	assert_false(err.retryable);
+	struct du_s3_stats st;
+	du_s3_stats(s3, &st);
+	assert_int_equal(st.attempts, 3);
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+	for (int i = 0; i < 3; i++)
+		free(script[i]);
+}
+
+static void test_fake_garbage(void **state)
+{
+	(void)state;
+	char *script[] = {
+		answer("400 Bad Request", "", "<html><body>nope</body></html>"),
+		answer("200 OK", "", "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a</Key>"
+				       "<Size>1</Size></Contents><Contents><Key>b</Key><Si"),
+		answer("502 Bad Gateway", "", "<html>gateway</html>"),
+		answer("502 Bad Gateway", "", "<html>gateway</html>"),
+		answer("502 Bad Gateway", "", "<html>gateway</html>"),
+		answer("502 Bad Gateway", "", "<html>gateway</html>"),
+	};
+	struct fake f;
+	fake_start(&f, (const char *const *)script, 6);
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	fake_client(&f, &s3, &c);
+	struct du_err err = {0};
+	struct du_s3_object_info info;
+	/* 400 with HTML: permanent, status kept */
+	assert_int_equal(du_s3_head_object(c, "x", &info, &err), DU_ERR_S3);
+	assert_int_equal(err.http_status, 400);
+	assert_false(err.retryable);
+	/* a truncated listing page: a parse error and no object passed on */
+	struct listed l = {0};
+	assert_int_equal(du_s3_list(c, "p/", on_obj, &l, &err), DU_ERR_PARSE);
+	assert_int_equal(l.n, 0);
+	assert_non_null(strstr(f.reqs[1], "GET /du-test?encoding-type=url&list-type=2&max-keys=2&prefix=p%2F HTTP/1.1"));
+	/* 502 four times: retried up to max_attempts, then retryable */
+	assert_int_equal(du_s3_delete_object(c, "x", &err), DU_ERR_S3);
+	assert_int_equal(err.http_status, 502);
+	assert_true(err.retryable);
+	struct du_s3_stats st;
+	du_s3_stats(s3, &st);
+	assert_int_equal(st.attempts, 6);
+	assert_int_equal(st.failures, 2); /* HTTP failures; the listing's 200 was a parse failure */
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+	for (int i = 0; i < 6; i++)
+		free(script[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +871,9 @@ int main(void)
 		cmocka_unit_test(test_unreachable_retried),
 		cmocka_unit_test(test_abort_flag),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_fake_retries_put),
+		cmocka_unit_test(test_fake_complete_200_error),
+		cmocka_unit_test(test_fake_garbage),
 	};
 	return cmocka_run_group_tests_name("s3_live", tests, setup, teardown);
 }
