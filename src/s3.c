@@ -527,6 +527,7 @@ int du_s3_conn_new(struct du_s3 *s3, struct du_s3_conn **out, struct du_err *err
 	if (s3->ca_bundle)
 		curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_bundle);
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
@@ -657,6 +658,18 @@ out:
 	return url;
 }
 
+char *du_s3i_url(struct du_s3 *s3, const char *key, const char *query)
+{
+	char *path = raw_path(s3, key), *url = path ? build_url(s3, path, query) : NULL;
+	free(path);
+	return url;
+}
+
+const char *du_s3i_host(const struct du_s3 *s3)
+{
+	return s3->host;
+}
+
 static bool is_auth_code(const char *code)
 {
 	static const char *const codes[] = {
@@ -707,7 +720,8 @@ static int s3_error(struct du_s3_conn *c, const struct rq *q, const struct du_s3
 		snprintf(err->request_id, sizeof(err->request_id), "%s", rid);
 	}
 	err->http_status = r->status;
-	if (r->status == 301 || r->status == 307 || (e && !strcmp(e->code, "PermanentRedirect"))) {
+	bool other_region = r->bucket_region[0] && strcmp(r->bucket_region, s3->region);
+	if (other_region || r->status == 301 || r->status == 307 || (e && !strcmp(e->code, "PermanentRedirect"))) {
 		if (r->bucket_region[0])
 			du_err_hint(err, "bucket '%s' is in region %s: set aws_region", s3->bucket, r->bucket_region);
 		else
