@@ -1354,8 +1354,8 @@ int du_s3_mpu_list_parts(struct du_s3_conn *c, const char *key, const char *uplo
 		return rc;
 	for (;;) {
 		free(qs);
-		if (asprintf(&qs, "max-parts=1000%s%s&uploadId=%s", marker[0] ? "&part-number-marker=" : "", marker,
-			     upload_id) < 0) {
+		if (asprintf(&qs, "max-parts=%d%s%s&uploadId=%s", c->s3->o.list_page_size,
+			     marker[0] ? "&part-number-marker=" : "", marker, upload_id) < 0) {
 			qs = NULL;
 			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 			break;
@@ -1391,7 +1391,9 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 	char *qs = NULL, *key_marker = NULL, *id_marker = NULL, *sent_prefix = NULL;
 	size_t qlen, qcap = 0;
 	const char *filter = NULL;
+	char maxup[16];
 	int rc = DU_OK;
+	snprintf(maxup, sizeof(maxup), "%d", c->s3->o.list_page_size);
 	if (prefix && strchr(prefix, '&')) {
 		if (!(sent_prefix = strndup(prefix, strcspn(prefix, "&"))))
 			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -1402,7 +1404,7 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 		qlen = 0;
 		if (qadd(&qs, &qlen, &qcap, "encoding-type", "url") ||
 		    (key_marker && qadd(&qs, &qlen, &qcap, "key-marker", key_marker)) ||
-		    qadd(&qs, &qlen, &qcap, "max-uploads", "1000") ||
+		    qadd(&qs, &qlen, &qcap, "max-uploads", maxup) ||
 		    (!empty(prefix) && qadd(&qs, &qlen, &qcap, "prefix", prefix)) ||
 		    (id_marker && qadd(&qs, &qlen, &qcap, "upload-id-marker", id_marker)) ||
 		    qadd(&qs, &qlen, &qcap, "uploads", NULL)) {

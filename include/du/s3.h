@@ -70,7 +70,7 @@ struct du_s3_opts {
 	const char *sse;             /* "AES256", "aws:kms" or NULL */
 	const char *sse_kms_key_id;  /* with sse "aws:kms" */
 	const char *ca_bundle;       /* PEM file (AWS_CA_BUNDLE) or NULL for the system store */
-	int list_page_size;          /* max-keys for listings; 0: 1000 (tests use small pages) */
+	int list_page_size;          /* max-keys/-parts/-uploads a page; 0: 1000 (tests use small pages) */
 };
 
 /* Map the configuration (and AWS_CA_BUNDLE) to options. Strings stay owned by cfg. */

@@ -386,12 +386,25 @@ static void check_multipart(struct srv *s)
 		fail_msg("%s: create: %s", s->name, err.msg);
 	assert_non_null(id);
 	if (s->moto) {
+		/* three uploads in progress, listed two a page */
+		char k2[2][256], *ids[2];
+		for (int i = 0; i < 2; i++) {
+			snprintf(k2[i], sizeof(k2[i]), "%s/mpu/other %d.wav", s->run, i);
+			assert_int_equal(du_s3_mpu_create(s->c, k2[i], NULL, &ids[i], &err), DU_OK);
+		}
 		struct ulist u = { .key = key, .id = id };
 		char pre[128];
 		snprintf(pre, sizeof(pre), "%s/mpu/", s->run);
+		uint64_t a0 = attempts(s);
 		if (du_s3_mpu_list_uploads(s->c, pre, on_upload, &u, &err))
 			fail_msg("%s: list uploads: %s", s->name, err.msg);
 		assert_true(u.found);
+		assert_int_equal(u.n, 3);
+		assert_int_equal(attempts(s) - a0, 1); /* moto ignores max-uploads: one page (paging: fake server) */
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(du_s3_mpu_abort(s->c, k2[i], ids[i], &err), DU_OK);
+			free(ids[i]);
+		}
 	}
 	char etags[3][DU_S3_ETAG_MAX];
 	struct du_s3_part parts[3];
@@ -409,8 +422,10 @@ static void check_multipart(struct srv *s)
 	}
 	if (s->moto) {
 		struct plist pl = {0};
+		uint64_t a0 = attempts(s);
 		if (du_s3_mpu_list_parts(s->c, key, id, on_part, &pl, &err))
 			fail_msg("%s: list parts: %s", s->name, err.msg);
+		assert_int_equal(attempts(s) - a0, 2); /* two a page */
 		assert_int_equal(pl.n, n);
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(pl.numbers[i], i + 1);
@@ -852,6 +867,92 @@ static void test_fake_garbage(void **state)
 		free(script[i]);
 }
 
+static void test_fake_sse_kms(void **state)
+{
+	(void)state;
+	char *script[] = {
+		answer("200 OK", "ETag: \"not-the-md5\"\r\n", ""),
+		answer("200 OK", "ETag: \"not-the-md5\"\r\n", ""),
+	};
+	struct fake f;
+	fake_start(&f, (const char *const *)script, 2);
+	struct du_err err = {0};
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	struct srv sv = { .url = url };
+	struct du_s3_opts o = opts_for(&sv, "du-test");
+	o.sse = "aws:kms";
+	o.sse_kms_key_id = "arn:aws:kms:us-east-1:1:key/k";
+	o.storage_class = "STANDARD_IA";
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	assert_int_equal(du_s3_new(&s3, &o, s3rver.cp, &err), DU_OK);
+	assert_int_equal(du_s3_conn_new(s3, &c, &err), DU_OK);
+	unsigned char md5[DU_MD5_LEN];
+	du_md5("x", 1, md5);
+	struct du_s3_put p = { .md5 = md5, .content_type = "text/plain" };
+	char etag[DU_S3_ETAG_MAX];
+	/* with SSE-KMS the ETag is not the MD5: accepted */
+	if (du_s3_put_object(c, "k.wav", "x", 1, &p, etag, &err))
+		fail_msg("kms put: %s", err.msg);
+	assert_string_equal(etag, "not-the-md5");
+	const char *r = f.reqs[0];
+	assert_non_null(strstr(r, "\r\nx-amz-server-side-encryption: aws:kms\r\n"));
+	assert_non_null(strstr(r, "\r\nx-amz-server-side-encryption-aws-kms-key-id: arn:aws:kms:us-east-1:1:key/k\r\n"));
+	assert_non_null(strstr(r, "\r\nx-amz-storage-class: STANDARD_IA\r\n"));
+	assert_non_null(strstr(r, "\r\nContent-Type: text/plain\r\n"));
+	assert_non_null(strstr(r, ";x-amz-server-side-encryption;x-amz-server-side-encryption-aws-kms-key-id;"
+				  "x-amz-storage-class, Signature="));
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	/* without KMS the same answer is an etag mismatch, retryable */
+	o.sse = "AES256";
+	o.sse_kms_key_id = NULL;
+	assert_int_equal(du_s3_new(&s3, &o, s3rver.cp, &err), DU_OK);
+	assert_int_equal(du_s3_conn_new(s3, &c, &err), DU_OK);
+	assert_int_equal(du_s3_put_object(c, "k.wav", "x", 1, &p, etag, &err), DU_ERR_S3);
+	assert_non_null(strstr(err.msg, "etag mismatch"));
+	assert_true(err.retryable);
+	assert_non_null(strstr(f.reqs[1], "\r\nx-amz-server-side-encryption: AES256\r\n"));
+	assert_null(strstr(f.reqs[1], "kms-key-id"));
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+	for (int i = 0; i < 2; i++)
+		free(script[i]);
+}
+
+static void test_fake_uploads_paging(void **state)
+{
+	(void)state;
+	char *script[] = {
+		answer("200 OK", "", "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+				       "<EncodingType>url</EncodingType><NextKeyMarker>p/b%20c</NextKeyMarker>"
+				       "<NextUploadIdMarker>U/2+=</NextUploadIdMarker>"
+				       "<Upload><Key>p/a</Key><UploadId>U1</UploadId><Initiated>2024-01-01T00:00:00Z</Initiated></Upload>"
+				       "<Upload><Key>p/b%20c</Key><UploadId>U/2+=</UploadId></Upload></ListMultipartUploadsResult>"),
+		answer("200 OK", "", "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+				       "<Upload><Key>p/d</Key><UploadId>U3</UploadId></Upload></ListMultipartUploadsResult>"),
+	};
+	struct fake f;
+	fake_start(&f, (const char *const *)script, 2);
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	fake_client(&f, &s3, &c);
+	struct du_err err = {0};
+	struct ulist u = { .key = "p/d", .id = "U3" };
+	assert_int_equal(du_s3_mpu_list_uploads(c, "p/", on_upload, &u, &err), DU_OK);
+	assert_int_equal(u.n, 3);
+	assert_non_null(strstr(f.reqs[0], "GET /du-test?encoding-type=url&max-uploads=2&prefix=p%2F&uploads HTTP/1.1"));
+	assert_non_null(strstr(f.reqs[1], "GET /du-test?encoding-type=url&key-marker=p%2Fb%20c&max-uploads=2&prefix=p%2F"
+					  "&upload-id-marker=U%2F2%2B%3D&uploads HTTP/1.1"));
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+	for (int i = 0; i < 2; i++)
+		free(script[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +975,8 @@ int main(void)
 		cmocka_unit_test(test_fake_retries_put),
 		cmocka_unit_test(test_fake_complete_200_error),
 		cmocka_unit_test(test_fake_garbage),
+		cmocka_unit_test(test_fake_uploads_paging),
+		cmocka_unit_test(test_fake_sse_kms),
 	};
 	return cmocka_run_group_tests_name("s3_live", tests, setup, teardown);
 }
