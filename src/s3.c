@@ -37,6 +37,7 @@ struct du_s3 {
 	struct du_governor *gov;
 	const volatile int *abort_flag;
 	atomic_int abort_all;
+	atomic_long skew;                 /* seconds to add to our clock, learnt from RequestTimeTooSkewed */
 	char *base;                       /* "https://host[:port]": the URL before the path */
 	char *host;                       /* Host header, signed and sent */
 	char *path_prefix;                /* raw: "/bucket" (path-style) or "" (virtual), after any endpoint path */
@@ -55,6 +56,7 @@ struct resp {
 	char etag[DU_S3_ETAG_MAX];
 	char request_id[64];
 	char bucket_region[64];
+	int64_t date;                     /* Date header, UTC seconds; 0 when absent */
 	char meta_md5[33];
 	int64_t meta_mtime;
 	bool has_meta_mtime;
@@ -80,6 +82,7 @@ struct du_s3_conn {
 	int nsign;
 	uint64_t rnd;
 	int last_attempts;               /* attempts the last request took */
+	bool skew_tried;                 /* the current request already corrected the clock once */
 	struct du_s3x_page pg;
 };
 
@@ -419,6 +422,24 @@ static void resp_reset_headers(struct resp *r)
 	r->has_content_length = false;
 	r->content_length = 0;
 	r->retry_after_ms = 0;
+	r->date = 0;
+}
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT" -> UTC seconds, 0 when malformed (no strptime: locale-free). */
+static int64_t http_date(const char *v)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm tm = {0};
+	char mon[4];
+	if (sscanf(v, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
+		return 0;
+	const char *m = strstr(months, mon);
+	if (!m || (m - months) % 3)
+		return 0;
+	tm.tm_mon = (int)(m - months) / 3;
+	tm.tm_year -= 1900;
+	return (int64_t)timegm(&tm);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -432,6 +453,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		return len;
 	}
 	switch (tolower((unsigned char)p[0])) {
+	case 'd':
+		if (header_is(p, len, "date", v, sizeof(v)))
+			r->date = http_date(v);
+		break;
 	case 'e':
 		if (header_is(p, len, "etag", r->etag, sizeof(r->etag)))
 			du_s3x_unquote(r->etag);
@@ -763,7 +788,7 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 
 	if ((rc = du_creds_get(s3->cp, &cr, err)))
 		return rc;
-	du_sigv4_amz_date((long long)time(NULL), date);
+	du_sigv4_amz_date((long long)time(NULL) + atomic_load_explicit(&s3->skew, memory_order_relaxed), date);
 	hdr_reset(c);
 	int bad = hdr_add(c, "Host", s3->host, true);
 	bad |= hdr_add(c, "x-amz-date", date, true);
@@ -853,6 +878,21 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 	return s3_error(c, q, NULL, err);
 }
 
+/* A RequestTimeTooSkewed answer carries the server's Date: remember the offset, once per
+ * request, when it is large enough to explain the refusal. */
+static bool learn_skew(struct du_s3_conn *c, const struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	if (strcmp(err->s3_code, "RequestTimeTooSkewed") || !c->r.date || c->skew_tried)
+		return false;
+	long off = (long)(c->r.date - (int64_t)time(NULL));
+	if (off > -60 && off < 60)
+		return false;
+	c->skew_tried = true;
+	atomic_store_explicit(&s3->skew, off, memory_order_relaxed);
+	return true;
+}
+
 static void sleep_ms(struct du_s3 *s3, long ms)
 {
 	while (ms > 0 && !aborted(s3)) {
@@ -886,6 +926,7 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 
 	atomic_fetch_add_explicit(&s3->requests, 1, memory_order_relaxed);
 	c->last_attempts = 0;
+	c->skew_tried = false;
 	if (s3->o.payload_signing) {
 		du_sha256_hex(q->body ? q->body : "", q->body ? q->len : 0, hash);
 		payload_hash = hash;
@@ -914,6 +955,11 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 			du_governor_throttled(s3->gov, ticket);
 		}
 		bool again = err->retryable != -1 && du_retry_is_retryable(err);
+		if (!again && learn_skew(c, err)) {
+			/* like the AWS SDKs: sign with the server's clock and try once more, at once */
+			atomic_fetch_add_explicit(&s3->retries, 1, memory_order_relaxed);
+			continue;
+		}
 		err->retryable = again;
 		if (!again || attempt >= s3->o.max_attempts)
 			break;

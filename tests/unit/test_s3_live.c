@@ -922,6 +922,49 @@ static void test_fake_sse_kms(void **state)
 		free(script[i]);
 }
 
+static void test_fake_clock_skew(void **state)
+{
+	(void)state;
+	/* the server's clock is 2 hours ahead of ours */
+	char date[64], amz[20];
+	time_t ahead = time(NULL) + 7200;
+	struct tm tm;
+	gmtime_r(&ahead, &tm);
+	strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	strftime(amz, sizeof(amz), "%Y%m%dT%H", &tm);
+	char *script[] = {
+		answer("403 Forbidden", date, "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between "
+					     "the request time and the current time is too large.</Message></Error>"),
+		answer("200 OK", "", ""),
+		answer("403 Forbidden", "", "<Error><Code>RequestTimeTooSkewed</Code><Message>m</Message></Error>"),
+	};
+	struct fake f;
+	fake_start(&f, (const char *const *)script, 3);
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	fake_client(&f, &s3, &c);
+	struct du_err err = {0};
+	if (du_s3_delete_object(c, "k", &err))
+		fail_msg("skewed delete: %s", err.msg);
+	/* the second request was signed with the server's time */
+	char want[40];
+	snprintf(want, sizeof(want), "\r\nx-amz-date: %s", amz);
+	assert_non_null(strstr(f.reqs[1], want));
+	/* without a usable Date it is permanent, with a hint */
+	assert_int_equal(du_s3_delete_object(c, "k", &err), DU_ERR_S3);
+	assert_string_equal(err.s3_code, "RequestTimeTooSkewed");
+	assert_false(err.retryable);
+	assert_non_null(strstr(err.hint, "clock"));
+	struct du_s3_stats st;
+	du_s3_stats(s3, &st);
+	assert_int_equal(st.attempts, 3);
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+	for (int i = 0; i < 3; i++)
+		free(script[i]);
+}
+
 static void test_fake_uploads_paging(void **state)
 {
 	(void)state;
@@ -976,6 +1019,7 @@ int main(void)
 		cmocka_unit_test(test_fake_complete_200_error),
 		cmocka_unit_test(test_fake_garbage),
 		cmocka_unit_test(test_fake_uploads_paging),
+		cmocka_unit_test(test_fake_clock_skew),
 		cmocka_unit_test(test_fake_sse_kms),
 	};
 	return cmocka_run_group_tests_name("s3_live", tests, setup, teardown);
