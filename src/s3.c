@@ -21,7 +21,6 @@
 #include "du/sigv4.h"
 #include "s3_internal.h"
 
-#define ABORT_LEVEL 2                 /* *abort_flag value that aborts transfers (second Ctrl-C) */
 #define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
 #define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
 #define MAX_HDRS 24
@@ -345,7 +344,7 @@ static bool aborted(struct du_s3 *s3)
 {
 	if (atomic_load_explicit(&s3->abort_all, memory_order_relaxed))
 		return true;
-	return s3->abort_flag && *s3->abort_flag >= ABORT_LEVEL;
+	return s3->abort_flag && *s3->abort_flag;
 }
 
 static bool stop_cb(void *arg)

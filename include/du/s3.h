@@ -83,9 +83,9 @@ struct du_s3_conn;
 int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_provider *cp,
 	      struct du_err *err);
 void du_s3_free(struct du_s3 *s3);
-/* Transfers in flight abort and new requests fail with DU_ERR_INTERRUPTED while the flag says
- * so; backoff and governor sleeps end early. flag must outlive s3. */
-/* Abort when *flag >= 2 (the second Ctrl-C; the first only stops commands taking new work). */
+/* While *flag is non-zero (the tools set it on the second Ctrl-C), transfers in flight abort,
+ * backoff and governor sleeps end, and new requests fail with DU_ERR_INTERRUPTED.
+ * flag must outlive s3. */
 void du_s3_set_abort(struct du_s3 *s3, const volatile int *flag);
 /* Abort every transfer in flight now and fail all later requests with DU_ERR_INTERRUPTED. */
 void du_s3_abort_all(struct du_s3 *s3);

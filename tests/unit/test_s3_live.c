@@ -586,15 +586,16 @@ static void test_abort_flag(void **state)
 	struct du_err err = {0};
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
-	volatile int level = 1;
+	volatile int flag = 0;
 	struct du_s3_opts o = opts_for(&s3rver, "du-test");
 	assert_int_equal(du_s3_new(&s3, &o, s3rver.cp, &err), DU_OK);
-	du_s3_set_abort(s3, &level);
+	du_s3_set_abort(s3, &flag);
 	assert_int_equal(du_s3_conn_new(s3, &c, &err), DU_OK);
-	/* the first Ctrl-C lets requests through */
 	assert_int_equal(du_s3_head_bucket(c, &err), DU_OK);
-	level = 2; /* the second does not */
+	flag = 1; /* the second Ctrl-C */
 	assert_int_equal(du_s3_head_bucket(c, &err), DU_ERR_INTERRUPTED);
+	flag = 0;
+	assert_int_equal(du_s3_head_bucket(c, &err), DU_OK);
 	du_s3_conn_free(c);
 	du_s3_free(s3);
 }
@@ -674,6 +675,11 @@ static void *fake_run(void *arg)
 			const char *a = f->script[f->served++];
 			if (!strcmp(a, "CLOSE"))
 				goto next;
+			if (!strcmp(a, "HANG")) { /* answer nothing until the client goes away */
+				while (read(fd, buf, sizeof(buf)) > 0)
+					;
+				goto next;
+			}
 			if (write(fd, a, strlen(a)) < 0)
 				goto next;
 		}
@@ -965,6 +971,42 @@ static void test_fake_clock_skew(void **state)
 		free(script[i]);
 }
 
+static void *raise_later(void *arg)
+{
+	struct timespec ts = { 0, 300 * 1000000L };
+	nanosleep(&ts, NULL);
+	*(volatile int *)arg = 1;
+	return NULL;
+}
+
+static void test_fake_abort_in_flight(void **state)
+{
+	(void)state;
+	const char *script[] = { "HANG" };
+	struct fake f;
+	fake_start(&f, script, 1);
+	struct du_s3 *s3;
+	struct du_s3_conn *c;
+	fake_client(&f, &s3, &c);
+	static volatile int flag;
+	flag = 0;
+	du_s3_set_abort(s3, &flag);
+	pthread_t th;
+	pthread_create(&th, NULL, raise_later, (void *)&flag);
+	struct du_err err = {0};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(du_s3_head_bucket(c, &err), DU_ERR_INTERRUPTED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(th, NULL);
+	double el = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(el >= 0.25 && el < 3.0); /* request_timeout is 30 s: the flag ended it */
+	assert_false(err.retryable);
+	du_s3_conn_free(c);
+	du_s3_free(s3);
+	fake_stop(&f);
+}
+
 static void test_fake_uploads_paging(void **state)
 {
 	(void)state;
@@ -1020,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(test_fake_garbage),
 		cmocka_unit_test(test_fake_uploads_paging),
 		cmocka_unit_test(test_fake_clock_skew),
+		cmocka_unit_test(test_fake_abort_in_flight),
 		cmocka_unit_test(test_fake_sse_kms),
 	};
 	return cmocka_run_group_tests_name("s3_live", tests, setup, teardown);
