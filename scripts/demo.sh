@@ -31,7 +31,7 @@ echo "== generating a sensor tree: 300 recordings and images, one 24 MiB video, 
 /usr/bin/python3 "$top/tests/lib/mktree.py" "$state/card01" --files 300 --big $((24 * 1024 * 1024))
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export DU_S3_ENDPOINT="$DU_S3RVER_URL" DU_MULTIPART_THRESHOLD=16MiB DU_MULTIPART_CHUNK_SIZE=8MiB
+export AWS_ENDPOINT_URL_S3="$DU_S3RVER_URL" DU_MULTIPART_THRESHOLD=16MiB DU_MULTIPART_CHUNK_SIZE=8MiB
 cat >"$state/config.json" <<JSON
 {
   "local_directory": "$state/card01",

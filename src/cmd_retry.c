@@ -73,7 +73,7 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 	have_scfg = true;
 	if ((rc = du_pipeline_s3_open(&scfg, &cp, &s3, err)))
 		goto out;
-	du_s3_set_abort(s3, du_stop_flag());
+	du_s3_set_abort(s3, du_abort_flag());
 
 	int rounds = cfg->auto_retry ? (int)cfg->max_rounds : 1;
 	for (int round = 1; round <= rounds && left > 0; round++) {

@@ -28,7 +28,8 @@ static int q(struct du_db *db, struct du_err *err, const char *what, const char 
 	     const char *const *p, PGresult **want)
 {
 	PGconn *c = du_db_conn(db);
-	PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+	/* Without parameters, PQexec: it takes several statements at once. */
+	PGresult *r = n ? PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0) : PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		return pq_fail(err, c, r, what);
@@ -43,7 +44,7 @@ static int q(struct du_db *db, struct du_err *err, const char *what, const char 
 
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
 {
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "schema check", "SELECT to_regclass('file_uploads') IS NOT NULL", 0, NULL, &r);
 	if (rc)
 		return rc;
@@ -55,7 +56,7 @@ int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
 int du_dbu_project_find(struct du_db *db, const char *bucket, int64_t *project_id, struct du_err *err)
 {
 	const char *p[] = { bucket };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "find project", "SELECT id FROM projects WHERE bucket_name = $1", 1, p, &r);
 	if (rc)
 		return rc;
@@ -68,6 +69,7 @@ int du_dbu_stage_begin(struct du_db *db, struct du_err *err)
 {
 	/* Temporary: private to this connection, never WAL-logged, gone with it. */
 	return q(db, err, "staging tables",
+		 "SET client_min_messages = warning;"
 		 "DROP TABLE IF EXISTS du_s3_stage, du_scan_stage, du_decision;"
 		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint NOT NULL, etag text);"
 		 "CREATE TEMP TABLE du_scan_stage (local_path text NOT NULL, s3_key text NOT NULL,"
@@ -94,12 +96,14 @@ static const char decide_sql[] =
 	"CREATE TEMP TABLE du_decision AS "
 	"SELECT s.*, o.size AS s3_size, o.etag AS s3_etag, r.file_size AS rec_size, r.md5 AS rec_md5,"
 	" (s.bad_key IS NULL AND ("
-	"   (o.size = s.file_size AND NOT (r.md5 IS NOT NULL AND o.etag ~ '^[0-9a-f]{32}$'"
-	"                                  AND o.etag <> r.md5 AND r.file_size = s.file_size))"
-	"   OR (r.file_size = s.file_size AND (o.size IS NULL OR o.size = s.file_size)))) AS skip,"
-	" (o.size = s.file_size) AS in_s3,"
-	" (r.file_size = s.file_size) AS recorded,"
-	" (o.size <> s.file_size OR r.file_size <> s.file_size) AS changed "
+	"   (coalesce(o.size = s.file_size, false)"
+	"    AND NOT coalesce(r.md5 IS NOT NULL AND o.etag ~ '^[0-9a-f]{32}$' AND o.etag <> r.md5"
+	"                     AND r.file_size = s.file_size, false))"
+	"   OR (coalesce(r.file_size = s.file_size, false) AND (o.size IS NULL OR o.size = s.file_size))"
+	" )) AS skip,"
+	" coalesce(o.size = s.file_size, false) AS in_s3,"
+	" coalesce(r.file_size = s.file_size, false) AS recorded,"
+	" (coalesce(o.size <> s.file_size, false) OR coalesce(r.file_size <> s.file_size, false)) AS changed "
 	"FROM du_scan_stage s "
 	"LEFT JOIN du_s3_stage o ON o.s3_key = s.s3_key "
 	"LEFT JOIN (%s) r ON r.s3_key = s.s3_key";
@@ -118,7 +122,7 @@ int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool
 	char sql[sizeof(decide_sql) + sizeof(recorded_sql) + 16];
 	char pid[24], sid[24];
 	const char *p1[] = { I64(pid, project_id) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc;
 
 	snprintf(sql, sizeof(sql), decide_sql, has_schema && project_id ? recorded_sql : no_recorded_sql);
@@ -129,7 +133,7 @@ int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool
 	rc = q(db, err, "decision counts",
 	       "SELECT count(*), coalesce(sum(file_size),0),"
 	       " count(*) FILTER (WHERE NOT skip), coalesce(sum(file_size) FILTER (WHERE NOT skip),0),"
-	       " count(*) FILTER (WHERE in_s3), count(*) FILTER (WHERE recorded AND NOT coalesce(in_s3,false)),"
+	       " count(*) FILTER (WHERE in_s3), count(*) FILTER (WHERE recorded AND NOT in_s3),"
 	       " count(*) FILTER (WHERE changed), count(*) FILTER (WHERE bad_key IS NOT NULL)"
 	       " FROM du_decision",
 	       0, NULL, &r);
@@ -165,7 +169,7 @@ int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool
 int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
 		    void *arg, struct du_err *err)
 {
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "dry-run listing",
 		   "SELECT s3_key, file_size, NOT skip FROM du_decision ORDER BY s3_key", 0, NULL, &r);
 	if (rc)
@@ -184,7 +188,7 @@ int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int l
 	char sid[24], lim[24], lease[24], mr[24];
 	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
 			    failed_too ? "t" : "f", I64(mr, max_retry) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "claim files",
 		   "UPDATE file_uploads f SET status = 'uploading', worker = $2,"
 		   " lease_until = now() + make_interval(secs => $4::int), last_attempt_at = now(),"
@@ -316,7 +320,7 @@ int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct 
 {
 	char sid[24];
 	const char *p[] = { I64(sid, session_id) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "open rows",
 		   "SELECT count(*) FROM file_uploads WHERE session_id = $1"
 		   " AND status IN ('pending', 'uploading')",
@@ -340,7 +344,7 @@ int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du
 {
 	char sid[24];
 	const char *p[] = { I64(sid, session_id) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "session state", "SELECT scanned_at IS NOT NULL FROM sync_sessions WHERE id = $1",
 		   1, p, &r);
 	if (rc)
@@ -359,7 +363,7 @@ int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
 {
 	char sid[24], lim[24];
 	const char *p[] = { I64(sid, session_id), I64(lim, limit) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "failure summary",
 		   "SELECT coalesce(error_message, 'unknown'), count(*) FROM file_uploads"
 		   " WHERE session_id = $1 AND status = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2",
@@ -377,7 +381,7 @@ int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_
 {
 	char fid[24];
 	const char *p[] = { I64(fid, file_id) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc;
 
 	*upload_id = NULL;
@@ -459,7 +463,7 @@ int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg
 {
 	char sid[24];
 	const char *p[] = { I64(sid, session_id) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "failed files",
 		   "SELECT s3_key, coalesce(error_message, ''), retry_count, error_permanent,"
 		   " coalesce(to_char(last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
@@ -486,7 +490,7 @@ int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempt
 {
 	char sid[24], ma[24];
 	const char *p[] = { I64(sid, session_id), I64(ma, max_attempts) };
-	PGresult *r;
+	PGresult *r = NULL;
 	int rc = q(db, err, "retryable files",
 		   "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'failed'"
 		   " AND retry_count < $2::int AND NOT error_permanent",

@@ -5,12 +5,15 @@
 
 /* Written only by the handler (async-signal-safe), read by everyone. */
 static volatile int stop_level;
+static volatile int abort_now;   /* the second signal: transfers in flight are abandoned */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	if (stop_level < 2)
 		stop_level++;
+	if (stop_level >= 2)
+		abort_now = 1;
 }
 
 void du_signals_install(void)
@@ -35,7 +38,13 @@ const volatile int *du_stop_flag(void)
 	return &stop_level;
 }
 
+const volatile int *du_abort_flag(void)
+{
+	return &abort_now;
+}
+
 void du_stop_reset(void)
 {
 	stop_level = 0;
+	abort_now = 0;
 }

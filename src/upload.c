@@ -274,7 +274,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 
 	if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)))
 		goto finish;
-	du_s3_set_abort(s3, du_stop_flag());
+	du_s3_set_abort(s3, du_abort_flag());
 
 	if (!scanned && !cfg->join_session) {
 		rc = register_files(cfg, db, s3, prog, cfg->dry_run ? 0 : sid, project_id, has_schema, &d,
@@ -330,7 +330,8 @@ finish:
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
 	}
 	res->elapsed = mono() - t0;
-	if (sid && rc != DU_ERR_DB)
+	/* A run that never got to its files has nothing to summarise beyond the error. */
+	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED))
 		summary(cfg, rc ? NULL : db, res, prog);
 out:
 	du_progress_free(prog);

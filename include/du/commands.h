@@ -57,7 +57,8 @@ int du_cmd_master(const struct du_config *cfg, struct du_err *err);
  */
 void du_signals_install(void);
 int du_stop_level(void);
-const volatile int *du_stop_flag(void);   /* for du_scan_opts.stop / du_s3 abort */
+const volatile int *du_stop_flag(void);   /* non-zero after the first signal: du_scan_opts.stop */
+const volatile int *du_abort_flag(void);  /* non-zero after the second: du_s3_set_abort */
 void du_stop_reset(void);                 /* tests */
 
 #endif

@@ -131,15 +131,39 @@ struct du_config {
 /*
  * Parse all layers for tool into cfg (which this initialises). On failure cfg holds nothing
  * that needs releasing and err says which key, where from, and what was expected:
- * DU_ERR_USAGE for a bad flag, DU_ERR_CONFIG for a bad value or file.
- * --help and --version only set cfg->help / cfg->version (required keys are then not checked).
+ * DU_ERR_USAGE for a bad flag (unknown, missing argument, a secret given as a flag, a
+ * positional argument to a tool other than du-master), DU_ERR_CONFIG for a bad value or file.
+ * --help and --version only set cfg->help / cfg->version: no file, .env or environment is read
+ * and nothing is checked, so help always shows. With --dump-config every value is still parsed
+ * and range-checked, but missing required settings and local_directory are not checked (the
+ * dump is how a user finds out what is missing).
+ * Flags: the first use of a list flag (--exclude, --extensions) replaces the lower layers' list,
+ * later uses append. -d means --local-directory for du-upload/du-master, --delay for du-retry.
+ * Note: .env variables are setenv()'d into the process even if loading fails later.
  */
 int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struct du_err *err);
 
 /* Like du_config_load's file layer alone: apply a stored config JSON (config_history) on top of
  * the defaults, for du-retry to reuse the settings a session was made with. Secrets are never in
- * stored JSON; they come from the current environment. */
+ * stored JSON; they come from the current environment.
+ * cfg is either zeroed (it is then initialised with the defaults, see du_config_init) or already
+ * loaded: only settings still at their default are taken from json, so the current environment
+ * and flags keep winning. Values are validated like a file's (err names origin); keys this
+ * version does not know, secrets and per-invocation settings in json are ignored. The source of
+ * each value taken is origin (e.g. "config_history of session 42"). aws_profile_explicit and
+ * db_configured are not changed.
+ * Exception: the settings that define where a session's objects are and what they look like
+ * (local_directory, bucket_name, s3_prefix, aws_region, s3_endpoint, s3_addressing, the multipart
+ * threshold and chunk size, storage_class, sse, sse_kms_key_id) are always taken from json when
+ * present there (null included), whatever layer set them in cfg: a retry must not send a
+ * session's files to another bucket because today's .env says so. */
 int du_config_apply_json(struct du_config *cfg, const char *json, const char *origin, struct du_err *err);
+
+/* A deep copy of base (the tool's own configuration) with the stored configuration of
+ * session_id applied as du_config_apply_json does (origin "config_history of session N");
+ * config_json NULL: a plain copy. *out is written only on success; release it separately. */
+int du_config_derive(struct du_config *out, const struct du_config *base, const char *config_json,
+		     int64_t session_id, struct du_err *err);
 
 void du_config_release(struct du_config *cfg);
 
@@ -148,12 +172,49 @@ void du_config_usage(int tool, FILE *out);
 
 /* Effective configuration as JSON: {"key": {"value": ..., "source": "..."}, ...}, secrets "***". */
 char *du_config_dump_json(const struct du_config *cfg, int tool);
-/* Effective configuration as a flat JSON object without any secret, for config_history. */
+/* Effective configuration as a flat JSON object without any secret, for config_history: every
+ * setting except secrets and per-invocation ones (dry_run, resume/join/session ids, progress,
+ * log and metrics files, log_level, --list...). Unset strings are null. Caller frees. */
 char *du_config_to_json(const struct du_config *cfg);
 /* Where key's value came from: "default", "FILE:LINE", ".env:LINE", "env NAME", "flag --x". */
 const char *du_config_source(const struct du_config *cfg, const char *key);
 
-/* Parse "64MiB", "8M", "1G", "5242880" (base 1024). */
+/*
+ * Parse "64MiB", "8M", "1G", "512KiB", "5242880" (base 1024; "MB" and "M" mean MiB, as the
+ * Python tool counted in base 1024 too). Suffixes are case-insensitive, a space before them is
+ * allowed. Returns DU_OK and writes *out, or DU_ERR_CONFIG for garbage, a sign or overflow.
+ */
 int du_parse_size(const char *s, uint64_t *out);
+
+/* Additions beyond the original contract. */
+
+/* Defaults only (no file, environment or flags): what du_config_load starts from. cfg must be
+ * zeroed or released. For du_config_apply_json on a fresh struct. */
+int du_config_init(struct du_config *cfg, struct du_err *err);
+
+/* "du-upload", "du-retry", "du-trigger", "du-master" ("du" for anything else). */
+const char *du_tool_name(int tool);
+
+/* The configuration reference (docs/CONFIG.md), generated from the option table. */
+void du_config_reference_markdown(FILE *out);
+
+/*
+ * .env files (src/dotenv.c): KEY=VALUE lines, optional "export " prefix, '#' comments (whole
+ * line, or after whitespace in an unquoted value), '...' literal and "..." (\n \t \" \\ \$)
+ * quoting. Every variable not already set in the environment is setenv()'d, so that libraries
+ * reading the environment later (credentials) see it too; variables already set win. The file
+ * is parsed completely before anything is set. Errors say "FILE:LINE: ..." and never contain a
+ * value. optional: a missing file is not an error (and sets nothing).
+ */
+struct du_dotenv_var {
+	char *name;
+	int line;
+};
+struct du_dotenv {
+	struct du_dotenv_var *vars; /* the variables this call set, in file order */
+	size_t n;
+};
+int du_dotenv_apply(const char *path, bool optional, struct du_dotenv *set, struct du_err *err);
+void du_dotenv_release(struct du_dotenv *set);
 
 #endif

@@ -56,6 +56,8 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 	f=$(find "$TREE/sensor-03" -name '*.wav' | head -n 1)
 	printf 'more bytes' >>"$f"
 	run du-upload -d "$TREE" -b du-test -p run1 --progress=none
+	echo "status=$status f=$f"
+	echo "$output"
 	[ "$status" -eq 0 ]
 	sid=$(last_session)
 	[ "$(sql "SELECT files_uploaded, files_skipped FROM sync_sessions WHERE id = $sid")" = "1|2000" ]
@@ -106,7 +108,7 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 
 @test "unreachable endpoint: exit 5" {
 	port=$(du_free_port)
-	DU_S3_ENDPOINT="http://127.0.0.1:$port" run du-upload -d "$TREE" -b du-test -p x --progress=none
+	AWS_ENDPOINT_URL_S3="http://127.0.0.1:$port" run du-upload -d "$TREE" -b du-test -p x --progress=none
 	[ "$status" -eq 5 ]
 }
 

@@ -1,0 +1,1449 @@
+/* s3.c: S3 requests on libcurl, signed with du_sigv4, retried per retry.h (see s3.h). */
+#include "du/s3.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <libxml/parser.h>
+
+#include "du/crypto.h"
+#include "du/retry.h"
+#include "du/sigv4.h"
+#include "s3_internal.h"
+
+#define ABORT_LEVEL 2                 /* *abort_flag value that aborts transfers (second Ctrl-C) */
+#define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
+#define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
+#define MAX_HDRS 24
+#define HDRBUF 12288                  /* header lines of one request; the session token is <= 4 KiB */
+#define SLEEP_SLICE_MS 50
+
+struct du_s3 {
+	struct du_s3_opts o;              /* strings point at the copies below */
+	char *bucket, *region, *storage_class, *sse, *sse_kms_key_id, *ca_bundle;
+	struct du_creds_provider *cp;
+	CURLSH *sh;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	struct du_governor *gov;
+	const volatile int *abort_flag;
+	atomic_int abort_all;
+	char *base;                       /* "https://host[:port]": the URL before the path */
+	char *host;                       /* Host header, signed and sent */
+	char *path_prefix;                /* raw: "/bucket" (path-style) or "" (virtual), after any endpoint path */
+	char *bucket_path;                /* raw path of bucket-level requests: "/bucket" or "/" */
+	char *ua;
+	bool kms;                         /* SSE-KMS: the ETag is not the MD5 */
+	atomic_uint_fast64_t requests, attempts, retries, throttles, failures, sent, received;
+};
+
+/* Response of the current attempt. */
+struct resp {
+	long status;
+	char *body;
+	size_t len, cap, max;
+	bool overflow;
+	char etag[DU_S3_ETAG_MAX];
+	char request_id[64];
+	char bucket_region[64];
+	char meta_md5[33];
+	int64_t meta_mtime;
+	bool has_meta_mtime;
+	uint64_t content_length;
+	bool has_content_length;
+	long retry_after_ms;
+};
+
+struct du_s3_conn {
+	struct du_s3 *s3;
+	CURL *h;
+	char errbuf[CURL_ERROR_SIZE];
+	struct resp r;
+	/* request body being sent */
+	const char *up;
+	size_t up_len, up_off;
+	/* header lines: curl only reads the list, so nodes and text live here, no allocation */
+	struct curl_slist nodes[MAX_HDRS];
+	int nhdr;
+	char hbuf[HDRBUF];
+	size_t hused;
+	struct du_sigv4_hdr sign[MAX_HDRS];
+	int nsign;
+	uint64_t rnd;
+	int last_attempts;               /* attempts the last request took */
+	struct du_s3x_page pg;
+};
+
+/* One request, as an operation describes it. */
+struct rq {
+	const char *method;
+	const char *op;                  /* for messages: "PUT", "LIST", ... */
+	const char *key;                 /* NULL: bucket-level */
+	const char *query;               /* raw "name=value&..."; '&' never inside a value */
+	const void *body;
+	size_t len;
+	const char *md5_b64;             /* Content-MD5 */
+	const char *content_type;
+	const char *amz[8][2];           /* extra x-amz-* headers, signed */
+	int namz;
+	size_t resp_max;
+	/* Called after a 2xx: may turn it into an error (e.g. a 200 carrying <Error>). */
+	int (*check)(struct du_s3_conn *c, const struct rq *q, struct du_err *err);
+	/* Called for a non-2xx answer without a useful body (HEAD): fills err, returns its code. */
+	int (*no_body)(struct du_s3_conn *c, const struct rq *q, struct du_err *err);
+};
+
+/* ---- process-wide ---- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void global_init(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* before any worker thread parses: libxml2 initialises its globals here */
+	xmlInitParser();
+}
+
+static char *xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static bool empty(const char *s)
+{
+	return !s || !*s;
+}
+
+int du_s3_opts_from_config(struct du_s3_opts *o, const struct du_config *cfg)
+{
+	memset(o, 0, sizeof(*o));
+	o->bucket = cfg->bucket_name;
+	o->region = cfg->aws_region;
+	o->endpoint = empty(cfg->s3_endpoint) ? NULL : cfg->s3_endpoint;
+	o->addressing = cfg->s3_addressing;
+	o->payload_signing = cfg->payload_signing;
+	o->connect_timeout = cfg->connect_timeout;
+	o->request_timeout = cfg->request_timeout;
+	o->retry_base_ms = cfg->retry_base_ms;
+	o->retry_cap_ms = cfg->retry_cap_ms;
+	o->max_attempts = 4;
+	o->storage_class = empty(cfg->storage_class) ? NULL : cfg->storage_class;
+	o->sse = empty(cfg->sse) ? NULL : cfg->sse;
+	o->sse_kms_key_id = empty(cfg->sse_kms_key_id) ? NULL : cfg->sse_kms_key_id;
+	const char *ca = getenv("AWS_CA_BUNDLE");
+	o->ca_bundle = empty(ca) ? NULL : ca;
+	return DU_OK;
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	struct du_s3 *s3 = arg;
+	(void)h, (void)access;
+	pthread_mutex_lock(&s3->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct du_s3 *s3 = arg;
+	(void)h;
+	pthread_mutex_unlock(&s3->locks[data]);
+}
+
+/* Split "scheme://authority/path" of a custom endpoint. */
+static int parse_endpoint(const char *ep, char **scheme, char **authority, char **path, struct du_err *err)
+{
+	const char *p = strstr(ep, "://");
+	if (!p || (strncasecmp(ep, "http://", 7) && strncasecmp(ep, "https://", 8)))
+		return du_err_set(err, DU_ERR_CONFIG, "s3 endpoint '%s' is not an http:// or https:// URL", ep);
+	const char *a = p + 3;
+	size_t alen = strcspn(a, "/?#");
+	if (alen == 0)
+		return du_err_set(err, DU_ERR_CONFIG, "s3 endpoint '%s' has no host", ep);
+	const char *rest = a + alen;
+	if (*rest == '?' || *rest == '#')
+		return du_err_set(err, DU_ERR_CONFIG, "s3 endpoint '%s' must not have a query", ep);
+	size_t plen = strlen(rest);
+	while (plen && rest[plen - 1] == '/')
+		plen--;
+	*scheme = strndup(ep, (size_t)(p - ep));
+	*authority = strndup(a, alen);
+	*path = strndup(rest, plen);
+	if (!*scheme || !*authority || !*path)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	for (char *s = *scheme; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	return DU_OK;
+}
+
+static int build_addressing(struct du_s3 *s3, const char *endpoint, struct du_err *err)
+{
+	const struct du_s3_opts *o = &s3->o;
+	char *scheme = NULL, *auth = NULL, *epath = NULL;
+	int rc = DU_OK;
+	bool path_style;
+
+	if (o->addressing == DU_ADDR_PATH)
+		path_style = true;
+	else if (o->addressing == DU_ADDR_VIRTUAL)
+		path_style = false;
+	else /* a '.' in the bucket breaks the *.s3 wildcard certificate; custom endpoints rarely do vhosts */
+		path_style = endpoint || strchr(o->bucket, '.');
+
+	if (endpoint) {
+		if ((rc = parse_endpoint(endpoint, &scheme, &auth, &epath, err)))
+			goto out;
+	} else {
+		scheme = strdup("https");
+		epath = strdup("");
+		if (asprintf(&auth, "s3.%s.amazonaws.com", s3->region) < 0)
+			auth = NULL;
+		if (!scheme || !epath || !auth) {
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	int n;
+	if (path_style) {
+		s3->host = strdup(auth);
+		n = asprintf(&s3->path_prefix, "%s/%s", epath, o->bucket);
+	} else {
+		n = asprintf(&s3->host, "%s.%s", o->bucket, auth);
+		if (n >= 0)
+			n = (s3->path_prefix = strdup(epath)) ? 0 : -1;
+	}
+	if (n < 0 || !s3->host || asprintf(&s3->base, "%s://%s", scheme, s3->host) < 0 ||
+	    !(s3->bucket_path = strdup(s3->path_prefix[0] ? s3->path_prefix : "/"))) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+out:
+	free(scheme);
+	free(auth);
+	free(epath);
+	return rc;
+}
+
+int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_provider *cp,
+	      struct du_err *err)
+{
+	struct du_s3 *s3 = NULL;
+	int rc = DU_OK;
+
+	pthread_once(&once, global_init);
+	if (global_rc != CURLE_OK)
+		return du_err_set(err, DU_ERR_INTERNAL, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
+	if (empty(o->bucket))
+		return du_err_set(err, DU_ERR_CONFIG, "no bucket name");
+	if (!(s3 = calloc(1, sizeof(*s3))))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s3->locks[i], NULL);
+	s3->o = *o;
+	s3->cp = cp;
+	s3->bucket = xstrdup(o->bucket);
+	s3->region = xstrdup(empty(o->region) ? "us-east-1" : o->region);
+	s3->storage_class = xstrdup(empty(o->storage_class) ? NULL : o->storage_class);
+	s3->sse = xstrdup(empty(o->sse) ? NULL : o->sse);
+	s3->sse_kms_key_id = xstrdup(empty(o->sse_kms_key_id) ? NULL : o->sse_kms_key_id);
+	s3->ca_bundle = xstrdup(empty(o->ca_bundle) ? NULL : o->ca_bundle);
+	s3->o.bucket = s3->bucket;
+	s3->o.region = s3->region;
+	s3->o.storage_class = s3->storage_class;
+	s3->o.sse = s3->sse;
+	s3->o.sse_kms_key_id = s3->sse_kms_key_id;
+	s3->o.ca_bundle = s3->ca_bundle;
+	s3->o.endpoint = NULL; /* only used to build the addressing below */
+	if (!s3->bucket || !s3->region) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (s3->o.connect_timeout <= 0)
+		s3->o.connect_timeout = 10;
+	if (s3->o.request_timeout <= 0)
+		s3->o.request_timeout = 60;
+	if (s3->o.retry_base_ms <= 0)
+		s3->o.retry_base_ms = 100;
+	if (s3->o.retry_cap_ms <= 0)
+		s3->o.retry_cap_ms = 20000;
+	if (s3->o.max_attempts <= 0)
+		s3->o.max_attempts = 4;
+	if (s3->o.list_page_size <= 0 || s3->o.list_page_size > 1000)
+		s3->o.list_page_size = 1000;
+	s3->kms = s3->sse && !strcmp(s3->sse, "aws:kms");
+	if ((rc = build_addressing(s3, empty(o->endpoint) ? NULL : o->endpoint, err)))
+		goto out;
+	if (asprintf(&s3->ua, "du/%s (+libcurl/%s)", DU_VERSION, curl_version_info(CURLVERSION_NOW)->version) < 0) {
+		s3->ua = NULL;
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (!(s3->gov = du_governor_new(NULL)) || !(s3->sh = curl_share_init())) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	curl_share_setopt(s3->sh, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(s3->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(s3->sh, CURLSHOPT_USERDATA, s3);
+	curl_share_setopt(s3->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(s3->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+out:
+	if (rc) {
+		du_s3_free(s3);
+		return rc;
+	}
+	*out = s3;
+	return DU_OK;
+}
+
+void du_s3_free(struct du_s3 *s3)
+{
+	if (!s3)
+		return;
+	if (s3->sh)
+		curl_share_cleanup(s3->sh);
+	du_governor_free(s3->gov);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&s3->locks[i]);
+	free(s3->bucket);
+	free(s3->region);
+	free(s3->storage_class);
+	free(s3->sse);
+	free(s3->sse_kms_key_id);
+	free(s3->ca_bundle);
+	free(s3->base);
+	free(s3->host);
+	free(s3->path_prefix);
+	free(s3->bucket_path);
+	free(s3->ua);
+	free(s3);
+}
+
+void du_s3_set_abort(struct du_s3 *s3, const volatile int *flag)
+{
+	s3->abort_flag = flag;
+}
+
+void du_s3_abort_all(struct du_s3 *s3)
+{
+	atomic_store(&s3->abort_all, 1);
+}
+
+static bool aborted(struct du_s3 *s3)
+{
+	if (atomic_load_explicit(&s3->abort_all, memory_order_relaxed))
+		return true;
+	return s3->abort_flag && *s3->abort_flag >= ABORT_LEVEL;
+}
+
+static bool stop_cb(void *arg)
+{
+	return aborted(arg);
+}
+
+void du_s3_stats(struct du_s3 *s3, struct du_s3_stats *out)
+{
+	out->requests = atomic_load(&s3->requests);
+	out->attempts = atomic_load(&s3->attempts);
+	out->retries = atomic_load(&s3->retries);
+	out->throttles = atomic_load(&s3->throttles);
+	out->failures = atomic_load(&s3->failures);
+	out->bytes_sent = atomic_load(&s3->sent);
+	out->bytes_received = atomic_load(&s3->received);
+	struct du_governor_stats g;
+	du_governor_stats(s3->gov, &g);
+	out->rate = g.rate;
+}
+
+/* ---- connection: one easy handle ---- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = size * n;
+	if (r->len + len > r->max) {
+		r->overflow = true;
+		return 0; /* curl fails with CURLE_WRITE_ERROR */
+	}
+	if (r->len + len + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 16384;
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		char *b = realloc(r->body, cap);
+		if (!b) {
+			r->overflow = true;
+			return 0;
+		}
+		r->body = b;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, p, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+/* Header value into dst (trimmed) if line is "name: value" (name case-insensitive). */
+static bool header_is(const char *line, size_t len, const char *name, char *dst, size_t dstsz)
+{
+	size_t nl = strlen(name);
+	if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl))
+		return false;
+	const char *v = line + nl + 1, *e = line + len;
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	size_t n = (size_t)(e - v);
+	if (n >= dstsz)
+		n = dstsz - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+	return true;
+}
+
+static void resp_reset_headers(struct resp *r)
+{
+	r->etag[0] = r->request_id[0] = r->bucket_region[0] = r->meta_md5[0] = '\0';
+	r->meta_mtime = 0;
+	r->has_meta_mtime = false;
+	r->has_content_length = false;
+	r->content_length = 0;
+	r->retry_after_ms = 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = size * n;
+	char v[160];
+
+	if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+		resp_reset_headers(r); /* a new response (after 100 Continue, say) */
+		return len;
+	}
+	switch (tolower((unsigned char)p[0])) {
+	case 'e':
+		if (header_is(p, len, "etag", r->etag, sizeof(r->etag)))
+			du_s3x_unquote(r->etag);
+		break;
+	case 'c':
+		if (header_is(p, len, "content-length", v, sizeof(v))) {
+			char *end;
+			r->content_length = strtoull(v, &end, 10);
+			r->has_content_length = end != v && !*end;
+		}
+		break;
+	case 'r':
+		if (header_is(p, len, "retry-after", v, sizeof(v))) {
+			char *end;
+			long s = strtol(v, &end, 10);
+			if (end != v && !*end && s > 0)
+				r->retry_after_ms = s > 86400 ? 86400000L : s * 1000L;
+		}
+		break;
+	case 'x':
+		if (header_is(p, len, "x-amz-request-id", r->request_id, sizeof(r->request_id)))
+			break;
+		if (header_is(p, len, "x-amz-bucket-region", r->bucket_region, sizeof(r->bucket_region)))
+			break;
+		if (header_is(p, len, "x-amz-meta-du-md5", r->meta_md5, sizeof(r->meta_md5)))
+			break;
+		if (header_is(p, len, "x-amz-meta-du-mtime", v, sizeof(v))) {
+			char *end;
+			errno = 0;
+			long long t = strtoll(v, &end, 10);
+			if (end != v && !*end && !errno) {
+				r->meta_mtime = t;
+				r->has_meta_mtime = true;
+			}
+		}
+		break;
+	}
+	return len;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct du_s3_conn *c = arg;
+	size_t want = size * n, left = c->up_len - c->up_off;
+	if (aborted(c->s3))
+		return CURL_READFUNC_ABORT;
+	if (want > left)
+		want = left;
+	memcpy(buf, c->up + c->up_off, want);
+	c->up_off += want;
+	return want;
+}
+
+static int on_seek(void *arg, curl_off_t off, int origin)
+{
+	struct du_s3_conn *c = arg;
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > c->up_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	c->up_off = (size_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct du_s3_conn *c = arg;
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return aborted(c->s3) ? 1 : 0;
+}
+
+int du_s3_conn_new(struct du_s3 *s3, struct du_s3_conn **out, struct du_err *err)
+{
+	struct du_s3_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	c->s3 = s3;
+	if (!(c->h = curl_easy_init())) {
+		free(c);
+		return du_err_set(err, DU_ERR_NOMEM, "cannot create a curl handle");
+	}
+	c->rnd = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9e3779b97f4a7c15ULL;
+	CURL *h = c->h;
+	/* Everything that does not change between requests is set once here. */
+	curl_easy_setopt(h, CURLOPT_SHARE, s3->sh);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, s3->ua);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, s3->o.connect_timeout);
+	/* big parts take long: give up only when nothing moves for request_timeout seconds */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->o.request_timeout);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (s3->ca_bundle)
+		curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_bundle);
+	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->r);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(h, CURLOPT_READDATA, c);
+	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	*out = c;
+	return DU_OK;
+}
+
+void du_s3_conn_free(struct du_s3_conn *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->h);
+	free(c->r.body);
+	du_s3x_page_release(&c->pg);
+	free(c);
+}
+
+/* ---- one request ---- */
+
+static void hdr_reset(struct du_s3_conn *c)
+{
+	c->nhdr = 0;
+	c->hused = 0;
+	c->nsign = 0;
+}
+
+/* Add "name: value" to the lines sent; signed ones also go to the SigV4 list (same bytes). */
+static int hdr_add(struct du_s3_conn *c, const char *name, const char *value, bool sign)
+{
+	size_t nl = strlen(name), vl = value ? strlen(value) : 0;
+	size_t need = nl + 2 + vl + 1;
+	if (c->nhdr == MAX_HDRS || c->hused + need > HDRBUF)
+		return -1;
+	char *line = c->hbuf + c->hused;
+	memcpy(line, name, nl);
+	line[nl] = ':';
+	if (value) {
+		line[nl + 1] = ' ';
+		memcpy(line + nl + 2, value, vl);
+		line[nl + 2 + vl] = '\0';
+	} else {
+		line[nl + 1] = '\0'; /* "Name:" with nothing: curl then sends no such header */
+	}
+	c->hused += need;
+	c->nodes[c->nhdr].data = line;
+	c->nodes[c->nhdr].next = NULL;
+	if (c->nhdr)
+		c->nodes[c->nhdr - 1].next = &c->nodes[c->nhdr];
+	c->nhdr++;
+	if (sign) {
+		/* name and value stay in the line: sign a NUL-split copy of the name */
+		char *nm = c->hbuf + c->hused;
+		if (c->hused + nl + 1 > HDRBUF)
+			return -1;
+		memcpy(nm, name, nl + 1);
+		c->hused += nl + 1;
+		c->sign[c->nsign].name = nm;
+		c->sign[c->nsign].value = line + nl + 2;
+		c->nsign++;
+	}
+	return 0;
+}
+
+/* "/bucket/key" (raw) or the bucket path. */
+static char *raw_path(struct du_s3 *s3, const char *key)
+{
+	char *p;
+	if (!key)
+		return strdup(s3->bucket_path);
+	if (asprintf(&p, "%s/%s", s3->path_prefix, key) < 0)
+		return NULL;
+	return p;
+}
+
+/* The URL sent: base + encoded path + '?' + each name and value encoded like SigV4 does. */
+static char *build_url(struct du_s3 *s3, const char *path, const char *query)
+{
+	char *ep = du_sigv4_uri_encode(path, strlen(path), 1), *url = NULL;
+	if (!ep)
+		return NULL;
+	size_t cap = strlen(s3->base) + strlen(ep) + 2 + (query ? 3 * strlen(query) : 0) + 1;
+	if (!(url = malloc(cap)))
+		goto out;
+	size_t n = (size_t)snprintf(url, cap, "%s%s", s3->base, ep);
+	if (!empty(query)) {
+		url[n++] = '?';
+		const char *q = query;
+		while (*q) {
+			size_t plen = strcspn(q, "&");
+			const char *eq = memchr(q, '=', plen);
+			size_t nlen = eq ? (size_t)(eq - q) : plen;
+			char *en = du_sigv4_uri_encode(q, nlen, 0);
+			char *ev = eq ? du_sigv4_uri_encode(eq + 1, plen - nlen - 1, 0) : NULL;
+			if (!en || (eq && !ev)) {
+				free(en);
+				free(ev);
+				free(url);
+				url = NULL;
+				goto out;
+			}
+			n += (size_t)snprintf(url + n, cap - n, "%s%s%s", en, eq ? "=" : "", ev ? ev : "");
+			free(en);
+			free(ev);
+			q += plen;
+			if (*q == '&') {
+				url[n++] = '&';
+				url[n] = '\0';
+				q++;
+			}
+		}
+	}
+out:
+	free(ep);
+	return url;
+}
+
+static bool is_auth_code(const char *code)
+{
+	static const char *const codes[] = {
+		"AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken",
+		"InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem",
+		"InvalidSecurity", "MissingSecurityHeader", NULL,
+	};
+	for (const char *const *p = codes; *p; p++)
+		if (!strcmp(code, *p))
+			return true;
+	return false;
+}
+
+static const char *what(const struct du_s3_conn *c, const struct rq *q)
+{
+	return q->key ? q->key : c->s3->bucket;
+}
+
+/* err from an S3 error document (or its absence). */
+static int s3_error(struct du_s3_conn *c, const struct rq *q, const struct du_s3x_error *e, struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	struct resp *r = &c->r;
+	const char *rid = e && e->request_id[0] ? e->request_id : r->request_id;
+	int code = DU_ERR_S3;
+	if (e && e->code[0]) {
+		if (is_auth_code(e->code))
+			code = DU_ERR_S3_AUTH;
+		else if (!strcmp(e->code, "NoSuchKey") || !strcmp(e->code, "NoSuchUpload"))
+			code = DU_ERR_NOTFOUND;
+		if (!strcmp(e->code, "NoSuchBucket"))
+			du_err_set(err, code, "bucket '%s' does not exist (NoSuchBucket)", s3->bucket);
+		else if (e->message[0])
+			du_err_set(err, code, "%s '%s': %ld %s: %s", q->op, what(c, q), r->status, e->code, e->message);
+		else
+			du_err_set(err, code, "%s '%s': %ld %s", q->op, what(c, q), r->status, e->code);
+		snprintf(err->s3_code, sizeof(err->s3_code), "%s", e->code);
+	} else {
+		if (r->status == 403)
+			code = DU_ERR_S3_AUTH;
+		else if (r->status == 404 && q->key)
+			code = DU_ERR_NOTFOUND;
+		du_err_set(err, code, "%s '%s': HTTP %ld", q->op, what(c, q), r->status);
+	}
+	if (rid[0]) {
+		size_t l = strlen(err->msg);
+		snprintf(err->msg + l, sizeof(err->msg) - l, " (request id %s)", rid);
+		snprintf(err->request_id, sizeof(err->request_id), "%s", rid);
+	}
+	err->http_status = r->status;
+	if (r->status == 301 || r->status == 307 || (e && !strcmp(e->code, "PermanentRedirect"))) {
+		if (r->bucket_region[0])
+			du_err_hint(err, "bucket '%s' is in region %s: set aws_region", s3->bucket, r->bucket_region);
+		else
+			du_err_hint(err, "bucket '%s' is in another region: set aws_region", s3->bucket);
+	} else if (e && !strcmp(e->code, "RequestTimeTooSkewed")) {
+		du_err_hint(err, "the system clock is off: fix it (NTP) and run again");
+	} else if (code == DU_ERR_S3_AUTH && e && !strcmp(e->code, "SignatureDoesNotMatch")) {
+		du_err_hint(err, "check the secret access key");
+	}
+	return code;
+}
+
+static bool permanent_curl(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_NOT_BUILT_IN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *path, const char *url,
+			 const char *payload_hash, struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	struct resp *r = &c->r;
+	struct du_creds cr;
+	struct du_sigv4_out so = {0};
+	char date[17];
+	int rc;
+
+	if ((rc = du_creds_get(s3->cp, &cr, err)))
+		return rc;
+	du_sigv4_amz_date((long long)time(NULL), date);
+	hdr_reset(c);
+	int bad = hdr_add(c, "Host", s3->host, true);
+	bad |= hdr_add(c, "x-amz-date", date, true);
+	bad |= hdr_add(c, "x-amz-content-sha256", payload_hash, true);
+	if (cr.session_token[0])
+		bad |= hdr_add(c, "x-amz-security-token", cr.session_token, true);
+	if (q->md5_b64)
+		bad |= hdr_add(c, "Content-MD5", q->md5_b64, true);
+	for (int i = 0; i < q->namz; i++)
+		bad |= hdr_add(c, q->amz[i][0], q->amz[i][1], true);
+	if (q->content_type)
+		bad |= hdr_add(c, "Content-Type", q->content_type, false);
+	/* curl's defaults that we neither sign nor want */
+	bad |= hdr_add(c, "Expect", NULL, false);
+	bad |= hdr_add(c, "Accept", NULL, false);
+	if (bad) {
+		du_creds_wipe(&cr);
+		return du_err_set(err, DU_ERR_INTERNAL, "%s '%s': request headers too large", q->op, what(c, q));
+	}
+	struct du_sigv4_req sr = {
+		.method = q->method, .path = path, .query = q->query,
+		.headers = c->sign, .nheaders = (size_t)c->nsign,
+		.payload_hash = payload_hash,
+		.access_key = cr.access_key, .secret_key = cr.secret_key,
+		.region = s3->region, .service = "s3", .amz_date = date,
+	};
+	rc = du_sigv4_sign(&sr, &so, err);
+	du_creds_wipe(&cr);
+	if (rc)
+		return rc;
+	bad = hdr_add(c, "Authorization", so.authorization, false);
+	du_sigv4_out_release(&so);
+	if (bad)
+		return du_err_set(err, DU_ERR_INTERNAL, "%s '%s': request headers too large", q->op, what(c, q));
+
+	CURL *h = c->h;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, &c->nodes[0]);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L); /* resets upload/nobody/post from the last request */
+	c->up = q->body;
+	c->up_len = q->body ? q->len : 0;
+	c->up_off = 0;
+	if (!strcmp(q->method, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(q->method, "PUT")) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->up_len);
+	} else if (!strcmp(q->method, "POST")) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->up_len);
+	} else if (strcmp(q->method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+	}
+
+	r->len = 0;
+	r->max = q->resp_max ? q->resp_max : BODY_CAP;
+	r->overflow = false;
+	r->status = 0;
+	resp_reset_headers(r);
+	c->errbuf[0] = '\0';
+	atomic_fetch_add_explicit(&s3->attempts, 1, memory_order_relaxed);
+	CURLcode cc = curl_easy_perform(h);
+	atomic_fetch_add_explicit(&s3->sent, c->up_off, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s3->received, r->len, memory_order_relaxed);
+	if (cc != CURLE_OK) {
+		if (aborted(s3))
+			return du_err_set(err, DU_ERR_INTERRUPTED, "%s '%s': interrupted", q->op, what(c, q));
+		if (r->overflow)
+			return du_err_set(err, DU_ERR_PARSE, "%s '%s': answer larger than %zu bytes", q->op,
+					  what(c, q), r->max);
+		du_err_set(err, DU_ERR_NET, "%s '%s': %s%s%s", q->op, what(c, q), curl_easy_strerror(cc),
+			   c->errbuf[0] ? ": " : "", c->errbuf);
+		if (permanent_curl(cc))
+			err->retryable = -1; /* marker for perform(): do not retry */
+		return DU_ERR_NET;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->status >= 200 && r->status < 300)
+		return q->check ? q->check(c, q, err) : DU_OK;
+	if (r->len == 0 && q->no_body)
+		return q->no_body(c, q, err);
+	struct du_s3x_error e;
+	if (r->len && du_s3x_parse_error(r->body, r->len, &e) == DU_OK)
+		return s3_error(c, q, &e, err);
+	return s3_error(c, q, NULL, err);
+}
+
+static void sleep_ms(struct du_s3 *s3, long ms)
+{
+	while (ms > 0 && !aborted(s3)) {
+		long step = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
+		struct timespec ts = { 0, step * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static uint64_t conn_rnd(void *arg)
+{
+	uint64_t *s = arg;
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Send q, retrying per the policy. On failure err is complete, retryable included. */
+static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	struct du_err scratch;
+	if (!err) /* callers that only clean up may not care why */
+		err = &scratch;
+	char hash[DU_SHA256_HEX_LEN];
+	const char *payload_hash = DU_SIGV4_UNSIGNED;
+	char *path = NULL, *url = NULL;
+	int rc = DU_OK, attempt = 0;
+
+	atomic_fetch_add_explicit(&s3->requests, 1, memory_order_relaxed);
+	c->last_attempts = 0;
+	if (s3->o.payload_signing) {
+		du_sha256_hex(q->body ? q->body : "", q->body ? q->len : 0, hash);
+		payload_hash = hash;
+	}
+	if (!(path = raw_path(s3, q->key)) || !(url = build_url(s3, path, q->query))) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (attempt = 1;; attempt++) {
+		uint64_t ticket = 0;
+		if (aborted(s3) || du_governor_acquire(s3->gov, stop_cb, s3, &ticket)) {
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "%s '%s': interrupted", q->op, what(c, q));
+			break;
+		}
+		du_err_clear(err);
+		c->last_attempts = attempt;
+		rc = sign_and_send(c, q, path, url, payload_hash, err);
+		if (rc == DU_OK) {
+			du_governor_success(s3->gov);
+			break;
+		}
+		if (rc == DU_ERR_INTERRUPTED)
+			break;
+		if (du_retry_is_throttle(err)) {
+			atomic_fetch_add_explicit(&s3->throttles, 1, memory_order_relaxed);
+			du_governor_throttled(s3->gov, ticket);
+		}
+		bool again = err->retryable != -1 && du_retry_is_retryable(err);
+		err->retryable = again;
+		if (!again || attempt >= s3->o.max_attempts)
+			break;
+		atomic_fetch_add_explicit(&s3->retries, 1, memory_order_relaxed);
+		sleep_ms(s3, du_retry_delay_ms(attempt, s3->o.retry_base_ms, s3->o.retry_cap_ms,
+					       c->r.retry_after_ms, conn_rnd, &c->rnd));
+	}
+out:
+	if (rc)
+		atomic_fetch_add_explicit(&s3->failures, 1, memory_order_relaxed);
+	free(path);
+	free(url);
+	return rc;
+}
+
+/* ---- operations ---- */
+
+static int head_bucket_no_body(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	int rc;
+	if (c->r.status == 404) {
+		rc = du_err_set(err, DU_ERR_S3, "bucket '%s' does not exist (NoSuchBucket)", s3->bucket);
+		snprintf(err->s3_code, sizeof(err->s3_code), "NoSuchBucket");
+	} else if (c->r.status == 403) {
+		rc = du_err_set(err, DU_ERR_S3_AUTH, "access denied to bucket '%s'", s3->bucket);
+		snprintf(err->s3_code, sizeof(err->s3_code), "AccessDenied");
+		du_err_hint(err, "check the credentials and the bucket policy");
+	} else {
+		return s3_error(c, q, NULL, err);
+	}
+	err->http_status = c->r.status;
+	snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
+	if (c->r.status == 404)
+		du_err_hint(err, "check bucket_name and the endpoint");
+	return rc;
+}
+
+int du_s3_head_bucket(struct du_s3_conn *c, struct du_err *err)
+{
+	struct rq q = { .method = "HEAD", .op = "HEAD", .no_body = head_bucket_no_body };
+	return perform(c, &q, err);
+}
+
+/* Append "&name=value" (raw) to a query being built. */
+static int qadd(char **qs, size_t *len, size_t *cap, const char *name, const char *value)
+{
+	size_t need = *len + 1 + strlen(name) + 1 + (value ? strlen(value) : 0) + 1;
+	if (need > *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		while (ncap < need)
+			ncap *= 2;
+		char *p = realloc(*qs, ncap);
+		if (!p)
+			return -1;
+		*qs = p;
+		*cap = ncap;
+	}
+	*len += (size_t)snprintf(*qs + *len, *cap - *len, "%s%s%s%s", *len ? "&" : "", name, value ? "=" : "",
+				 value ? value : "");
+	return 0;
+}
+
+static int page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct du_err *err)
+{
+	if (rc == DU_ERR_S3)
+		return s3_error(c, q, &c->pg.error, err);
+	return rc;
+}
+
+int du_s3_list(struct du_s3_conn *c, const char *prefix,
+	       int (*cb)(void *arg, const struct du_s3_object *o), void *arg, struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	char *qs = NULL, *token = NULL, *sent_prefix = NULL, maxkeys[16];
+	size_t qlen, qcap = 0;
+	const char *filter = NULL;
+	int rc = DU_OK;
+
+	/* SigV4's raw query cannot carry '&' in a value: list the part before it and filter. */
+	if (prefix && strchr(prefix, '&')) {
+		if (!(sent_prefix = strndup(prefix, strcspn(prefix, "&"))))
+			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		filter = prefix;
+		prefix = sent_prefix;
+	}
+	snprintf(maxkeys, sizeof(maxkeys), "%d", s3->o.list_page_size);
+	for (;;) {
+		qlen = 0;
+		if ((token && qadd(&qs, &qlen, &qcap, "continuation-token", token)) ||
+		    qadd(&qs, &qlen, &qcap, "encoding-type", "url") || qadd(&qs, &qlen, &qcap, "list-type", "2") ||
+		    qadd(&qs, &qlen, &qcap, "max-keys", maxkeys) ||
+		    (!empty(prefix) && qadd(&qs, &qlen, &qcap, "prefix", prefix))) {
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			break;
+		}
+		if (token && strchr(token, '&')) {
+			rc = du_err_set(err, DU_ERR_PARSE, "listing continuation token with '&' cannot be signed");
+			break;
+		}
+		struct rq q = { .method = "GET", .op = "LIST", .query = qs, .resp_max = LIST_CAP };
+		if ((rc = perform(c, &q, err)))
+			break;
+		if ((rc = du_s3x_parse_list(c->r.body, c->r.len, &c->pg, err))) {
+			rc = page_error(c, &q, rc, err);
+			break;
+		}
+		if ((rc = du_s3x_each_object(&c->pg, filter, cb, arg)))
+			break; /* the callback's own value; err untouched */
+		if (!c->pg.truncated)
+			break;
+		free(token);
+		token = c->pg.next;
+		c->pg.next = NULL;
+	}
+	free(token);
+	free(qs);
+	free(sent_prefix);
+	return rc;
+}
+
+static int head_object_no_body(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+{
+	if (c->r.status == 404) {
+		int rc = du_err_set(err, DU_ERR_NOTFOUND, "object '%s' does not exist", q->key);
+		err->http_status = 404;
+		snprintf(err->s3_code, sizeof(err->s3_code), "NoSuchKey");
+		snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
+		return rc;
+	}
+	return s3_error(c, q, NULL, err);
+}
+
+int du_s3_head_object(struct du_s3_conn *c, const char *key, struct du_s3_object_info *out,
+		      struct du_err *err)
+{
+	struct rq q = { .method = "HEAD", .op = "HEAD", .key = key, .no_body = head_object_no_body };
+	int rc = perform(c, &q, err);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->size = c->r.content_length;
+	snprintf(out->etag, sizeof(out->etag), "%s", c->r.etag);
+	snprintf(out->md5_hex, sizeof(out->md5_hex), "%s", c->r.meta_md5);
+	out->du_mtime = c->r.meta_mtime;
+	out->has_du_mtime = c->r.has_meta_mtime;
+	return DU_OK;
+}
+
+const char *du_s3_content_type(const char *key)
+{
+	static const char *const map[][2] = {
+		{ "wav", "audio/wav" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
+		{ "mp4", "video/mp4" }, { "mov", "video/quicktime" }, { "avi", "video/x-msvideo" },
+	};
+	const char *dot = key ? strrchr(key, '.') : NULL;
+	if (dot && !strchr(dot, '/'))
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (!strcasecmp(dot + 1, map[i][0]))
+				return map[i][1];
+	return "application/octet-stream";
+}
+
+/* x-amz-* headers describing a new object, shared by PUT and CreateMultipartUpload. */
+static void object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime)
+{
+	if (md5hex) {
+		q->amz[q->namz][0] = "x-amz-meta-du-md5";
+		q->amz[q->namz++][1] = md5hex;
+	}
+	if (mtime) {
+		q->amz[q->namz][0] = "x-amz-meta-du-mtime";
+		q->amz[q->namz++][1] = mtime;
+	}
+	if (s3->sse) {
+		q->amz[q->namz][0] = "x-amz-server-side-encryption";
+		q->amz[q->namz++][1] = s3->sse;
+		if (s3->kms && s3->sse_kms_key_id) {
+			q->amz[q->namz][0] = "x-amz-server-side-encryption-aws-kms-key-id";
+			q->amz[q->namz++][1] = s3->sse_kms_key_id;
+		}
+	}
+	if (s3->storage_class) {
+		q->amz[q->namz][0] = "x-amz-storage-class";
+		q->amz[q->namz++][1] = s3->storage_class;
+	}
+}
+
+/* The ETag of a PUT must be the body's MD5 unless SSE-KMS makes it opaque. */
+static int check_etag(struct du_s3_conn *c, const char *op, const char *key, const char *md5hex,
+		      struct du_err *err)
+{
+	if (c->s3->kms)
+		return DU_OK;
+	if (!c->r.etag[0]) {
+		du_err_set(err, DU_ERR_S3, "%s '%s': no etag in the answer", op, key);
+		err->retryable = 1;
+		return DU_ERR_S3;
+	}
+	if (strcasecmp(c->r.etag, md5hex)) {
+		du_err_set(err, DU_ERR_S3, "%s '%s': etag mismatch (sent md5 %s, got etag %.64s)", op, key, md5hex,
+			   c->r.etag);
+		snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
+		err->http_status = c->r.status;
+		err->retryable = 1;
+		return DU_ERR_S3;
+	}
+	return DU_OK;
+}
+
+int du_s3_put_object(struct du_s3_conn *c, const char *key, const void *buf, size_t len,
+		     const struct du_s3_put *p, char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
+{
+	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], mt[24];
+	if ((uint64_t)len > DU_S3_MAX_PUT)
+		return du_err_set(err, DU_ERR_S3, "PUT '%s': %zu bytes is over the 5 GiB single-PUT limit", key, len);
+	if (!p || !p->md5)
+		return du_err_set(err, DU_ERR_INTERNAL, "PUT '%s': no md5 given", key);
+	du_hex(p->md5, DU_MD5_LEN, md5hex);
+	du_base64(p->md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	if (p->mtime)
+		snprintf(mt, sizeof(mt), "%" PRId64, p->mtime);
+	struct rq q = {
+		.method = "PUT", .op = "PUT", .key = key, .body = buf, .len = len, .md5_b64 = md5b64,
+		.content_type = p->content_type ? p->content_type : du_s3_content_type(key),
+	};
+	object_headers(c->s3, &q, md5hex, p->mtime ? mt : NULL);
+	int rc = perform(c, &q, err);
+	if (!rc)
+		rc = check_etag(c, "PUT", key, md5hex, err);
+	if (!rc && etag_out)
+		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->r.etag);
+	return rc;
+}
+
+int du_s3_get_object(struct du_s3_conn *c, const char *key, size_t max, void **buf, size_t *len,
+		     struct du_err *err)
+{
+	struct rq q = { .method = "GET", .op = "GET", .key = key, .resp_max = max ? max : 1 };
+	int rc = perform(c, &q, err);
+	if (rc)
+		return rc;
+	if (!c->r.body && !(c->r.body = calloc(1, 1)))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	*buf = c->r.body;
+	*len = c->r.len;
+	c->r.body = NULL; /* handed over */
+	c->r.cap = c->r.len = 0;
+	return DU_OK;
+}
+
+int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *err)
+{
+	struct rq q = { .method = "DELETE", .op = "DELETE", .key = key };
+	return perform(c, &q, err);
+}
+
+/* ---- multipart ---- */
+
+static int check_initiate(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+{
+	int rc = du_s3x_parse_initiate(c->r.body, c->r.len, &c->pg, err);
+	return rc ? page_error(c, q, rc, err) : DU_OK;
+}
+
+int du_s3_mpu_create(struct du_s3_conn *c, const char *key, const struct du_s3_put *p,
+		     char **upload_id, struct du_err *err)
+{
+	char mt[24];
+	bool has_mt = p && p->mtime;
+	if (has_mt)
+		snprintf(mt, sizeof(mt), "%" PRId64, p->mtime);
+	struct rq q = {
+		.method = "POST", .op = "CREATE-MULTIPART", .key = key, .query = "uploads",
+		.content_type = p && p->content_type ? p->content_type : du_s3_content_type(key),
+		.check = check_initiate,
+	};
+	object_headers(c->s3, &q, NULL, has_mt ? mt : NULL);
+	int rc = perform(c, &q, err);
+	if (rc)
+		return rc;
+	*upload_id = c->pg.upload_id;
+	c->pg.upload_id = NULL;
+	return DU_OK;
+}
+
+static int check_upload_id(const char *op, const char *key, const char *upload_id, struct du_err *err)
+{
+	if (empty(upload_id) || strchr(upload_id, '&'))
+		return du_err_set(err, DU_ERR_INTERNAL, "%s '%s': invalid upload id", op, key);
+	return DU_OK;
+}
+
+int du_s3_mpu_part(struct du_s3_conn *c, const char *key, const char *upload_id, int part_number,
+		   const void *buf, size_t len, const unsigned char md5[16],
+		   char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
+{
+	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], *qs = NULL;
+	int rc;
+	if ((rc = check_upload_id("PUT-PART", key, upload_id, err)))
+		return rc;
+	if (part_number < 1 || part_number > DU_S3_MAX_PARTS)
+		return du_err_set(err, DU_ERR_INTERNAL, "PUT-PART '%s': part number %d out of range", key, part_number);
+	if ((uint64_t)len > DU_S3_MAX_PUT)
+		return du_err_set(err, DU_ERR_S3, "PUT-PART '%s': part of %zu bytes is over 5 GiB", key, len);
+	du_hex(md5, DU_MD5_LEN, md5hex);
+	du_base64(md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	if (asprintf(&qs, "partNumber=%d&uploadId=%s", part_number, upload_id) < 0)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	struct rq q = {
+		.method = "PUT", .op = "PUT-PART", .key = key, .query = qs, .body = buf, .len = len,
+		.md5_b64 = md5b64,
+	};
+	rc = perform(c, &q, err);
+	free(qs);
+	if (!rc)
+		rc = check_etag(c, "PUT-PART", key, md5hex, err);
+	if (!rc && etag_out)
+		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->r.etag);
+	return rc;
+}
+
+static int check_complete(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+{
+	int rc = du_s3x_parse_complete(c->r.body, c->r.len, &c->pg, err);
+	if (rc == DU_ERR_S3) {
+		/* 200 OK whose body is an <Error>: S3 failed after it had started answering */
+		rc = s3_error(c, q, &c->pg.error, err);
+		return rc;
+	}
+	return rc;
+}
+
+static int xml_escaped_append(char *dst, size_t cap, size_t *n, const char *s)
+{
+	for (; *s; s++) {
+		const char *rep = NULL;
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		}
+		size_t l = rep ? strlen(rep) : 1;
+		if (*n + l + 1 > cap)
+			return -1;
+		memcpy(dst + *n, rep ? rep : s, l);
+		*n += l;
+	}
+	dst[*n] = '\0';
+	return 0;
+}
+
+/* A retried Complete whose first try went through but whose answer was lost meets NoSuchUpload:
+ * the object then exists with a multipart ETag ending in "-nparts". */
+static bool completed_already(struct du_s3_conn *c, const char *key, int nparts, char etag_out[DU_S3_ETAG_MAX])
+{
+	struct du_s3_object_info info;
+	struct du_err e = {0};
+	char suffix[16];
+	if (du_s3_head_object(c, key, &info, &e))
+		return false;
+	snprintf(suffix, sizeof(suffix), "-%d", nparts);
+	size_t el = strlen(info.etag), sl = strlen(suffix);
+	if (el <= sl || strcmp(info.etag + el - sl, suffix))
+		return false;
+	if (etag_out)
+		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", info.etag);
+	return true;
+}
+
+int du_s3_mpu_complete(struct du_s3_conn *c, const char *key, const char *upload_id,
+		       const struct du_s3_part *parts, int nparts, char etag_out[DU_S3_ETAG_MAX],
+		       struct du_err *err)
+{
+	char *qs = NULL, *body = NULL;
+	int rc;
+	if ((rc = check_upload_id("COMPLETE-MULTIPART", key, upload_id, err)))
+		return rc;
+	if (nparts < 1 || nparts > DU_S3_MAX_PARTS)
+		return du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': %d parts", key, nparts);
+	size_t cap = 64 + (size_t)nparts * (64 + 4 * DU_S3_ETAG_MAX), n = 0;
+	if (!(body = malloc(cap)) || asprintf(&qs, "uploadId=%s", upload_id) < 0) {
+		qs = NULL;
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	n = (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
+	for (int i = 0; i < nparts; i++) {
+		n += (size_t)snprintf(body + n, cap - n, "<Part><PartNumber>%d</PartNumber><ETag>&quot;",
+				      parts[i].number);
+		if (xml_escaped_append(body, cap, &n, parts[i].etag ? parts[i].etag : "")) {
+			rc = du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': etag too long", key);
+			goto out;
+		}
+		n += (size_t)snprintf(body + n, cap - n, "&quot;</ETag></Part>");
+	}
+	n += (size_t)snprintf(body + n, cap - n, "</CompleteMultipartUpload>");
+	struct rq q = {
+		.method = "POST", .op = "COMPLETE-MULTIPART", .key = key, .query = qs, .body = body, .len = n,
+		.content_type = "application/xml", .check = check_complete,
+	};
+	rc = perform(c, &q, err);
+	if (rc == DU_ERR_NOTFOUND && c->last_attempts > 1 && completed_already(c, key, nparts, etag_out)) {
+		du_err_clear(err);
+		rc = DU_OK;
+		goto out;
+	}
+	if (!rc && etag_out)
+		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->pg.etag);
+out:
+	free(qs);
+	free(body);
+	return rc;
+}
+
+int du_s3_mpu_abort(struct du_s3_conn *c, const char *key, const char *upload_id, struct du_err *err)
+{
+	char *qs = NULL;
+	int rc;
+	if ((rc = check_upload_id("ABORT-MULTIPART", key, upload_id, err)))
+		return rc;
+	if (asprintf(&qs, "uploadId=%s", upload_id) < 0)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	struct rq q = { .method = "DELETE", .op = "ABORT-MULTIPART", .key = key, .query = qs };
+	rc = perform(c, &q, err);
+	free(qs);
+	return rc;
+}
+
+int du_s3_mpu_list_parts(struct du_s3_conn *c, const char *key, const char *upload_id,
+			 int (*cb)(void *arg, int number, uint64_t size, const char *etag), void *arg,
+			 struct du_err *err)
+{
+	char *qs = NULL, marker[16] = "";
+	int rc;
+	if ((rc = check_upload_id("LIST-PARTS", key, upload_id, err)))
+		return rc;
+	for (;;) {
+		free(qs);
+		if (asprintf(&qs, "max-parts=1000%s%s&uploadId=%s", marker[0] ? "&part-number-marker=" : "", marker,
+			     upload_id) < 0) {
+			qs = NULL;
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			break;
+		}
+		struct rq q = { .method = "GET", .op = "LIST-PARTS", .key = key, .query = qs, .resp_max = LIST_CAP };
+		if ((rc = perform(c, &q, err)))
+			break;
+		if ((rc = du_s3x_parse_parts(c->r.body, c->r.len, &c->pg, err))) {
+			rc = page_error(c, &q, rc, err);
+			break;
+		}
+		if ((rc = du_s3x_each_part(&c->pg, cb, arg)))
+			break;
+		if (!c->pg.truncated)
+			break;
+		uint64_t next;
+		char *end;
+		next = strtoull(c->pg.next, &end, 10);
+		if (*end || next < 1 || next >= DU_S3_MAX_PARTS || (marker[0] && next <= strtoull(marker, NULL, 10))) {
+			rc = du_err_set(err, DU_ERR_PARSE, "LIST-PARTS '%s': bad next part number marker", key);
+			break;
+		}
+		snprintf(marker, sizeof(marker), "%" PRIu64, next);
+	}
+	free(qs);
+	return rc;
+}
+
+int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
+			   int (*cb)(void *arg, const char *key, const char *upload_id, int64_t initiated),
+			   void *arg, struct du_err *err)
+{
+	char *qs = NULL, *key_marker = NULL, *id_marker = NULL, *sent_prefix = NULL;
+	size_t qlen, qcap = 0;
+	const char *filter = NULL;
+	int rc = DU_OK;
+	if (prefix && strchr(prefix, '&')) {
+		if (!(sent_prefix = strndup(prefix, strcspn(prefix, "&"))))
+			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		filter = prefix;
+		prefix = sent_prefix;
+	}
+	for (;;) {
+		qlen = 0;
+		if (qadd(&qs, &qlen, &qcap, "encoding-type", "url") ||
+		    (key_marker && qadd(&qs, &qlen, &qcap, "key-marker", key_marker)) ||
+		    qadd(&qs, &qlen, &qcap, "max-uploads", "1000") ||
+		    (!empty(prefix) && qadd(&qs, &qlen, &qcap, "prefix", prefix)) ||
+		    (id_marker && qadd(&qs, &qlen, &qcap, "upload-id-marker", id_marker)) ||
+		    qadd(&qs, &qlen, &qcap, "uploads", NULL)) {
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			break;
+		}
+		if ((key_marker && strchr(key_marker, '&')) || (id_marker && strchr(id_marker, '&'))) {
+			rc = du_err_set(err, DU_ERR_S3, "LIST-UPLOADS: cannot page past a key containing '&'");
+			break;
+		}
+		struct rq q = { .method = "GET", .op = "LIST-UPLOADS", .query = qs, .resp_max = LIST_CAP };
+		if ((rc = perform(c, &q, err)))
+			break;
+		if ((rc = du_s3x_parse_uploads(c->r.body, c->r.len, &c->pg, err))) {
+			rc = page_error(c, &q, rc, err);
+			break;
+		}
+		if ((rc = du_s3x_each_upload(&c->pg, filter, cb, arg)))
+			break;
+		if (!c->pg.truncated)
+			break;
+		free(key_marker);
+		free(id_marker);
+		key_marker = c->pg.next;
+		id_marker = c->pg.next2;
+		c->pg.next = c->pg.next2 = NULL;
+	}
+	free(qs);
+	free(key_marker);
+	free(id_marker);
+	free(sent_prefix);
+	return rc;
+}
+
+uint64_t du_s3_part_size(uint64_t file_size, uint64_t chunk)
+{
+	const uint64_t mib = (uint64_t)1 << 20;
+	if (chunk < DU_S3_MIN_PART)
+		chunk = DU_S3_MIN_PART;
+	chunk = (chunk + mib - 1) / mib * mib;
+	if (file_size / chunk + (file_size % chunk != 0) > DU_S3_MAX_PARTS) {
+		chunk = file_size / DU_S3_MAX_PARTS + (file_size % DU_S3_MAX_PARTS != 0);
+		chunk = (chunk + mib - 1) / mib * mib;
+	}
+	if (chunk > DU_S3_MAX_PUT)
+		chunk = DU_S3_MAX_PUT;
+	return chunk;
+}
+
+int du_s3_check_size(uint64_t size, struct du_err *err)
+{
+	if (size > DU_S3_MAX_OBJECT) {
+		du_err_set(err, DU_ERR_S3, "%" PRIu64 " bytes is over S3's 5 TiB object limit", size);
+		err->retryable = 0;
+		return DU_ERR_S3;
+	}
+	return DU_OK;
+}
