@@ -477,10 +477,12 @@ static size_t on_header(char *b, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
+/* The first SIGINT lets the attempt in flight finish (it is short, and its answer matters);
+ * only the second abandons it. */
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	(void)arg, (void)dt, (void)dn, (void)ut, (void)un;
-	return du_stop_level() > 0;
+	return *du_abort_flag() != 0;
 }
 
 /* Copy at most the first n bytes of in as valid UTF-8 without control characters (Postgres
@@ -697,8 +699,8 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 			goto out;
 		}
 		if (du_stop_level() > 0) {
-			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt(s)",
-					attempt);
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt%s",
+					attempt, attempt == 1 ? "" : "s");
 			goto out;
 		}
 		bool again = cc == CURLE_OK ? status_retryable(a.http_status) : curl_retryable(cc);
@@ -735,6 +737,11 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 		}
 		du_warn("webhook '%s': %s; retrying in %.1f s", shown, a.error, delay / 1000.0);
 		sleep_ms(delay);
+		if (du_stop_level() > 0) {
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt%s",
+					attempt, attempt == 1 ? "" : "s");
+			goto out;
+		}
 	}
 out:
 	if (fs.f)

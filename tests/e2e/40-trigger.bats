@@ -173,3 +173,23 @@ teardown() {
 	done
 	[ "$(attempts "$sid")" = "" ]
 }
+
+@test "Retry-After is honoured, and Ctrl-C during the wait stops at once with exit 130" {
+	recv_start --fail-first 1000 --retry-after 20
+	sid=$(mk_session du-trig-j x 1)
+	start=$(date +%s)
+	du-trigger -s "$sid" -e "$RECV_URL" -t 30 >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	for _ in $(seq 1 100); do [ "$(recv_count)" -ge 1 ] && break; sleep 0.05; done
+	sleep 1
+	# Still waiting the 20 s the receiver asked for: one request only.
+	[ "$(recv_count)" -eq 1 ]
+	kill -INT "$pid"
+	st=0
+	wait "$pid" || st=$?
+	cat "$BATS_TEST_TMPDIR/out"
+	[ "$st" -eq 130 ]
+	[ $(($(date +%s) - start)) -lt 10 ]
+	[ "$(attempts "$sid")" = 500 ]
+	grep -q "retrying in 20.0 s" "$BATS_TEST_TMPDIR/out"
+}
