@@ -659,6 +659,16 @@ static void test_stop_flag(void **state)
 		assert_int_equal(du_scan(&o, collect, &c, &st, &err), DU_ERR_INTERRUPTED);
 		assert_int_equal(c.n, 0);
 		coll_free(&c);
+
+		/* Nothing passes the filter, so no entry ever reaches the callback: still stops. */
+		char *none[] = { "none", NULL };
+		o.extensions = none;
+		memset(&c, 0, sizeof(c));
+		c.root = root;
+		c.caller = pthread_self();
+		assert_int_equal(du_scan(&o, collect, &c, &st, &err), DU_ERR_INTERRUPTED);
+		assert_int_equal(c.n, 0);
+		coll_free(&c);
 	}
 	assert_true(no_children_left());
 	rmtree(root);
