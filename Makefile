@@ -22,7 +22,7 @@ PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 CFLAGS      ?= -O2 -g
-WARN        := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-missing-field-initializers
+WARN        := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-missing-field-initializers -Wno-format-truncation
 ifneq ($(WERROR)$(CI),)
 WARN        += -Werror
 endif
@@ -56,26 +56,32 @@ bin: $(TOOL_BIN) $(UNIT_BIN)
 
 $(OUT)/libdu.a: $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
+
+# V=1 shows the commands.
+Q           := $(if $(V),,@)
 
 $(OUT)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(DU_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(DU_CFLAGS) -c -o $@ $<
 
 # Migrations are embedded at build time so an installed binary never needs sql/ to be found.
 $(OUT)/gen/migrations.c: $(SQL) scripts/embed-sql.sh
 	@mkdir -p $(@D)
 	sh scripts/embed-sql.sh $(SQL) > $@
 $(OUT)/gen/migrations.o: $(OUT)/gen/migrations.c
-	$(CC) $(CFLAGS) $(DU_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(DU_CFLAGS) -c -o $@ $<
 
 $(OUT)/bin/%: $(OUT)/tools/%.o $(OUT)/libdu.a
 	@mkdir -p $(@D)
-	$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
 
 $(OUT)/tests/%: $(OUT)/tests/unit/%.o $(OUT)/libdu.a
 	@mkdir -p $(@D)
-	$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
 deps:
 	sh scripts/deps.sh

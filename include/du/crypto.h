@@ -6,18 +6,28 @@
  *     char b64[DU_MD5_B64_LEN];  du_base64(md, sizeof(md), b64, sizeof(b64));   // Content-MD5
  *     char hex[DU_MD5_HEX_LEN];  du_hex(md, sizeof(md), hex);                   // ETag form
  *
- * Incremental MD5 for files read in pieces: du_md5_init/update/final.
+ * Incremental MD5 for files read in pieces: du_md5_new/update/final.
+ *
+ * The void functions cannot fail on a working libcrypto: the algorithms are fetched once per
+ * process, and a tool calls du_crypto_check() at start-up so that a libcrypto without them (FIPS
+ * mode refuses MD5) is reported as an error; after that, a failure inside OpenSSL (out of memory)
+ * aborts rather than send a wrong digest. All functions are thread-safe.
  */
 #ifndef DU_CRYPTO_H
 #define DU_CRYPTO_H
 
 #include <stddef.h>
 
+#include "du/err.h"
+
 #define DU_MD5_LEN 16
 #define DU_MD5_HEX_LEN 33
 #define DU_MD5_B64_LEN 25
 #define DU_SHA256_LEN 32
 #define DU_SHA256_HEX_LEN 65
+
+/* DU_OK, or DU_ERR_CONFIG when libcrypto lacks MD5, SHA-256 or HMAC. */
+int du_crypto_check(struct du_err *err);
 
 void du_md5(const void *buf, size_t len, unsigned char out[DU_MD5_LEN]);
 void du_sha256(const void *buf, size_t len, unsigned char out[DU_SHA256_LEN]);

@@ -29,8 +29,20 @@
  * Path: each segment is RFC 3986-encoded ('/' kept; S3 does not normalise '.', '..' or '//').
  * Query: names and values are encoded (unreserved characters kept), sorted by name then value,
  * a parameter without '=' becomes "name=". The query passed in is NOT yet encoded: '&' separates
- * pairs, the first '=' separates name and value. Use du_sigv4_uri_encode() to build the URL that is
- * actually sent, so what is signed and what is sent agree byte for byte.
+ * pairs, the first '=' separates name and value (so a raw name cannot hold '&' or '=', a raw value
+ * cannot hold '&'; empty pieces as in "a&&b" are ignored). Use du_sigv4_uri_encode() to build the
+ * URL that is actually sent, so what is signed and what is sent agree byte for byte.
+ * Headers: names lower-cased, values trimmed of spaces and tabs with inner runs folded to one
+ * space, sorted by name; a name given twice (any case) becomes one line, values joined with ','
+ * in the order given. A header name that is not an RFC 9110 token, or a value with CR or LF, is
+ * refused (DU_ERR_INTERNAL) rather than signed. The method is used as given (upper case).
+ * Authorization: "AWS4-HMAC-SHA256 Credential=AK/DATE/REGION/SERVICE/aws4_request,
+ * SignedHeaders=a;b, Signature=hex" (with ", " separators, as botocore writes it).
+ *
+ * Errors: DU_ERR_S3_AUTH when the access or secret key is empty; DU_ERR_INTERNAL for a malformed
+ * request description (missing field, bad amz_date); DU_ERR_NOMEM. Messages never hold the secret.
+ * Verified against AWS's published S3 examples and against botocore on random requests
+ * (tests/unit/test_sigv4.c, tests/unit/gen_sigv4_vectors.py).
  */
 #ifndef DU_SIGV4_H
 #define DU_SIGV4_H
@@ -80,5 +92,11 @@ char *du_sigv4_canonical_uri(const char *path);
 char *du_sigv4_canonical_query(const char *query);
 /* Format t (UTC seconds) as "YYYYMMDDTHHMMSSZ" into buf[17]. */
 void du_sigv4_amz_date(long long t, char buf[17]);
+
+/* The signing-key cache (one derived key per secret, day, region and service; the secret itself
+ * is not stored, entries are found by a salted hash). Counters are since start or the last clear;
+ * clearing wipes the keys (for tests, and for a tool that drops its credentials). */
+void du_sigv4_cache_stats(unsigned long *hits, unsigned long *misses);
+void du_sigv4_cache_clear(void);
 
 #endif

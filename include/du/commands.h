@@ -1,0 +1,63 @@
+/*
+ * commands.h: the bodies of the four tools, as library functions, so du-master runs them in one
+ * process and hands the session id from step to step (never "the latest session").
+ *
+ *     struct du_upload_result up = {0};
+ *     int rc = du_cmd_upload(&cfg, &up, &err);        // rc: DU_OK or an enum du_status
+ *     if (rc == DU_OK && up.files_failed) exit(DU_EXIT_FILES_FAILED);
+ *     cfg.session_id = up.session_id;
+ *     du_cmd_retry(&cfg, &rr, &err);
+ *
+ * Each returns DU_OK when the command ran to its end (even if some files failed: the result says
+ * so), DU_ERR_INTERRUPTED after SIGINT/SIGTERM, or another status with err filled.
+ */
+#ifndef DU_COMMANDS_H
+#define DU_COMMANDS_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "du/config.h"
+#include "du/err.h"
+
+struct du_upload_result {
+	int64_t session_id;
+	uint64_t files_found, bytes_found;
+	uint64_t files_to_upload, bytes_to_upload;
+	uint64_t files_in_s3, files_recorded, files_changed;
+	uint64_t files_uploaded, bytes_uploaded;
+	uint64_t files_failed;
+	uint64_t scan_warnings;
+	double elapsed;
+	char status[32];          /* final session status */
+};
+
+struct du_retry_result {
+	int64_t session_id;
+	uint64_t rounds;
+	uint64_t files_retried, files_recovered, files_still_failed;
+	char status[32];
+};
+
+struct du_trigger_result {
+	int64_t session_id;
+	long http_status;
+	int attempts;
+};
+
+int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, struct du_err *err);
+int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struct du_err *err);
+int du_cmd_trigger(const struct du_config *cfg, struct du_trigger_result *res, struct du_err *err);
+/* du-master: upload, auto-retry, trigger; or a subcommand in cfg->args. Returns the exit code. */
+int du_cmd_master(const struct du_config *cfg, struct du_err *err);
+
+/*
+ * Signals. The first SIGINT/SIGTERM asks commands to stop taking work and finish cleanly; the
+ * second asks them to abort transfers in flight. Commands poll du_stop_level().
+ */
+void du_signals_install(void);
+int du_stop_level(void);
+const volatile int *du_stop_flag(void);   /* for du_scan_opts.stop / du_s3 abort */
+void du_stop_reset(void);                 /* tests */
+
+#endif

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# make demo: a private PostgreSQL and an s3rver under demo-state/, a generated sensor tree, an upload
+# with live progress, a second run that uploads nothing, and the psql command to look at the rows.
+#   bash scripts/demo.sh        run the demo (servers stay up so the rows can be inspected)
+#   bash scripts/demo.sh stop   stop the demo's servers
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+state="$top/demo-state"
+. "$top/tests/lib/servers.sh"
+
+stop() {
+	du_kill_pidfile "$state/s3/s3rver.pid"
+	du_kill_pidfile "$state/receiver.pid"
+	du_pg_stop "$state/pg"
+}
+if [ "${1:-}" = "stop" ]; then
+	stop
+	echo "demo servers stopped"
+	exit 0
+fi
+
+stop
+rm -rf "$state"
+mkdir -p "$state"
+chmod 755 "$state"
+echo "== starting PostgreSQL and s3rver under $state"
+du_pg_start "$state/pg"
+DU_TEST_BUCKETS=field-recordings du_s3rver_start "$state/s3"
+
+echo "== generating a sensor tree: 300 recordings and images, one 24 MiB video, and files to ignore"
+/usr/bin/python3 "$top/tests/lib/mktree.py" "$state/card01" --files 300 --big $((24 * 1024 * 1024))
+
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export DU_S3_ENDPOINT="$DU_S3RVER_URL" DU_MULTIPART_THRESHOLD=16MiB DU_MULTIPART_CHUNK_SIZE=8MiB
+cat >"$state/config.json" <<JSON
+{
+  "local_directory": "$state/card01",
+  "bucket_name": "field-recordings",
+  "s3_prefix": "site-7/2024-05",
+  "max_workers": 8
+}
+JSON
+
+echo
+echo "== du-upload -c demo-state/config.json"
+"$top/bin/du-upload" -c "$state/config.json" || true
+echo
+echo "== the same again: nothing is uploaded twice"
+"$top/bin/du-upload" -c "$state/config.json" --progress=none || true
+echo
+echo "== the rows"
+psql -X -c "SELECT id, status, total_files, files_uploaded, files_skipped, files_failed,
+                   pg_size_pretty(total_size_bytes) AS size, completed_at - started_at AS took
+            FROM sync_sessions ORDER BY id"
+echo "Look around with:"
+echo "  psql '$DATABASE_URL'"
+echo "  e.g. SELECT s3_key, status, md5, file_size FROM file_uploads LIMIT 10;"
+echo "Stop the demo's servers with: bash scripts/demo.sh stop"

@@ -1,0 +1,134 @@
+/*
+ * du_cmd_retry: re-upload a session's failed files with the settings the session was made with
+ * (its stored configuration), through the same pool as du-upload. Each attempt counts in
+ * retry_count; rows that reached max_attempts, or whose failure is permanent, stay failed.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db_upload.h"
+#include "du/commands.h"
+#include "du/db.h"
+#include "du/log.h"
+#include "du/progress.h"
+#include "pipeline.h"
+
+static int list_line(void *arg, const struct du_failed_row *r)
+{
+	(void)arg;
+	printf("%s\t%s\t%d\t%s%s\n", r->key, r->error, r->retry_count, r->last_attempt,
+	       r->permanent ? "\tpermanent" : "");
+	return 0;
+}
+
+/* delay × 2^(round-1), with jitter of up to a quarter either way; interruptible. */
+static void wait_round(double delay, int round)
+{
+	double s = delay * pow(2, round - 1);
+	s *= 0.75 + 0.5 * ((double)rand() / RAND_MAX);
+	du_info("waiting %.1f s before round %d", s, round + 1);
+	for (double left = s; left > 0 && du_stop_level() == 0; left -= 0.1) {
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struct du_err *err)
+{
+	struct du_db *db = NULL;
+	struct du_session sess = { 0 };
+	struct du_config scfg;
+	bool have_scfg = false;
+	struct du_creds_provider *cp = NULL;
+	struct du_s3 *s3 = NULL;
+	int64_t sid = cfg->session_id, left = 0;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->session_id = sid;
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)) ||
+	    (rc = du_db_session_get(db, sid, &sess, err)))
+		goto out;
+	if (cfg->list) {
+		rc = du_dbu_list_failed(db, sid, list_line, NULL, err);
+		goto out;
+	}
+	if ((rc = du_dbu_count_retryable(db, sid, (int)cfg->max_attempts, &left, err)))
+		goto out;
+	if (left == 0) {
+		int64_t failed = (int64_t)sess.files_failed;
+		du_info("session %" PRId64 ": nothing to retry (%" PRId64 " failed file%s left)", sid, failed,
+			failed == 1 ? "" : "s");
+		res->files_still_failed = (uint64_t)failed;
+		snprintf(res->status, sizeof(res->status), "%s", sess.status);
+		goto out;
+	}
+	/* The session's own settings: bucket, prefix, endpoint, part sizes, workers. */
+	if ((rc = du_config_derive(&scfg, cfg, sess.config_json, sid, err)))
+		goto out;
+	have_scfg = true;
+	if ((rc = du_pipeline_s3_open(&scfg, &cp, &s3, err)))
+		goto out;
+	du_s3_set_abort(s3, du_stop_flag());
+
+	int rounds = cfg->auto_retry ? (int)cfg->max_rounds : 1;
+	for (int round = 1; round <= rounds && left > 0; round++) {
+		if (round > 1) {
+			wait_round(cfg->delay, round - 1);
+			if (du_stop_level() > 0)
+				break;
+		}
+		du_info("session %" PRId64 ": retry round %d of %d, %" PRId64 " file%s", sid, round, rounds, left,
+			left == 1 ? "" : "s");
+		if ((rc = du_dbu_finish(db, sid, "in_progress", NULL, err)))
+			goto out;
+		struct du_progress *prog = du_progress_new(scfg.progress, du_log_level() < DU_LOG_INFO);
+		struct du_pipeline_opts po = { .session_id = sid, .retry_mode = true,
+					       .max_attempts = (int)cfg->max_attempts };
+		struct du_pipeline_stats ps = { 0 };
+		du_progress_begin(prog, (uint64_t)left, 0, 0);
+		rc = du_pipeline_run(&scfg, db, s3, prog, &po, &ps, err);
+		du_progress_end(prog);
+		du_progress_free(prog);
+		res->rounds++;
+		res->files_retried += ps.files_ok + ps.files_failed;
+		res->files_recovered += ps.files_ok;
+		if (rc)
+			break;
+		if ((rc = du_dbu_count_retryable(db, sid, (int)cfg->max_attempts, &left, err)))
+			break;
+	}
+out:
+	if (db && sess.id && !cfg->list && (res->rounds || rc == DU_ERR_INTERRUPTED)) {
+		struct du_err e2 = { 0 };
+		int64_t failed = 0;
+		struct du_session after = { 0 };
+		du_dbu_finish(db, sid, NULL, NULL, &e2);
+		if (du_db_session_get(db, sid, &after, &e2) == DU_OK) {
+			failed = (int64_t)after.files_failed;
+			du_session_release(&after);
+		}
+		const char *st = rc == DU_ERR_INTERRUPTED ? "interrupted"
+				 : rc			 ? "failed"
+				 : failed		 ? "completed_with_errors"
+							 : "completed";
+		du_dbu_finish(db, sid, st, NULL, &e2);
+		res->files_still_failed = (uint64_t)failed;
+		snprintf(res->status, sizeof(res->status), "%s", st);
+		du_info("session %" PRId64 " %s: %" PRIu64 " recovered, %" PRId64 " still failed after %" PRIu64
+			" round%s",
+			sid, st, res->files_recovered, failed, res->rounds, res->rounds == 1 ? "" : "s");
+		if (failed)
+			du_info("see them with: du-retry -s %" PRId64 " --list", sid);
+	}
+	du_pipeline_s3_close(cp, s3);
+	if (have_scfg)
+		du_config_release(&scfg);
+	du_session_release(&sess);
+	du_db_close(db);
+	return rc;
+}

@@ -1,0 +1,499 @@
+/* The SQL of the upload pipeline (see db_upload.h). Parameters are always bound. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db_internal.h"
+#include "db_upload.h"
+
+static int pq_fail(struct du_err *err, PGconn *c, PGresult *r, const char *what)
+{
+	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+	char line[400];
+	size_t n = strcspn(m, "\n");
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, m, n);
+	line[n] = '\0';
+	if (r)
+		PQclear(r);
+	return du_err_set(err, DU_ERR_DB, "database: %s: %s", what, line);
+}
+
+/* Run sql with text parameters; keep the result when want is non-NULL. */
+static int q(struct du_db *db, struct du_err *err, const char *what, const char *sql, int n,
+	     const char *const *p, PGresult **want)
+{
+	PGconn *c = du_db_conn(db);
+	PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return pq_fail(err, c, r, what);
+	if (want)
+		*want = r;
+	else
+		PQclear(r);
+	return DU_OK;
+}
+
+#define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
+
+int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
+{
+	PGresult *r;
+	int rc = q(db, err, "schema check", "SELECT to_regclass('file_uploads') IS NOT NULL", 0, NULL, &r);
+	if (rc)
+		return rc;
+	*out = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_project_find(struct du_db *db, const char *bucket, int64_t *project_id, struct du_err *err)
+{
+	const char *p[] = { bucket };
+	PGresult *r;
+	int rc = q(db, err, "find project", "SELECT id FROM projects WHERE bucket_name = $1", 1, p, &r);
+	if (rc)
+		return rc;
+	*project_id = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_stage_begin(struct du_db *db, struct du_err *err)
+{
+	/* Temporary: private to this connection, never WAL-logged, gone with it. */
+	return q(db, err, "staging tables",
+		 "DROP TABLE IF EXISTS du_s3_stage, du_scan_stage, du_decision;"
+		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint NOT NULL, etag text);"
+		 "CREATE TEMP TABLE du_scan_stage (local_path text NOT NULL, s3_key text NOT NULL,"
+		 " file_size bigint NOT NULL, mtime_ns bigint, inode bigint, file_type text NOT NULL,"
+		 " bad_key text)",
+		 0, NULL, NULL);
+}
+
+int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, struct du_err *err)
+{
+	return du_db_copy_begin(db,
+				scan ? "COPY du_scan_stage (local_path, s3_key, file_size, mtime_ns, inode,"
+				       " file_type, bad_key) FROM STDIN"
+				     : "COPY du_s3_stage (s3_key, size, etag) FROM STDIN",
+				out, err);
+}
+
+/*
+ * One set-based decision. A file is skipped when S3 holds its key with the same size (and the
+ * same md5 where both are known), or when this bucket's rows record it uploaded with the same
+ * size and S3 does not contradict that with another size. A size change means upload again.
+ */
+static const char decide_sql[] =
+	"CREATE TEMP TABLE du_decision AS "
+	"SELECT s.*, o.size AS s3_size, o.etag AS s3_etag, r.file_size AS rec_size, r.md5 AS rec_md5,"
+	" (s.bad_key IS NULL AND ("
+	"   (o.size = s.file_size AND NOT (r.md5 IS NOT NULL AND o.etag ~ '^[0-9a-f]{32}$'"
+	"                                  AND o.etag <> r.md5 AND r.file_size = s.file_size))"
+	"   OR (r.file_size = s.file_size AND (o.size IS NULL OR o.size = s.file_size)))) AS skip,"
+	" (o.size = s.file_size) AS in_s3,"
+	" (r.file_size = s.file_size) AS recorded,"
+	" (o.size <> s.file_size OR r.file_size <> s.file_size) AS changed "
+	"FROM du_scan_stage s "
+	"LEFT JOIN du_s3_stage o ON o.s3_key = s.s3_key "
+	"LEFT JOIN (%s) r ON r.s3_key = s.s3_key";
+
+static const char recorded_sql[] =
+	"SELECT DISTINCT ON (f.s3_key) f.s3_key, f.file_size, f.md5 FROM file_uploads f"
+	" JOIN sync_sessions ss ON ss.id = f.session_id"
+	" WHERE ss.project_id = $1 AND f.status = 'uploaded'"
+	" ORDER BY f.s3_key, f.uploaded_at DESC";
+static const char no_recorded_sql[] =
+	"SELECT NULL::text AS s3_key, NULL::bigint AS file_size, NULL::text AS md5 WHERE $1::bigint IS NULL";
+
+int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
+		  struct du_decision *d, struct du_err *err)
+{
+	char sql[sizeof(decide_sql) + sizeof(recorded_sql) + 16];
+	char pid[24], sid[24];
+	const char *p1[] = { I64(pid, project_id) };
+	PGresult *r;
+	int rc;
+
+	snprintf(sql, sizeof(sql), decide_sql, has_schema && project_id ? recorded_sql : no_recorded_sql);
+	if ((rc = q(db, err, "analyze staging", "ANALYZE du_s3_stage; ANALYZE du_scan_stage", 0, NULL, NULL)))
+		return rc;
+	if ((rc = q(db, err, "decide", sql, 1, p1, NULL)))
+		return rc;
+	rc = q(db, err, "decision counts",
+	       "SELECT count(*), coalesce(sum(file_size),0),"
+	       " count(*) FILTER (WHERE NOT skip), coalesce(sum(file_size) FILTER (WHERE NOT skip),0),"
+	       " count(*) FILTER (WHERE in_s3), count(*) FILTER (WHERE recorded AND NOT coalesce(in_s3,false)),"
+	       " count(*) FILTER (WHERE changed), count(*) FILTER (WHERE bad_key IS NOT NULL)"
+	       " FROM du_decision",
+	       0, NULL, &r);
+	if (rc)
+		return rc;
+	uint64_t *f[] = { &d->found, &d->bytes_found, &d->to_upload, &d->bytes_to_upload,
+			  &d->in_s3, &d->recorded, &d->changed, &d->bad_keys };
+	for (int i = 0; i < 8; i++)
+		*f[i] = strtoull(PQgetvalue(r, 0, i), NULL, 10);
+	PQclear(r);
+	if (!session_id)
+		return DU_OK;
+
+	const char *p[] = { I64(sid, session_id) };
+	rc = q(db, err, "register files",
+	       "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status,"
+	       " error_message, mtime_ns, inode)"
+	       " SELECT $1, local_path, s3_key, file_size, file_type,"
+	       "  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode"
+	       " FROM du_decision WHERE NOT skip"
+	       " ON CONFLICT (session_id, s3_key) DO NOTHING",
+	       1, p, NULL);
+	if (rc)
+		return rc;
+	char n1[24], n2[24], n3[24];
+	const char *p4[] = { sid, I64(n1, d->found), I64(n2, d->bytes_found), I64(n3, d->found - d->to_upload) };
+	return q(db, err, "session totals",
+		 "UPDATE sync_sessions SET total_files = $2, total_size_bytes = $3, files_skipped = $4,"
+		 " scanned_at = now() WHERE id = $1",
+		 4, p4, NULL);
+}
+
+int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
+		    void *arg, struct du_err *err)
+{
+	PGresult *r;
+	int rc = q(db, err, "dry-run listing",
+		   "SELECT s3_key, file_size, NOT skip FROM du_decision ORDER BY s3_key", 0, NULL, &r);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && !rc; i++)
+		rc = cb(arg, PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10),
+			PQgetvalue(r, i, 2)[0] == 't');
+	PQclear(r);
+	return rc;
+}
+
+int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int limit, int lease_s,
+		 bool failed_too, int max_retry, int (*cb)(void *arg, const struct du_claimed *c), void *arg,
+		 int *nclaimed, struct du_err *err)
+{
+	char sid[24], lim[24], lease[24], mr[24];
+	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
+			    failed_too ? "t" : "f", I64(mr, max_retry) };
+	PGresult *r;
+	int rc = q(db, err, "claim files",
+		   "UPDATE file_uploads f SET status = 'uploading', worker = $2,"
+		   " lease_until = now() + make_interval(secs => $4::int), last_attempt_at = now(),"
+		   " updated_at = now()"
+		   " FROM (SELECT id FROM file_uploads WHERE session_id = $1 AND ("
+		   "   status = 'pending' OR (status = 'uploading' AND lease_until < now())"
+		   "   OR ($5::bool AND status = 'failed' AND retry_count < $6::int"
+		   "       AND NOT error_permanent))"
+		   "  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
+		   " WHERE f.id = c.id"
+		   " RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
+		   " coalesce(f.inode, 0), f.retry_count",
+		   6, p, &r);
+	if (rc)
+		return rc;
+	int n = PQntuples(r);
+	for (int i = 0; i < n && !rc; i++) {
+		struct du_claimed c = {
+			.id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
+			.local_path = PQgetvalue(r, i, 1),
+			.s3_key = PQgetvalue(r, i, 2),
+			.size = strtoull(PQgetvalue(r, i, 3), NULL, 10),
+			.mtime_ns = strtoll(PQgetvalue(r, i, 4), NULL, 10),
+			.inode = strtoull(PQgetvalue(r, i, 5), NULL, 10),
+			.retry_count = atoi(PQgetvalue(r, i, 6)),
+		};
+		rc = cb(arg, &c);
+	}
+	PQclear(r);
+	*nclaimed = n;
+	return rc;
+}
+
+int du_dbu_renew(struct du_db *db, int64_t session_id, const char *worker, int lease_s, struct du_err *err)
+{
+	char sid[24], lease[24];
+	const char *p[] = { I64(sid, session_id), worker, I64(lease, lease_s) };
+	return q(db, err, "renew lease",
+		 "UPDATE file_uploads SET lease_until = now() + make_interval(secs => $3::int)"
+		 " WHERE session_id = $1 AND worker = $2 AND status = 'uploading'",
+		 3, p, NULL);
+}
+
+static const char *const status_names[] = { "uploaded", "failed", "pending" };
+
+int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const struct du_outcome *o,
+		 int n, struct du_err *err)
+{
+	struct du_db_copy *cp;
+	int rc;
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), worker };
+
+	if ((rc = q(db, err, "begin", "BEGIN", 0, NULL, NULL)))
+		return rc;
+	rc = q(db, err, "outcome table",
+	       "CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
+	       " mtime_ns bigint, md5 text, etag text, error text, retries int, count_retry bool,"
+	       " permanent bool)"
+	       " ON COMMIT DELETE ROWS",
+	       0, NULL, NULL);
+	if (rc || (rc = du_db_copy_begin(db, "COPY du_outcome FROM STDIN", &cp, err)))
+		goto fail;
+	for (int i = 0; i < n && !rc; i++) {
+		char id[24], sz[24], mt[24], rt[24];
+		const char *v[] = { I64(id, o[i].id), status_names[o[i].status], I64(sz, o[i].size),
+				    I64(mt, o[i].mtime_ns), o[i].md5[0] ? o[i].md5 : NULL,
+				    o[i].etag[0] ? o[i].etag : NULL, o[i].error[0] ? o[i].error : NULL,
+				    I64(rt, o[i].retries), o[i].count_retry ? "t" : "f",
+				    o[i].permanent ? "t" : "f" };
+		rc = du_db_copy_row(cp, 10, v, err);
+	}
+	if (rc) {
+		du_db_copy_abort(cp);
+		goto fail;
+	}
+	if ((rc = du_db_copy_end(cp, err)))
+		goto fail;
+	/*
+	 * Only rows we still hold change, so a file's final row is written once even if its lease
+	 * expired and another worker took it. The session's live counters move by what changed.
+	 */
+	rc = q(db, err, "write outcomes",
+	       "WITH u AS (UPDATE file_uploads f SET status = o.status, file_size = o.size,"
+	       "  mtime_ns = o.mtime_ns, md5 = coalesce(o.md5, f.md5), etag = coalesce(o.etag, f.etag),"
+	       "  error_message = CASE WHEN o.status = 'failed' THEN o.error ELSE NULL END,"
+	       "  error_permanent = (o.status = 'failed' AND o.permanent),"
+	       "  retry_count = f.retry_count + o.retries + CASE WHEN o.count_retry THEN 1 ELSE 0 END,"
+	       "  uploaded_at = CASE WHEN o.status = 'uploaded' THEN now() ELSE f.uploaded_at END,"
+	       "  worker = CASE WHEN o.status = 'pending' THEN NULL ELSE f.worker END,"
+	       "  lease_until = NULL, updated_at = now()"
+	       "  FROM du_outcome o WHERE f.id = o.id AND f.session_id = $1 AND f.status = 'uploading'"
+	       "  AND f.worker = $2 RETURNING f.status, f.file_size)"
+	       " UPDATE sync_sessions s SET"
+	       "  files_uploaded = s.files_uploaded + c.up, files_failed = s.files_failed + c.failed,"
+	       "  bytes_uploaded = s.bytes_uploaded + c.bytes"
+	       " FROM (SELECT count(*) FILTER (WHERE status = 'uploaded') AS up,"
+	       "  count(*) FILTER (WHERE status = 'failed') AS failed,"
+	       "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'), 0) AS bytes FROM u) c"
+	       " WHERE s.id = $1",
+	       2, p, NULL);
+	if (rc)
+		goto fail;
+	return q(db, err, "commit", "COMMIT", 0, NULL, NULL);
+fail:
+	q(db, NULL, "rollback", "ROLLBACK", 0, NULL, NULL);
+	return rc;
+}
+
+int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, const char *error_message,
+		  struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), status, error_message };
+	return q(db, err, "finish session",
+		 "UPDATE sync_sessions s SET files_uploaded = c.up, files_failed = c.failed,"
+		 " bytes_uploaded = c.bytes, status = coalesce($2, s.status),"
+		 " completed_at = CASE WHEN $2 IS NULL OR $2 = 'in_progress' THEN s.completed_at ELSE now() END,"
+		 " error_message = coalesce($3, s.error_message)"
+		 " FROM (SELECT count(*) FILTER (WHERE status = 'uploaded') AS up,"
+		 "  count(*) FILTER (WHERE status = 'failed') AS failed,"
+		 "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'), 0) AS bytes"
+		 "  FROM file_uploads WHERE session_id = $1) c"
+		 " WHERE s.id = $1",
+		 3, p, NULL);
+}
+
+int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r;
+	int rc = q(db, err, "open rows",
+		   "SELECT count(*) FROM file_uploads WHERE session_id = $1"
+		   " AND status IN ('pending', 'uploading')",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_mark_scanned(struct du_db *db, int64_t session_id, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	return q(db, err, "mark scanned", "UPDATE sync_sessions SET scanned_at = now() WHERE id = $1", 1, p,
+		 NULL);
+}
+
+int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r;
+	int rc = q(db, err, "session state", "SELECT scanned_at IS NOT NULL FROM sync_sessions WHERE id = $1",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return du_err_set(err, DU_ERR_NOTFOUND, "session %" PRId64 " does not exist", session_id);
+	}
+	*out = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
+		      int (*cb)(void *arg, const char *error, uint64_t count), void *arg, struct du_err *err)
+{
+	char sid[24], lim[24];
+	const char *p[] = { I64(sid, session_id), I64(lim, limit) };
+	PGresult *r;
+	int rc = q(db, err, "failure summary",
+		   "SELECT coalesce(error_message, 'unknown'), count(*) FROM file_uploads"
+		   " WHERE session_id = $1 AND status = 'failed' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2",
+		   2, p, &r);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && !rc; i++)
+		rc = cb(arg, PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10));
+	PQclear(r);
+	return rc;
+}
+
+int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_t *part_size,
+		    struct du_mpu_part **parts, int *nparts, struct du_err *err)
+{
+	char fid[24];
+	const char *p[] = { I64(fid, file_id) };
+	PGresult *r;
+	int rc;
+
+	*upload_id = NULL;
+	*parts = NULL;
+	*nparts = 0;
+	if ((rc = q(db, err, "multipart state",
+		    "SELECT upload_id, part_size FROM multipart_uploads WHERE file_id = $1", 1, p, &r)))
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return DU_OK;
+	}
+	*upload_id = strdup(PQgetvalue(r, 0, 0));
+	*part_size = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	if (!*upload_id)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	if ((rc = q(db, err, "multipart parts",
+		    "SELECT part_number, size, md5, etag FROM multipart_parts WHERE file_id = $1"
+		    " ORDER BY part_number",
+		    1, p, &r)))
+		goto fail;
+	int n = PQntuples(r);
+	*parts = calloc(n ? n : 1, sizeof(**parts));
+	if (!*parts) {
+		PQclear(r);
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		struct du_mpu_part *pp = &(*parts)[i];
+		pp->number = atoi(PQgetvalue(r, i, 0));
+		pp->size = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		snprintf(pp->md5, sizeof(pp->md5), "%s", PQgetvalue(r, i, 2));
+		snprintf(pp->etag, sizeof(pp->etag), "%s", PQgetvalue(r, i, 3));
+	}
+	*nparts = n;
+	PQclear(r);
+	return DU_OK;
+fail:
+	free(*upload_id);
+	*upload_id = NULL;
+	return rc;
+}
+
+int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, uint64_t part_size,
+		     struct du_err *err)
+{
+	char fid[24], ps[24];
+	const char *p[] = { I64(fid, file_id), upload_id, I64(ps, part_size) };
+	return q(db, err, "record multipart upload",
+		 "INSERT INTO multipart_uploads (file_id, upload_id, part_size) VALUES ($1, $2, $3)"
+		 " ON CONFLICT (file_id) DO UPDATE SET upload_id = EXCLUDED.upload_id,"
+		 " part_size = EXCLUDED.part_size, created_at = now()",
+		 3, p, NULL);
+}
+
+int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *pt, struct du_err *err)
+{
+	char fid[24], num[24], sz[24];
+	const char *p[] = { I64(fid, file_id), I64(num, pt->number), I64(sz, pt->size), pt->md5, pt->etag };
+	return q(db, err, "record part",
+		 "INSERT INTO multipart_parts (file_id, part_number, size, md5, etag) VALUES ($1, $2, $3, $4, $5)"
+		 " ON CONFLICT (file_id, part_number) DO UPDATE SET size = EXCLUDED.size,"
+		 " md5 = EXCLUDED.md5, etag = EXCLUDED.etag",
+		 5, p, NULL);
+}
+
+int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err)
+{
+	char fid[24];
+	const char *p[] = { I64(fid, file_id) };
+	return q(db, err, "forget multipart upload", "DELETE FROM multipart_uploads WHERE file_id = $1", 1, p,
+		 NULL);
+}
+
+int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
+		       void *arg, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r;
+	int rc = q(db, err, "failed files",
+		   "SELECT s3_key, coalesce(error_message, ''), retry_count, error_permanent,"
+		   " coalesce(to_char(last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
+		   " FROM file_uploads WHERE session_id = $1 AND status = 'failed' ORDER BY id",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		struct du_failed_row fr = {
+			.key = PQgetvalue(r, i, 0),
+			.error = PQgetvalue(r, i, 1),
+			.retry_count = atoi(PQgetvalue(r, i, 2)),
+			.permanent = PQgetvalue(r, i, 3)[0] == 't',
+			.last_attempt = PQgetvalue(r, i, 4),
+		};
+		rc = cb(arg, &fr);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
+			   struct du_err *err)
+{
+	char sid[24], ma[24];
+	const char *p[] = { I64(sid, session_id), I64(ma, max_attempts) };
+	PGresult *r;
+	int rc = q(db, err, "retryable files",
+		   "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'failed'"
+		   " AND retry_count < $2::int AND NOT error_permanent",
+		   2, p, &r);
+	if (rc)
+		return rc;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
+}

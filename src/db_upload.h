@@ -1,0 +1,117 @@
+/*
+ * db_upload.h (private): the SQL of the upload pipeline. PGresult never leaves src/db*.c.
+ *
+ * Registration: the S3 listing and the scan are COPY'd into two temporary tables of the main
+ * connection, then one set-based statement decides what to upload and inserts those rows as
+ * 'pending' (or 'failed' when the key is invalid). Upload: workers' batches are claimed with
+ * FOR UPDATE SKIP LOCKED under a lease; one writer flushes outcomes in batches.
+ */
+#ifndef DU_DB_UPLOAD_H
+#define DU_DB_UPLOAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "du/db.h"
+#include "du/err.h"
+
+struct du_decision {
+	uint64_t found, bytes_found;
+	uint64_t to_upload, bytes_to_upload;
+	uint64_t in_s3, recorded, changed, bad_keys;
+};
+
+/* Create the temporary staging tables (du_s3_stage, du_scan_stage). */
+int du_dbu_stage_begin(struct du_db *db, struct du_err *err);
+/* COPY handles for the two stages: rows are (s3_key, size, etag) and
+ * (local_path, s3_key, file_size, mtime_ns, inode, file_type, bad_key). */
+int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, struct du_err *err);
+/*
+ * Decide. With session_id > 0, insert the rows to upload into file_uploads for that session and
+ * set the session's totals; with 0 (dry run), only count and keep du_decision for listing.
+ * has_schema false: the database holds no du schema yet (dry run on a fresh database).
+ */
+int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
+		  struct du_decision *d, struct du_err *err);
+/* Dry run: hand each decided row to cb (key, size, upload?). */
+int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
+		    void *arg, struct du_err *err);
+int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err);
+/* The project of bucket, or 0 when there is none (read only: for dry runs). */
+int du_dbu_project_find(struct du_db *db, const char *bucket, int64_t *project_id, struct du_err *err);
+
+struct du_claimed {
+	int64_t id;
+	const char *local_path;
+	const char *s3_key;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t inode;
+	int retry_count;
+};
+/* Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
+ * failed_too, failed rows whose retry_count < max_retry are claimed as well (du-retry). */
+int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int limit, int lease_s,
+		 bool failed_too, int max_retry, int (*cb)(void *arg, const struct du_claimed *c), void *arg,
+		 int *nclaimed, struct du_err *err);
+int du_dbu_renew(struct du_db *db, int64_t session_id, const char *worker, int lease_s, struct du_err *err);
+
+enum du_outcome_status { DU_OUT_UPLOADED, DU_OUT_FAILED, DU_OUT_PENDING };
+
+struct du_outcome {
+	int64_t id;
+	int status;                /* enum du_outcome_status */
+	uint64_t size;             /* as read at upload time */
+	int64_t mtime_ns;
+	char md5[33];
+	char etag[128];
+	char error[256];
+	int retries;               /* attempts beyond the first in this run */
+	bool count_retry;          /* du-retry: add 1 to retry_count */
+	bool permanent;            /* failed for good: file gone, permission or access denied */
+};
+/* Write outcomes (one transaction) and bump the session's live counters. Only rows still held by
+ * worker ('uploading' with our worker id) change: a file's final row is written once. */
+int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const struct du_outcome *o,
+		 int n, struct du_err *err);
+
+/* Recount the session's counters from its rows; set status (NULL: keep) and completed_at. */
+int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, const char *error_message,
+		  struct du_err *err);
+/* How many rows of session are pending or uploading (by anyone). */
+int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
+int du_dbu_mark_scanned(struct du_db *db, int64_t session_id, struct du_err *err);
+int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err);
+
+/* The session's failures grouped by error, most frequent first (at most limit groups). */
+int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
+		      int (*cb)(void *arg, const char *error, uint64_t count), void *arg, struct du_err *err);
+
+/* Multipart bookkeeping, one row per file and one per finished part. */
+struct du_mpu_part {
+	int number;
+	uint64_t size;
+	char md5[33];
+	char etag[128];
+};
+int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_t *part_size,
+		    struct du_mpu_part **parts, int *nparts, struct du_err *err);
+int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, uint64_t part_size,
+		     struct du_err *err);
+int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *p, struct du_err *err);
+int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err);
+
+/* du-retry: the session's failed rows, oldest first. */
+struct du_failed_row {
+	const char *key;
+	const char *error;
+	int retry_count;
+	bool permanent;
+	const char *last_attempt;
+};
+int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
+		       void *arg, struct du_err *err);
+/* Failed rows that du-retry would still try (retry_count < max_attempts, not permanent). */
+int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
+			   struct du_err *err);
+#endif

@@ -1,0 +1,939 @@
+/* The upload pool: see pipeline.h for who owns what. */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db_upload.h"
+#include "du/commands.h"
+#include "du/crypto.h"
+#include "du/log.h"
+#include "du/retry.h"
+
+#define CLAIM_BATCH_MIN 32
+#define FLUSH_ROWS 256
+#define FLUSH_MS 200
+#define STOP_GRACE_S 30
+
+/* A claimed file, shared by its part jobs while it is multipart. */
+struct ufile {
+	int64_t id;
+	char *path, *key;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+	int retries;
+
+	/* multipart */
+	char *upload_id;
+	uint64_t part_size;
+	int nparts;
+	char (*etags)[128];
+	struct du_mpu_part *done;   /* parts recorded by an earlier run (resume) */
+	int ndone;
+	int parts_left;             /* atomic */
+	int failed;                 /* atomic: a part failed; stop hashing and sending */
+	bool changed, permanent;
+	struct du_err ferr;         /* first failure, under run.mu */
+	struct du_md5_ctx *md5;     /* whole-file md5, fed in part order */
+	int md5_next;               /* next part number to hash, under run.mu */
+	struct stat st0;
+};
+
+struct job {
+	struct job *next;
+	struct ufile *f;
+	int part;                   /* 0: the whole file (or the start of a multipart one) */
+};
+
+struct run {
+	const struct du_config *cfg;
+	const struct du_pipeline_opts *po;
+	struct du_s3 *s3;
+	struct du_db *db;
+	struct du_progress *prog;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_space, cv_md5;
+	struct job *head, *tail;
+	int queued_files;           /* whole-file jobs waiting */
+	bool feeding_done;
+	int fatal;                  /* a status that ends the run (database lost, auth refused) */
+	struct du_err fatal_err;
+
+	/* writer */
+	pthread_t writer;
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	struct du_outcome *out;
+	int nout, capout;
+	bool wstop;
+	struct du_db *wdb;
+
+	/* multipart bookkeeping */
+	pthread_mutex_t mmu;
+	struct du_db *mdb;
+
+	struct du_pipeline_stats st;  /* atomics */
+};
+
+static char worker_id[160];
+static pthread_once_t worker_once = PTHREAD_ONCE_INIT;
+
+static void make_worker_id(void)
+{
+	char host[64] = "host";
+	struct timespec ts;
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(worker_id, sizeof(worker_id), "%s:%d:%lx", host, (int)getpid(),
+		 (unsigned long)(ts.tv_nsec ^ (ts.tv_sec << 20)));
+}
+
+const char *du_worker_id(void)
+{
+	pthread_once(&worker_once, make_worker_id);
+	return worker_id;
+}
+
+static int lease_seconds(void)
+{
+	const char *e = getenv("DU_LEASE_SECONDS"); /* tests shorten it to watch dead workers' rows return */
+	int v = e ? atoi(e) : 0;
+	return v > 0 ? v : 300;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void ufile_free(struct ufile *f)
+{
+	if (!f)
+		return;
+	free(f->path);
+	free(f->key);
+	free(f->upload_id);
+	free(f->etags);
+	free(f->done);
+	if (f->md5) {
+		unsigned char junk[DU_MD5_LEN];
+		du_md5_final(f->md5, junk);
+	}
+	free(f);
+}
+
+/* ---- writer ------------------------------------------------------------------------------ */
+
+static void emit(struct run *r, const struct du_outcome *o)
+{
+	pthread_mutex_lock(&r->wmu);
+	if (r->nout == r->capout) {
+		int cap = r->capout ? r->capout * 2 : 512;
+		struct du_outcome *n = realloc(r->out, cap * sizeof(*n));
+		if (!n) {
+			/* Without memory the outcome cannot be recorded: the row stays 'uploading' and its
+			 * lease returns it to pending, which is true. */
+			pthread_mutex_unlock(&r->wmu);
+			return;
+		}
+		r->out = n;
+		r->capout = cap;
+	}
+	r->out[r->nout++] = *o;
+	if (r->nout >= FLUSH_ROWS)
+		pthread_cond_signal(&r->wcv);
+	pthread_mutex_unlock(&r->wmu);
+}
+
+static void set_fatal(struct run *r, const struct du_err *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->fatal) {
+		r->fatal = e->code ? e->code : DU_ERR_INTERNAL;
+		r->fatal_err = *e;
+	}
+	pthread_cond_broadcast(&r->cv_job);
+	pthread_cond_broadcast(&r->cv_space);
+	pthread_cond_broadcast(&r->cv_md5);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Flush with reconnects: outcomes stay buffered while the database is away (bounded). */
+static int flush_batch(struct run *r, struct du_outcome *o, int n)
+{
+	struct du_err e = { 0 };
+	double give_up = mono() + 120;
+	long delay = 200;
+	for (;;) {
+		if (du_dbu_flush(r->wdb, r->po->session_id, du_worker_id(), o, n, &e) == DU_OK)
+			return DU_OK;
+		if (du_db_ok(r->wdb) || mono() > give_up) {
+			set_fatal(r, &e);
+			return e.code;
+		}
+		du_warn("database connection lost; reconnecting (%d outcomes buffered)", n);
+		struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		delay = delay < 5000 ? delay * 2 : 5000;
+		du_db_reconnect(r->wdb, NULL);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct run *r = arg;
+	int lease = lease_seconds();
+	double next_renew = mono() + lease / 3.0;
+	struct du_outcome *batch = NULL;
+	int cap = 0;
+
+	pthread_mutex_lock(&r->wmu);
+	for (;;) {
+		if (r->nout < FLUSH_ROWS && !r->wstop) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += FLUSH_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&r->wcv, &r->wmu, &ts);
+		}
+		int n = r->nout;
+		bool stop = r->wstop;
+		if (n) {
+			if (cap < n) {
+				struct du_outcome *nb = realloc(batch, n * sizeof(*nb));
+				if (!nb) {
+					pthread_mutex_unlock(&r->wmu);
+					continue;
+				}
+				batch = nb;
+				cap = n;
+			}
+			memcpy(batch, r->out, n * sizeof(*batch));
+			r->nout = 0;
+		}
+		pthread_mutex_unlock(&r->wmu);
+		if (n)
+			flush_batch(r, batch, n);
+		if (mono() > next_renew) {
+			struct du_err e = { 0 };
+			if (du_dbu_renew(r->wdb, r->po->session_id, du_worker_id(), lease, &e))
+				du_warn("%s", e.msg);
+			next_renew = mono() + lease / 3.0;
+		}
+		pthread_mutex_lock(&r->wmu);
+		if (stop && r->nout == 0)
+			break;
+	}
+	pthread_mutex_unlock(&r->wmu);
+	free(batch);
+	return NULL;
+}
+
+/* ---- queue --------------------------------------------------------------------------------- */
+
+static void push(struct run *r, struct job *j, bool front)
+{
+	if (front) {
+		j->next = r->head;
+		r->head = j;
+		if (!r->tail)
+			r->tail = j;
+	} else {
+		j->next = NULL;
+		if (r->tail)
+			r->tail->next = j;
+		else
+			r->head = j;
+		r->tail = j;
+	}
+	if (j->part == 0)
+		r->queued_files++;
+}
+
+static struct job *pop(struct run *r)
+{
+	pthread_mutex_lock(&r->mu);
+	while (!r->head && !r->feeding_done && !r->fatal)
+		pthread_cond_wait(&r->cv_job, &r->mu);
+	struct job *j = r->head;
+	if (j) {
+		r->head = j->next;
+		if (!r->head)
+			r->tail = NULL;
+		if (j->part == 0) {
+			r->queued_files--;
+			pthread_cond_signal(&r->cv_space);
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return j;
+}
+
+/* ---- one file ------------------------------------------------------------------------------ */
+
+struct worker {
+	struct run *r;
+	struct du_s3_conn *conn;
+	unsigned char *buf;
+	size_t cap;
+	uint64_t rnd;
+};
+
+static uint64_t xrand(void *arg)
+{
+	uint64_t *s = arg;
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static bool stopping(struct run *r)
+{
+	return du_stop_level() > 0 || __atomic_load_n(&r->fatal, __ATOMIC_RELAXED);
+}
+
+/* Sleep for the retry policy's delay, waking early when asked to stop. */
+static void backoff(struct worker *w, int attempt, const struct du_err *e)
+{
+	long ms = du_retry_delay_ms(attempt, w->r->cfg->retry_base_ms, w->r->cfg->retry_cap_ms, 0, xrand, &w->rnd);
+	(void)e;
+	while (ms > 0 && !stopping(w->r)) {
+		long step = ms < 100 ? ms : 100;
+		struct timespec ts = { 0, step * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static int ensure_buf(struct worker *w, size_t n, struct du_err *err)
+{
+	if (n <= w->cap)
+		return DU_OK;
+	size_t cap = w->cap ? w->cap : 1 << 16;
+	while (cap < n)
+		cap *= 2;
+	unsigned char *b = realloc(w->buf, cap);
+	if (!b)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory for a %zu-byte buffer", cap);
+	w->buf = b;
+	w->cap = cap;
+	return DU_OK;
+}
+
+static int open_file(const char *path, int *fd, struct stat *st, struct du_err *err)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return du_err_set(err, DU_ERR_IO, "file vanished");
+		if (e == EACCES || e == EPERM)
+			return du_err_set(err, DU_ERR_IO, "permission denied");
+		return du_err_sys(err, DU_ERR_IO, e, "cannot open");
+	}
+	if (fstat(*fd, st) < 0) {
+		int e = errno;
+		close(*fd);
+		return du_err_sys(err, DU_ERR_IO, e, "cannot stat");
+	}
+	return DU_OK;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static int read_full(int fd, unsigned char *buf, size_t len, uint64_t off, struct du_err *err)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return du_err_sys(err, DU_ERR_IO, errno, "read failed");
+		}
+		if (n == 0)
+			return du_err_set(err, DU_ERR_CHANGED, "changed during upload (file shrank)");
+		got += (size_t)n;
+	}
+	return DU_OK;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* A failure that retrying cannot heal. */
+static bool permanent(const struct du_err *e)
+{
+	if (e->code == DU_ERR_S3_AUTH)
+		return true;
+	if (e->code == DU_ERR_IO)
+		return strstr(e->msg, "vanished") || strstr(e->msg, "permission denied");
+	return false;
+}
+
+static void fill_failed(struct du_outcome *o, const struct ufile *f, const struct du_err *e)
+{
+	o->id = f->id;
+	o->status = DU_OUT_FAILED;
+	o->size = f->size;
+	o->mtime_ns = f->mtime_ns;
+	snprintf(o->error, sizeof(o->error), "%s", e->msg);
+	o->permanent = permanent(e);
+}
+
+static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
+{
+	struct run *r = w->r;
+	o->retries = f->retries;
+	o->count_retry = r->po->retry_mode;
+	if (o->status == DU_OUT_UPLOADED) {
+		__atomic_add_fetch(&r->st.files_ok, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->st.bytes_ok, o->size, __ATOMIC_RELAXED);
+		du_progress_done(r->prog, 1, 0, o->size);
+	} else if (o->status == DU_OUT_FAILED) {
+		__atomic_add_fetch(&r->st.files_failed, 1, __ATOMIC_RELAXED);
+		du_progress_done(r->prog, 0, 1, 0);
+		du_progress_failed(r->prog, f->key, o->error);
+	} else {
+		__atomic_add_fetch(&r->st.files_released, 1, __ATOMIC_RELAXED);
+	}
+	emit(r, o);
+}
+
+static void release_file(struct worker *w, struct ufile *f)
+{
+	struct du_outcome o = { .id = f->id, .status = DU_OUT_PENDING, .size = f->size, .mtime_ns = f->mtime_ns };
+	finish_file(w, f, &o);
+}
+
+static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, struct du_err *err)
+{
+	int fd, rc;
+	struct stat st0, st1;
+	unsigned char md5[DU_MD5_LEN];
+
+	if ((rc = open_file(f->path, &fd, &st0, err)))
+		return rc;
+	size_t len = (size_t)st0.st_size;
+	if ((rc = ensure_buf(w, len ? len : 1, err)) || (rc = read_full(fd, w->buf, len, 0, err)))
+		goto out;
+	du_md5(w->buf, len, md5);
+	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
+		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
+		goto out;
+	}
+	struct du_s3_put put = { .md5 = md5, .mtime = st0.st_mtim.tv_sec };
+	if ((rc = du_s3_put_object(w->conn, f->key, w->buf, len, &put, o->etag, err)))
+		goto out;
+	/* The object is in S3; it is the file only if the file is still what we read. */
+	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
+		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
+		goto out;
+	}
+	o->id = f->id;
+	o->status = DU_OUT_UPLOADED;
+	o->size = len;
+	o->mtime_ns = mtime_ns(&st0);
+	du_hex(md5, DU_MD5_LEN, o->md5);
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- multipart ------------------------------------------------------------------------------ */
+
+static void part_fail(struct run *r, struct ufile *f, const struct du_err *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!f->failed) {
+		f->failed = 1;
+		f->ferr = *e;
+		if (e->code == DU_ERR_CHANGED)
+			f->changed = true;
+	}
+	pthread_cond_broadcast(&r->cv_md5);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int mdb_call_start(struct run *r, struct ufile *f, struct du_err *err)
+{
+	pthread_mutex_lock(&r->mmu);
+	int rc = du_dbu_mpu_start(r->mdb, f->id, f->upload_id, f->part_size, err);
+	pthread_mutex_unlock(&r->mmu);
+	return rc;
+}
+
+static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err)
+{
+	struct run *r = w->r;
+	int fd, rc;
+	char *prev = NULL;
+	uint64_t prev_size = 0;
+
+	if ((rc = open_file(f->path, &fd, &f->st0, err)))
+		return rc;
+	close(fd);
+	f->size = (uint64_t)f->st0.st_size;
+	f->mtime_ns = mtime_ns(&f->st0);
+	if ((rc = du_s3_check_size(f->size, err)))
+		return rc;
+	uint64_t ps = du_s3_part_size(f->size, r->cfg->multipart_chunk_size);
+
+	pthread_mutex_lock(&r->mmu);
+	rc = du_dbu_mpu_load(r->mdb, f->id, &prev, &prev_size, &f->done, &f->ndone, err);
+	pthread_mutex_unlock(&r->mmu);
+	if (rc)
+		return rc;
+	if (prev && prev_size == ps) {
+		f->upload_id = prev;   /* continue where an earlier run stopped */
+	} else {
+		if (prev) {
+			du_s3_mpu_abort(w->conn, f->key, prev, NULL);
+			free(prev);
+			free(f->done);
+			f->done = NULL;
+			f->ndone = 0;
+		}
+		struct du_s3_put put = { .mtime = f->st0.st_mtim.tv_sec };
+		if ((rc = du_s3_mpu_create(w->conn, f->key, &put, &f->upload_id, err)))
+			return rc;
+		if ((rc = mdb_call_start(r, f, err)))
+			return rc;
+	}
+	f->part_size = ps;
+	f->nparts = (int)((f->size + ps - 1) / ps);
+	if (f->nparts == 0)
+		f->nparts = 1;
+	f->etags = calloc(f->nparts, sizeof(*f->etags));
+	f->md5 = du_md5_new();
+	if (!f->etags || !f->md5)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	f->parts_left = f->nparts;
+	f->md5_next = 1;
+	return DU_OK;
+}
+
+static const struct du_mpu_part *recorded_part(const struct ufile *f, int n)
+{
+	for (int i = 0; i < f->ndone; i++)
+		if (f->done[i].number == n)
+			return &f->done[i];
+	return NULL;
+}
+
+static void complete_multipart(struct worker *w, struct ufile *f)
+{
+	struct run *r = w->r;
+	struct du_outcome o = { 0 };
+	struct du_err e = { 0 };
+	struct stat st;
+	unsigned char md5[DU_MD5_LEN];
+
+	du_md5_final(f->md5, md5);
+	f->md5 = NULL;
+	if (f->failed) {
+		e = f->ferr;
+		goto failed;
+	}
+	if (stat(f->path, &st) < 0 || !same_file(&st, &f->st0)) {
+		du_err_set(&e, DU_ERR_CHANGED, "changed during upload");
+		f->changed = true;
+		goto failed;
+	}
+	struct du_s3_part *parts = calloc(f->nparts, sizeof(*parts));
+	if (!parts) {
+		du_err_set(&e, DU_ERR_NOMEM, "out of memory");
+		goto failed;
+	}
+	for (int i = 0; i < f->nparts; i++)
+		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i] };
+	int rc = du_s3_mpu_complete(w->conn, f->key, f->upload_id, parts, f->nparts, o.etag, &e);
+	free(parts);
+	if (rc)
+		goto failed;
+	pthread_mutex_lock(&r->mmu);
+	du_dbu_mpu_forget(r->mdb, f->id, NULL);
+	pthread_mutex_unlock(&r->mmu);
+	o.id = f->id;
+	o.status = DU_OUT_UPLOADED;
+	o.size = f->size;
+	o.mtime_ns = f->mtime_ns;
+	du_hex(md5, DU_MD5_LEN, o.md5);
+	finish_file(w, f, &o);
+	return;
+failed:
+	if (stopping(r) && !f->changed && e.code != DU_ERR_S3_AUTH) {
+		release_file(w, f);   /* interrupted: parts stay recorded for the next run */
+		return;
+	}
+	if (f->changed || e.code == DU_ERR_NOTFOUND) {
+		/* The parts no longer describe the file (or the upload is gone): start over next time. */
+		du_s3_mpu_abort(w->conn, f->key, f->upload_id, NULL);
+		pthread_mutex_lock(&r->mmu);
+		du_dbu_mpu_forget(r->mdb, f->id, NULL);
+		pthread_mutex_unlock(&r->mmu);
+	}
+	fill_failed(&o, f, &e);
+	finish_file(w, f, &o);
+}
+
+/* Read part n, feed the whole-file md5 in order, send it unless an earlier run did. */
+static void do_part(struct worker *w, struct ufile *f, int n)
+{
+	struct run *r = w->r;
+	struct du_err e = { 0 };
+	uint64_t off = (uint64_t)(n - 1) * f->part_size;
+	size_t len = (size_t)(off + f->part_size > f->size ? f->size - off : f->part_size);
+	unsigned char md5[DU_MD5_LEN];
+	char md5hex[DU_MD5_HEX_LEN];
+	int fd = -1;
+	struct stat st;
+
+	if (__atomic_load_n(&f->failed, __ATOMIC_RELAXED) || stopping(r)) {
+		if (!f->failed)
+			part_fail(r, f, &(struct du_err){ .code = DU_ERR_INTERRUPTED, .msg = "interrupted" });
+		goto done;
+	}
+	if (ensure_buf(w, len ? len : 1, &e) || open_file(f->path, &fd, &st, &e)) {
+		part_fail(r, f, &e);
+		goto done;
+	}
+	if (!same_file(&st, &f->st0)) {
+		du_err_set(&e, DU_ERR_CHANGED, "changed during upload");
+		part_fail(r, f, &e);
+		goto done;
+	}
+	if (read_full(fd, w->buf, len, off, &e)) {
+		part_fail(r, f, &e);
+		goto done;
+	}
+	du_md5(w->buf, len, md5);
+	du_hex(md5, DU_MD5_LEN, md5hex);
+
+	/* Whole-file md5: parts are queued in order, so the wait for our turn is short. */
+	pthread_mutex_lock(&r->mu);
+	while (f->md5_next != n && !f->failed && !r->fatal)
+		pthread_cond_wait(&r->cv_md5, &r->mu);
+	if (f->md5_next == n) {
+		du_md5_update(f->md5, w->buf, len);
+		f->md5_next++;
+		pthread_cond_broadcast(&r->cv_md5);
+	}
+	pthread_mutex_unlock(&r->mu);
+
+	const struct du_mpu_part *prev = recorded_part(f, n);
+	if (prev) {
+		if (prev->size != len || strcmp(prev->md5, md5hex)) {
+			du_err_set(&e, DU_ERR_CHANGED, "changed since its upload began (part %d differs)", n);
+			part_fail(r, f, &e);
+			goto done;
+		}
+		snprintf(f->etags[n - 1], sizeof(f->etags[0]), "%s", prev->etag);
+		__atomic_add_fetch(&r->st.parts_reused, 1, __ATOMIC_RELAXED);
+		goto done;
+	}
+	for (int attempt = 1;; attempt++) {
+		if (du_s3_mpu_part(w->conn, f->key, f->upload_id, n, w->buf, len, md5, f->etags[n - 1], &e) == DU_OK)
+			break;
+		if (!du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
+			part_fail(r, f, &e);
+			goto done;
+		}
+		__atomic_add_fetch(&f->retries, 1, __ATOMIC_RELAXED);
+		backoff(w, attempt, &e);
+	}
+	struct du_mpu_part rec = { .number = n, .size = len };
+	snprintf(rec.md5, sizeof(rec.md5), "%s", md5hex);
+	snprintf(rec.etag, sizeof(rec.etag), "%s", f->etags[n - 1]);
+	pthread_mutex_lock(&r->mmu);
+	int rc = du_dbu_mpu_part(r->mdb, f->id, &rec, &e);
+	pthread_mutex_unlock(&r->mmu);
+	if (rc) {
+		set_fatal(r, &e);
+		part_fail(r, f, &e);
+		goto done;
+	}
+	__atomic_add_fetch(&r->st.parts_sent, 1, __ATOMIC_RELAXED);
+done:
+	if (fd >= 0)
+		close(fd);
+	if (__atomic_sub_fetch(&f->parts_left, 1, __ATOMIC_ACQ_REL) == 0) {
+		complete_multipart(w, f);
+		ufile_free(f);
+	}
+}
+
+static void do_file(struct worker *w, struct ufile *f)
+{
+	struct run *r = w->r;
+	struct du_outcome o = { 0 };
+	struct du_err e = { 0 };
+	struct stat st;
+
+	if (stopping(r)) {
+		release_file(w, f);
+		ufile_free(f);
+		return;
+	}
+	/* Multipart when the file is big now (it may have grown since the scan). */
+	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->cfg->multipart_threshold) {
+		if (start_multipart(w, f, &e)) {
+			if (stopping(r))
+				release_file(w, f);
+			else {
+				fill_failed(&o, f, &e);
+				finish_file(w, f, &o);
+			}
+			ufile_free(f);
+			return;
+		}
+		/* Parts go to the front of the queue, in order, so all workers help with this file. */
+		pthread_mutex_lock(&r->mu);
+		for (int n = f->nparts; n >= 2; n--) {
+			struct job *j = calloc(1, sizeof(*j));
+			if (!j) {
+				/* Do the rest ourselves, one by one: slower, still correct. */
+				pthread_mutex_unlock(&r->mu);
+				for (int k = 2; k <= n; k++)
+					do_part(w, f, k);
+				pthread_mutex_lock(&r->mu);
+				break;
+			}
+			j->f = f;
+			j->part = n;
+			push(r, j, true);
+		}
+		pthread_cond_broadcast(&r->cv_job);
+		pthread_mutex_unlock(&r->mu);
+		do_part(w, f, 1);
+		return;
+	}
+	for (int attempt = 1;; attempt++) {
+		memset(&o, 0, sizeof(o));
+		if (put_small(w, f, &o, &e) == DU_OK)
+			break;
+		if (stopping(r) && e.code != DU_ERR_CHANGED && !permanent(&e)) {
+			release_file(w, f);
+			ufile_free(f);
+			return;
+		}
+		/* A changed file is retried later (du-retry), when it has settled. */
+		if (e.code == DU_ERR_CHANGED || !du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry) {
+			if (e.code == DU_ERR_S3_AUTH)
+				set_fatal(r, &e);
+			fill_failed(&o, f, &e);
+			break;
+		}
+		f->retries++;
+		backoff(w, attempt, &e);
+	}
+	finish_file(w, f, &o);
+	ufile_free(f);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct job *j;
+	while ((j = pop(w->r))) {
+		if (j->part)
+			do_part(w, j->f, j->part);
+		else
+			do_file(w, j->f);
+		free(j);
+	}
+	return NULL;
+}
+
+/* ---- feeder ---------------------------------------------------------------------------------- */
+
+static int enqueue_claimed(void *arg, const struct du_claimed *c)
+{
+	struct run *r = arg;
+	struct ufile *f = calloc(1, sizeof(*f));
+	struct job *j = calloc(1, sizeof(*j));
+	if (!f || !j || !(f->path = strdup(c->local_path)) || !(f->key = strdup(c->s3_key))) {
+		ufile_free(f);
+		free(j);
+		return DU_ERR_NOMEM;
+	}
+	f->id = c->id;
+	f->size = c->size;
+	f->mtime_ns = c->mtime_ns;
+	f->ino = c->inode;
+	j->f = f;
+	pthread_mutex_lock(&r->mu);
+	push(r, j, false);
+	pthread_cond_signal(&r->cv_job);
+	pthread_mutex_unlock(&r->mu);
+	return DU_OK;
+}
+
+static int feed(struct run *r, struct du_err *err)
+{
+	int workers = (int)r->cfg->max_workers;
+	int batch = workers * 4 > CLAIM_BATCH_MIN ? workers * 4 : CLAIM_BATCH_MIN;
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (r->queued_files >= batch && !r->fatal && du_stop_level() == 0)
+			pthread_cond_wait(&r->cv_space, &r->mu);
+		int fatal = r->fatal;
+		pthread_mutex_unlock(&r->mu);
+		if (fatal || du_stop_level() > 0)
+			return DU_OK;
+		int n = 0;
+		int rc = du_dbu_claim(r->db, r->po->session_id, du_worker_id(), batch, lease_seconds(),
+				      r->po->retry_mode, r->po->max_attempts, enqueue_claimed, r, &n, err);
+		if (rc)
+			return rc;
+		if (n == 0)
+			return DU_OK;
+	}
+}
+
+/* Wake sleeping waiters now and then so a signal is noticed promptly. */
+static void *stop_watch(void *arg)
+{
+	struct run *r = arg;
+	double abort_at = 0;
+	for (;;) {
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&r->mu);
+		bool done = r->feeding_done && !r->head;
+		pthread_cond_broadcast(&r->cv_space);
+		pthread_cond_broadcast(&r->cv_md5);
+		pthread_mutex_unlock(&r->mu);
+		if (du_stop_level() == 1 && !abort_at)
+			abort_at = mono() + STOP_GRACE_S;
+		/* In-flight transfers get a bounded grace, then are aborted as if signalled twice. */
+		if (abort_at && mono() > abort_at)
+			du_s3_abort_all(r->s3);
+		if (du_stop_level() >= 2)
+			du_s3_abort_all(r->s3);
+		if (done)
+			return NULL;
+	}
+}
+
+int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
+		    const struct du_pipeline_opts *po, struct du_pipeline_stats *st, struct du_err *err)
+{
+	struct run r = { .cfg = cfg, .po = po, .s3 = s3, .db = db, .prog = prog };
+	int nw = (int)cfg->max_workers, started = 0, rc;
+	struct worker *ws = calloc(nw, sizeof(*ws));
+	pthread_t *th = calloc(nw, sizeof(*th));
+	pthread_t watch;
+	bool writer_started = false, watch_started = false;
+
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_mutex_init(&r.wmu, NULL);
+	pthread_mutex_init(&r.mmu, NULL);
+	pthread_cond_init(&r.cv_job, NULL);
+	pthread_cond_init(&r.cv_space, NULL);
+	pthread_cond_init(&r.cv_md5, NULL);
+	pthread_cond_init(&r.wcv, NULL);
+	if (!ws || !th) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = du_db_open(&r.wdb, cfg, err)) || (rc = du_db_open(&r.mdb, cfg, err)))
+		goto out;
+	if (pthread_create(&r.writer, NULL, writer_main, &r)) {
+		rc = du_err_set(err, DU_ERR_INTERNAL, "cannot start the writer thread");
+		goto out;
+	}
+	writer_started = true;
+	for (int i = 0; i < nw; i++) {
+		ws[i].r = &r;
+		ws[i].rnd = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(i + 1) * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)time(NULL);
+		if ((rc = du_s3_conn_new(s3, &ws[i].conn, err)))
+			goto join;
+		if (pthread_create(&th[i], NULL, worker_main, &ws[i])) {
+			du_s3_conn_free(ws[i].conn);
+			ws[i].conn = NULL;
+			rc = du_err_set(err, DU_ERR_INTERNAL, "cannot start worker threads");
+			goto join;
+		}
+		started++;
+	}
+	watch_started = pthread_create(&watch, NULL, stop_watch, &r) == 0;
+	rc = feed(&r, err);
+	if (rc)
+		set_fatal(&r, err);
+join:
+	pthread_mutex_lock(&r.mu);
+	r.feeding_done = true;
+	pthread_cond_broadcast(&r.cv_job);
+	pthread_mutex_unlock(&r.mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	/* Jobs nobody took (no worker started, or a fatal error): give their rows back. */
+	for (struct job *j = r.head, *next; j; j = next) {
+		next = j->next;
+		if (j->part == 0) {
+			struct worker w0 = { .r = &r };
+			release_file(&w0, j->f);
+			ufile_free(j->f);
+		}
+		free(j);
+	}
+	r.head = r.tail = NULL;
+	if (watch_started)
+		pthread_join(watch, NULL);
+	if (writer_started) {
+		pthread_mutex_lock(&r.wmu);
+		r.wstop = true;
+		pthread_cond_signal(&r.wcv);
+		pthread_mutex_unlock(&r.wmu);
+		pthread_join(r.writer, NULL);
+	}
+	if (!rc && r.fatal) {
+		rc = r.fatal;
+		*err = r.fatal_err;
+	}
+	if (!rc && du_stop_level() > 0)
+		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+out:
+	for (int i = 0; i < nw && ws; i++) {
+		du_s3_conn_free(ws[i].conn);
+		free(ws[i].buf);
+	}
+	free(ws);
+	free(th);
+	free(r.out);
+	du_db_close(r.wdb);
+	du_db_close(r.mdb);
+	pthread_mutex_destroy(&r.mu);
+	pthread_mutex_destroy(&r.wmu);
+	pthread_mutex_destroy(&r.mmu);
+	pthread_cond_destroy(&r.cv_job);
+	pthread_cond_destroy(&r.cv_space);
+	pthread_cond_destroy(&r.cv_md5);
+	pthread_cond_destroy(&r.wcv);
+	if (st)
+		*st = r.st;
+	return rc;
+}

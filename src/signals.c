@@ -1,0 +1,41 @@
+#include <signal.h>
+#include <string.h>
+
+#include "du/commands.h"
+
+/* Written only by the handler (async-signal-safe), read by everyone. */
+static volatile int stop_level;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (stop_level < 2)
+		stop_level++;
+}
+
+void du_signals_install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* A dropped connection must be an error on the socket, never the end of the process. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int du_stop_level(void)
+{
+	return __atomic_load_n(&stop_level, __ATOMIC_RELAXED);
+}
+
+const volatile int *du_stop_flag(void)
+{
+	return &stop_level;
+}
+
+void du_stop_reset(void)
+{
+	stop_level = 0;
+}

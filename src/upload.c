@@ -1,0 +1,340 @@
+/*
+ * du_cmd_upload: configuration is already valid. Then, in this order: database (migrations,
+ * project, session), S3 access check, scan + listing into PostgreSQL, one set-based decision,
+ * the upload pool, true counters and a final status, the summary.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db_upload.h"
+#include "du/commands.h"
+#include "du/db.h"
+#include "du/log.h"
+#include "du/progress.h"
+#include "du/s3.h"
+#include "du/scan.h"
+#include "pipeline.h"
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int du_pipeline_s3_open(const struct du_config *cfg, struct du_creds_provider **cp, struct du_s3 **s3,
+			struct du_err *err)
+{
+	struct du_s3_opts o;
+	struct du_s3_conn *conn = NULL;
+	int rc;
+
+	*cp = NULL;
+	*s3 = NULL;
+	if ((rc = du_creds_provider_new(cp, cfg->aws_profile, cfg->aws_profile_explicit, err)))
+		return rc;
+	du_s3_opts_from_config(&o, cfg);
+	if ((rc = du_s3_new(s3, &o, *cp, err)))
+		goto fail;
+	if ((rc = du_s3_conn_new(*s3, &conn, err)))
+		goto fail;
+	rc = du_s3_head_bucket(conn, err);
+	du_s3_conn_free(conn);
+	if (rc)
+		goto fail;
+	return DU_OK;
+fail:
+	du_pipeline_s3_close(*cp, *s3);
+	*cp = NULL;
+	*s3 = NULL;
+	return rc;
+}
+
+void du_pipeline_s3_close(struct du_creds_provider *cp, struct du_s3 *s3)
+{
+	du_s3_free(s3);
+	du_creds_provider_free(cp);
+}
+
+/* ---- registration: listing and scan stream into COPY ---------------------------------------- */
+
+struct reg {
+	const struct du_config *cfg;
+	struct du_db_copy *cp;
+	struct du_progress *prog;
+	struct du_err *err;
+	char key[1100];
+};
+
+static int list_row(void *arg, const struct du_s3_object *o)
+{
+	struct reg *g = arg;
+	char size[24];
+	snprintf(size, sizeof(size), "%" PRIu64, o->size);
+	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL };
+	return du_db_copy_row(g->cp, 3, v, g->err);
+}
+
+static int scan_row(void *arg, const struct du_scan_entry *e)
+{
+	struct reg *g = arg;
+	struct du_err kerr = { 0 };
+	char size[24], mt[24], ino[24];
+	const char *bad = NULL;
+
+	if (du_scan_key(g->cfg->s3_prefix, e->rel, g->key, sizeof(g->key), &kerr)) {
+		/* The row still needs a unique key; the relative path stands in and the reason is kept. */
+		bad = kerr.msg;
+		snprintf(g->key, sizeof(g->key), "%s/%.1000s", g->cfg->s3_prefix, e->rel);
+	}
+	snprintf(size, sizeof(size), "%" PRIu64, e->size);
+	snprintf(mt, sizeof(mt), "%" PRId64, e->mtime_ns);
+	snprintf(ino, sizeof(ino), "%" PRIu64, e->ino);
+	const char *v[] = { e->path, g->key, size, mt, ino, du_file_type(e->rel), bad };
+	return du_db_copy_row(g->cp, 7, v, g->err);
+}
+
+static void scan_progress(void *arg, uint64_t files, uint64_t bytes)
+{
+	du_progress_scan(arg, files, bytes);
+}
+
+static int register_files(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3,
+			  struct du_progress *prog, int64_t session_id, int64_t project_id, bool has_schema,
+			  struct du_decision *d, uint64_t *warnings, struct du_err *err)
+{
+	struct reg g = { .cfg = cfg, .prog = prog, .err = err };
+	struct du_s3_conn *conn = NULL;
+	char prefix[1100];
+	int rc;
+
+	if ((rc = du_dbu_stage_begin(db, err)))
+		return rc;
+	/* List under "prefix/", never "prefix": C1 must not match C10/... */
+	snprintf(prefix, sizeof(prefix), "%s/", cfg->s3_prefix);
+	if ((rc = du_s3_conn_new(s3, &conn, err)))
+		return rc;
+	if ((rc = du_dbu_stage_copy(db, false, &g.cp, err)))
+		goto out;
+	rc = du_s3_list(conn, prefix, list_row, &g, err);
+	if (rc) {
+		du_db_copy_abort(g.cp);
+		goto out;
+	}
+	if ((rc = du_db_copy_end(g.cp, err)))
+		goto out;
+
+	struct du_scan_opts so = {
+		.root = cfg->local_directory,
+		.use_find = cfg->use_find,
+		.extensions = cfg->extensions,
+		.exclude = cfg->exclude,
+		.follow_symlinks = cfg->follow_symlinks,
+		.progress = scan_progress,
+		.progress_arg = prog,
+		.stop = du_stop_flag(),
+	};
+	struct du_scan_stats st = { 0 };
+	if ((rc = du_dbu_stage_copy(db, true, &g.cp, err)))
+		goto out;
+	rc = du_scan(&so, scan_row, &g, &st, err);
+	*warnings = st.warnings;
+	if (rc) {
+		du_db_copy_abort(g.cp);
+		goto out;
+	}
+	if ((rc = du_db_copy_end(g.cp, err)))
+		goto out;
+	if (du_stop_level() > 0) {
+		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted while scanning");
+		goto out;
+	}
+	rc = du_dbu_decide(db, session_id, project_id, has_schema, d, err);
+out:
+	du_s3_conn_free(conn);
+	return rc;
+}
+
+/* ---- dry run ------------------------------------------------------------------------------- */
+
+static int dry_line(void *arg, const char *key, uint64_t size, bool upload)
+{
+	char b[32];
+	(void)arg;
+	du_fmt_bytes(size, b, sizeof(b));
+	printf("%s %s (%s)\n", upload ? "upload" : "skip  ", key, b);
+	return 0;
+}
+
+/* ---- summary -------------------------------------------------------------------------------- */
+
+static int error_line(void *arg, const char *error, uint64_t count)
+{
+	(void)arg;
+	du_info("  %8" PRIu64 "  %s", count, error);
+	return 0;
+}
+
+static void summary(const struct du_config *cfg, struct du_db *db, const struct du_upload_result *res,
+		    struct du_progress *prog)
+{
+	char b1[32], b2[32], rate[32];
+	double el = res->elapsed > 0 ? res->elapsed : 1e-9;
+	du_fmt_bytes(res->bytes_uploaded, b1, sizeof(b1));
+	du_fmt_bytes(res->bytes_found, b2, sizeof(b2));
+	du_fmt_bytes((uint64_t)(res->bytes_uploaded / el), rate, sizeof(rate));
+	if (du_progress_is_json(prog)) {
+		char json[1024];
+		snprintf(json, sizeof(json),
+			 "{\"event\":\"summary\",\"session_id\":%" PRId64 ",\"status\":\"%s\",\"files_found\":%" PRIu64
+			 ",\"files_to_upload\":%" PRIu64 ",\"files_uploaded\":%" PRIu64 ",\"files_failed\":%" PRIu64
+			 ",\"files_skipped\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64 ",\"elapsed\":%.3f}",
+			 res->session_id, res->status, res->files_found, res->files_to_upload, res->files_uploaded,
+			 res->files_failed, res->files_found - res->files_to_upload, res->bytes_uploaded, res->elapsed);
+		du_progress_json(prog, json);
+		return;
+	}
+	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s), %" PRIu64 " already in S3, %" PRIu64
+		" already recorded, %" PRIu64 " changed",
+		res->session_id, res->status, res->files_found, b2, res->files_in_s3, res->files_recorded,
+		res->files_changed);
+	du_info("uploaded %" PRIu64 " of %" PRIu64 " files (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64 " failed",
+		res->files_uploaded, res->files_to_upload, b1, res->elapsed, res->files_uploaded / el, rate,
+		res->files_failed);
+	if (res->files_failed && db) {
+		du_info("failures by error:");
+		du_dbu_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
+		du_info("retry them with: du-retry -s %" PRId64 "%s%s", res->session_id,
+			cfg->config_file ? " -c " : "", cfg->config_file ? cfg->config_file : "");
+	}
+}
+
+/* ---- the command ------------------------------------------------------------------------------ */
+
+static const char *final_status(int rc, uint64_t failed)
+{
+	if (rc == DU_ERR_INTERRUPTED)
+		return "interrupted";
+	if (rc)
+		return "failed";
+	return failed ? "completed_with_errors" : "completed";
+}
+
+int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, struct du_err *err)
+{
+	struct du_db *db = NULL;
+	struct du_creds_provider *cp = NULL;
+	struct du_s3 *s3 = NULL;
+	struct du_progress *prog = du_progress_new(cfg->progress, du_log_level() < DU_LOG_INFO);
+	struct du_decision d = { 0 };
+	int64_t project_id = 0, sid = 0;
+	bool has_schema = true, scanned = false;
+	double t0 = mono();
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = du_db_open(&db, cfg, err)))
+		goto out;
+	if (cfg->dry_run) {
+		/* Nothing is written: no migration, no session, temporary tables only. */
+		if ((rc = du_dbu_has_schema(db, &has_schema, err)))
+			goto out;
+	} else {
+		if ((rc = du_db_migrate(db, err)) ||
+		    (rc = du_db_project_ensure(db, cfg->bucket_name, cfg->aws_region, &project_id, err)))
+			goto out;
+	}
+	if (has_schema && cfg->dry_run && (rc = du_dbu_project_find(db, cfg->bucket_name, &project_id, err)))
+		goto out;
+
+	sid = cfg->join_session ? cfg->join_session : cfg->resume_session;
+	if (sid) {
+		if ((rc = du_dbu_is_scanned(db, sid, &scanned, err)))
+			goto out;
+		if (!cfg->join_session && (rc = du_dbu_finish(db, sid, "in_progress", NULL, err)))
+			goto out;
+	} else if (!cfg->dry_run) {
+		char *json = du_config_to_json(cfg);
+		if (!json) {
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		rc = du_db_session_create(db, project_id, cfg, json, &sid, err);
+		free(json);
+		if (rc)
+			goto out;
+	}
+	res->session_id = sid;
+	if (sid)
+		du_info("session %" PRId64 ": '%s' to s3://%s/%s/", sid, cfg->local_directory, cfg->bucket_name,
+			cfg->s3_prefix);
+
+	if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)))
+		goto finish;
+	du_s3_set_abort(s3, du_stop_flag());
+
+	if (!scanned && !cfg->join_session) {
+		rc = register_files(cfg, db, s3, prog, cfg->dry_run ? 0 : sid, project_id, has_schema, &d,
+				    &res->scan_warnings, err);
+		if (rc)
+			goto finish;
+		res->files_found = d.found;
+		res->bytes_found = d.bytes_found;
+		res->files_to_upload = d.to_upload;
+		res->bytes_to_upload = d.bytes_to_upload;
+		res->files_in_s3 = d.in_s3;
+		res->files_recorded = d.recorded;
+		res->files_changed = d.changed;
+	}
+	if (cfg->dry_run) {
+		char b1[32], b2[32];
+		du_dbu_dry_list(db, dry_line, NULL, err);
+		du_fmt_bytes(d.bytes_to_upload, b1, sizeof(b1));
+		du_fmt_bytes(d.bytes_found - d.bytes_to_upload, b2, sizeof(b2));
+		printf("dry run: would upload %" PRIu64 " files (%s), skip %" PRIu64 " (%s): %" PRIu64
+		       " already in S3, %" PRIu64 " already recorded\n",
+		       d.to_upload, b1, d.found - d.to_upload, b2, d.in_s3, d.recorded);
+		snprintf(res->status, sizeof(res->status), "dry-run");
+		goto out;
+	}
+	if (scanned || cfg->join_session) {
+		int64_t open_rows = 0;
+		if (du_dbu_open_rows(db, sid, &open_rows, NULL) == DU_OK)
+			res->files_to_upload = (uint64_t)open_rows;
+	}
+	du_progress_begin(prog, res->files_to_upload, res->bytes_to_upload, res->files_found - res->files_to_upload);
+	struct du_pipeline_opts po = { .session_id = sid };
+	struct du_pipeline_stats ps = { 0 };
+	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
+	du_progress_end(prog);
+	res->files_uploaded = ps.files_ok;
+	res->bytes_uploaded = ps.bytes_ok;
+	res->files_failed = ps.files_failed + d.bad_keys;
+
+finish:
+	if (sid && !cfg->dry_run) {
+		struct du_err e2 = { 0 };
+		const char *st = final_status(rc, res->files_failed);
+		int64_t open_rows = 0;
+		/* A joined worker leaves the session open while others still hold files. */
+		if (cfg->join_session && rc == DU_OK && du_dbu_open_rows(db, sid, &open_rows, &e2) == DU_OK &&
+		    open_rows > 0)
+			st = NULL;
+		if (du_dbu_finish(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
+			rc = e2.code;
+			*err = e2;
+		}
+		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
+	}
+	res->elapsed = mono() - t0;
+	if (sid && rc != DU_ERR_DB)
+		summary(cfg, rc ? NULL : db, res, prog);
+out:
+	du_progress_free(prog);
+	du_pipeline_s3_close(cp, s3);
+	du_db_close(db);
+	return rc;
+}

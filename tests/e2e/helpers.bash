@@ -1,0 +1,89 @@
+# Shared by the bats files: servers per file (setup_file/teardown_file), stopped by PID.
+#   du_e2e_start [s3rver] [moto]   start PostgreSQL (always) and the named S3 servers
+#   du_e2e_stop                    stop them all
+#   du_env_s3rver                  point du at s3rver (env)
+#   mk_tree DIR N                  a small sensor tree
+DU_TOP=${DU_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+DU_BIN=${DU_BIN:-$DU_TOP/bin}
+. "$DU_TOP/tests/lib/servers.sh"
+PATH="$DU_BIN:$PATH"
+
+du_e2e_start() {
+	export DU_E2E_TMP
+	DU_E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/du-e2e.XXXXXX")
+	chmod 755 "$DU_E2E_TMP"
+	du_pg_start "$DU_E2E_TMP/pg"
+	for s in "$@"; do
+		case $s in
+		s3rver) du_s3rver_start "$DU_E2E_TMP/s3" ;;
+		moto) du_moto_start "$DU_E2E_TMP/moto" ;;
+		esac
+	done
+	# Never reach a real metadata service or a user's AWS files from tests.
+	export AWS_EC2_METADATA_DISABLED=true
+	export AWS_SHARED_CREDENTIALS_FILE="$DU_E2E_TMP/no-credentials" AWS_CONFIG_FILE="$DU_E2E_TMP/no-config"
+	export HOME="$DU_E2E_TMP/home"
+	mkdir -p "$HOME"
+}
+
+du_e2e_stop() {
+	[ -n "${DU_E2E_TMP:-}" ] || return 0
+	du_pg_stop "$DU_E2E_TMP/pg"
+	du_kill_pidfile "$DU_E2E_TMP/s3/s3rver.pid"
+	du_kill_pidfile "$DU_E2E_TMP/moto/moto.pid"
+	rm -rf "$DU_E2E_TMP"
+}
+
+du_env_s3rver() {
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+	export DU_S3_ENDPOINT="$DU_S3RVER_URL"
+	unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+}
+
+du_env_moto() {
+	export AWS_ACCESS_KEY_ID="$DU_MOTO_AK" AWS_SECRET_ACCESS_KEY="$DU_MOTO_SK" AWS_REGION=us-east-1
+	export DU_S3_ENDPOINT="$DU_MOTO_URL"
+}
+
+# Object bytes as s3rver stored them.
+s3rver_object() {
+	printf '%s/s3/s3data/%s/%s._S3rver_object' "$DU_E2E_TMP" "$1" "$2"
+}
+
+mk_tree() {
+	local d=$1 n=${2:-20}
+	mkdir -p "$d/sensor-a/2024-05-01" "$d/sensor-b/cam" "$d/sensor-c"
+	for i in $(seq 1 "$n"); do
+		head -c $((i * 97 + 13)) /dev/urandom >"$d/sensor-a/2024-05-01/rec_$i.wav"
+	done
+	for i in $(seq 1 $((n / 2 + 1))); do head -c $((i * 211)) /dev/urandom >"$d/sensor-b/cam/IMG_$i.JPG"; done
+	head -c 5000 /dev/urandom >"$d/sensor-c/clip.mp4"
+	echo "notes" >"$d/sensor-a/notes.txt"
+	head -c 100 /dev/urandom >"$d/sensor-a/._rec_1.wav"
+	head -c 100 /dev/urandom >"$d/sensor-b/.hidden.jpg"
+}
+
+sql() {
+	psql -qtAX -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# Run a du tool as an unprivileged user when we are root (so file permissions apply), else as us.
+du_as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u nobody -- env PATH="$PATH" DATABASE_URL="$DATABASE_URL" \
+			AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+			AWS_REGION="$AWS_REGION" DU_S3_ENDPOINT="$DU_S3_ENDPOINT" AWS_EC2_METADATA_DISABLED=true \
+			AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/tmp "$@"
+	else
+		"$@"
+	fi
+}
+
+# A directory an unprivileged user can work in.
+du_user_dir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/du-user.XXXXXX")
+	chmod 755 "$d"
+	[ "$(id -u)" -ne 0 ] || chown nobody "$d"
+	echo "$d"
+}
