@@ -1003,7 +1003,10 @@ static int find_spawn(char **av, pid_t *pid, int *outfd, int *errfd, struct du_e
 	sigaddset(&dflt, SIGINT);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dflt);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* Its own process group: Ctrl-C reaches us, we notice o->stop and end find ourselves. */
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					      POSIX_SPAWN_SETPGROUP);
 	e = posix_spawnp(pid, "find", &fa, &at, av, env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
@@ -1082,7 +1085,10 @@ static int scan_find(const struct du_scan_opts *o, struct sink *sink, const char
 	close(errfd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!rc && WIFSIGNALED(status)) {
+	if (!rc && stop_asked(o)) {
+		sink->stopped = true;
+		rc = DU_ERR_INTERRUPTED;
+	} else if (!rc && WIFSIGNALED(status)) {
 		rc = du_err_set(err, DU_ERR_IO, "find was killed by signal %d; the scan is incomplete",
 				WTERMSIG(status));
 	} else if (!rc && WIFEXITED(status) && WEXITSTATUS(status)) {
