@@ -538,3 +538,20 @@ int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempt
 	PQclear(r);
 	return DU_OK;
 }
+
+int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, char *status, size_t n,
+		     struct du_err *err)
+{
+	const char *p[] = { upload_id };
+	PGresult *r = NULL;
+	int rc = q(db, err, "multipart owner",
+		   "SELECT f.id, f.status FROM multipart_uploads m JOIN file_uploads f ON f.id = m.file_id"
+		   " WHERE m.upload_id = $1",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	*file_id = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	snprintf(status, n, "%s", PQntuples(r) ? PQgetvalue(r, 0, 1) : "");
+	PQclear(r);
+	return DU_OK;
+}

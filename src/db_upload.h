@@ -102,6 +102,9 @@ int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, u
 		     struct du_err *err);
 int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *p, struct du_err *err);
 int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err);
+/* The file row that recorded this multipart upload (0: none) and that row's status. */
+int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, char *status, size_t n,
+		     struct du_err *err);
 
 /* du-retry: the session's failed rows, oldest first. */
 struct du_failed_row {
