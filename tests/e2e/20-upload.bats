@@ -53,7 +53,7 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 }
 
 @test "a changed size re-uploads only that file" {
-	f=$(find "$TREE/sensor-03" -name '*.wav' | head -n 1)
+	f=$(find "$TREE/sensor-03" -name 'rec_*.wav' | head -n 1)
 	printf 'more bytes' >>"$f"
 	run du-upload -d "$TREE" -b du-test -p run1 --progress=none
 	echo "$output"
