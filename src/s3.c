@@ -953,6 +953,8 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 		if (du_retry_is_throttle(err)) {
 			atomic_fetch_add_explicit(&s3->throttles, 1, memory_order_relaxed);
 			du_governor_throttled(s3->gov, ticket);
+		} else if (err->http_status) {
+			du_governor_success(s3->gov); /* answered without complaint about the rate */
 		}
 		bool again = !hopeless && du_retry_is_retryable(err);
 		if (!again && learn_skew(c, err)) {
