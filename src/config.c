@@ -167,7 +167,7 @@ static const struct opt opts[] = {
 
 	/* S3 client. */
 	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | M,
-	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
+	  .env = { "DU_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
 	  .group = G_S3,
 	  .metavar = "URL", .help = "S3-compatible endpoint instead of AWS",
 	  .off = OFF(s3_endpoint), .check = check_url },

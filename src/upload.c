@@ -319,9 +319,8 @@ finish:
 		struct du_err e2 = { 0 };
 		const char *st = final_status(rc, res->files_failed);
 		int64_t open_rows = 0;
-		/* A joined worker leaves the session open while others still hold files. */
-		if (cfg->join_session && rc == DU_OK && du_dbu_open_rows(db, sid, &open_rows, &e2) == DU_OK &&
-		    open_rows > 0)
+		/* A worker leaves the session open while others still hold files: the last one closes it. */
+		if (rc == DU_OK && du_dbu_open_rows(db, sid, &open_rows, &e2) == DU_OK && open_rows > 0)
 			st = NULL;
 		if (du_dbu_finish(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
 			rc = e2.code;
