@@ -317,8 +317,11 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
 	}
 	if (nargs == 1 && (rc = parse_session(args[0], &sid, err)))
 		return du_err_report(err);
-	/* Migrations are idempotent; they make sure the views exist on a database of an older du. */
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)))
+	/* Read-only when the views exist (a monitoring role needs no DDL rights); a database of an
+	 * older du gets them by the usual idempotent migration. */
+	bool views = false;
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_dbo_has_views(db, &views, err)) ||
+	    (!views && (rc = du_db_migrate(db, err))))
 		goto out;
 	rc = sid ? one_session(db, sid, cfg->json, err) : recent(db, cfg->json, err);
 out:

@@ -61,6 +61,16 @@ static int session_rows(PGresult *r, int (*cb)(void *arg, const struct du_obs_se
 	return rc;
 }
 
+int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err)
+{
+	PGresult *r = du_db_query(db, err, "SELECT to_regclass('du_v_sessions') IS NOT NULL", 0, NULL);
+	if (!r)
+		return err->code;
+	*out = du_db_get_bool(r, 0, 0);
+	PQclear(r);
+	return DU_OK;
+}
+
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		    struct du_err *err)
 {

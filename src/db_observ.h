@@ -36,6 +36,10 @@ struct du_obs_session {
 	double duration_s, progress_percent, success_percent, files_per_s, bytes_per_s, eta_s;
 };
 
+/* Does the database hold the views of sql/020_views.sql? (status migrates only when not, so a
+ * read-only role can run it.) */
+int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err);
+
 /* The limit most recent sessions, newest first. */
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		    struct du_err *err);

@@ -248,3 +248,17 @@ EOF
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"all 10 files are in s3://du-test/vf-cfg/ intact"* ]]
 }
+
+@test "status runs as a read-only database role" {
+	sid=$(upload st-ro 5)
+	sql "DROP ROLE IF EXISTS du_ro; CREATE ROLE du_ro LOGIN; GRANT USAGE ON SCHEMA public TO du_ro; GRANT SELECT ON ALL TABLES IN SCHEMA public TO du_ro"
+	ro_url=${DATABASE_URL/user=postgres/user=du_ro}
+	[ "$ro_url" != "$DATABASE_URL" ]
+	DATABASE_URL="$ro_url" run du-master status "$sid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"status      completed"* ]]
+	# The role cannot write: status really did not need to.
+	run psql -X -d "$ro_url" -c "CREATE TABLE x (i int)"
+	[ "$status" -ne 0 ]
+}
