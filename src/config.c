@@ -1002,6 +1002,10 @@ static int check_storage_class(const struct opt *o, union val *v, const char *sr
 static int check_extensions(const struct opt *o, union val *v, const char *src,
 			    struct du_err *err)
 {
+	/* An empty list would make every run a silent no-op ("0 found"); it is a mistake. */
+	if (!v->list || !v->list[0])
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s is empty: no file would ever be uploaded (from %s)", o->key, src);
 	for (char **e = v->list; e && *e; e++) {
 		char *s = *e;
 		memmove(s, s + (*s == '.'), strlen(s + (*s == '.')) + 1);

@@ -8,10 +8,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "du/config.h"
+#include "du/ini.h"
 
 /* Apply one stored setting on fresh defaults; returns the status, err filled. */
 static int apply(const char *json, struct du_err *err)
@@ -80,12 +82,58 @@ static void test_region_is_checked(void **state)
 	assert_int_equal(apply("{\"aws_region\": \"garage\"}", &err), DU_OK);
 }
 
+/* Finding: DU_EXTENSIONS=",,," (or []) gave an empty list: every run uploaded nothing, exit 0. */
+static void test_empty_extensions_refused(void **state)
+{
+	(void)state;
+	struct du_err err = {0};
+	assert_int_equal(apply("{\"extensions\": []}", &err), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "extensions is empty"));
+	assert_int_equal(apply("{\"extensions\": \",,,\"}", &err), DU_ERR_CONFIG);
+	assert_int_equal(apply("{\"extensions\": [\"wav\"]}", &err), DU_OK);
+}
+
+static void write_bytes(const char *path, const char *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+/* Finding: a NUL byte in .env or ~/.aws/credentials silently cut the line short: "\0A=1" was
+ * skipped as blank, "KEY=AK\0rest" kept "AK". Such a file is now refused, naming the line. */
+static void test_nul_byte_refused(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/du-hardening.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	static const char env[] = "A=1\n\0B=2\n";
+	write_bytes(path, env, sizeof(env) - 1);
+	struct du_dotenv set = {0};
+	struct du_err err = {0};
+	assert_int_equal(du_dotenv_apply(path, false, &set, &err), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, ":2: NUL byte in line"));
+	assert_null(getenv("A")); /* nothing is set from a refused file */
+
+	static const char ini[] = "[default]\naws_access_key_id = AK\0X\n";
+	write_bytes(path, ini, sizeof(ini) - 1);
+	struct du_ini *in = NULL;
+	assert_int_equal(du_ini_load(&in, path, NULL, &err), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, ":2: NUL byte in line"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket_name_is_checked),
 		cmocka_unit_test(test_prefix_dot_segments_refused),
 		cmocka_unit_test(test_region_is_checked),
+		cmocka_unit_test(test_empty_extensions_refused),
+		cmocka_unit_test(test_nul_byte_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
