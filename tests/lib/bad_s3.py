@@ -9,7 +9,7 @@ marks uploaded names an object that exists.
 
     bad_s3.py --port-file F --log L --mode MODE [--tls-cert C --tls-key K]
 
-Modes:
+Modes (--mode by-bucket: each request takes the mode named by its bucket):
   ok                     behave (a control)
   head-403               HEAD bucket: 403 AccessDenied
   list-garbage           ListObjectsV2: 200 with bytes that are not XML
@@ -50,6 +50,11 @@ OBJECTS = {}   # (bucket, key) -> bytes
 UPLOADS = {}   # upload id -> {part number: bytes}
 
 XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def mode_for(bucket):
+    """--mode by-bucket: the bucket's name is the mode (one server for many cases)."""
+    return bucket if MODE == "by-bucket" else MODE
 
 
 def error_xml(code, msg):
@@ -109,8 +114,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.note()
         bucket, key, _ = self.split()
+        mode = mode_for(bucket)
         if not key:
-            if MODE == "head-403":
+            if mode == "head-403":
                 return self.send(403)
             return self.send(200)
         obj = OBJECTS.get((bucket, key))
@@ -121,23 +127,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.note()
         bucket, key, q = self.split()
+        mode = mode_for(bucket)
         if key or q.get("list-type") != "2":
             return self.send(404, error_xml("NoSuchKey", "no"), {"Content-Type": "application/xml"})
         prefix = q.get("prefix", "")
         ct = {"Content-Type": "application/xml"}
-        if MODE == "list-garbage":
+        if mode == "list-garbage":
             return self.send(200, b"\x00\xffthis is not <xml at all", ct)
-        if MODE == "list-truncated-body":
+        if mode == "list-truncated-body":
             return self.cut(200, (XML_HEAD + "<ListBucketResult><Name>").encode(), 4096)
-        if MODE == "list-cut-xml":
+        if mode == "list-cut-xml":
             return self.send(200, (XML_HEAD + "<ListBucketResult><Name>b</Name><Contents><Key>"
                                    + prefix + "x.wav</Key>").encode(), ct)
-        if MODE == "list-truncated-no-token":
+        if mode == "list-truncated-no-token":
             return self.send(200, (XML_HEAD + "<ListBucketResult><Name>%s</Name><IsTruncated>true"
                                    "</IsTruncated></ListBucketResult>" % bucket).encode(), ct)
-        if MODE == "list-error-200":
+        if mode == "list-error-200":
             return self.send(200, error_xml("InternalError", "We encountered an internal error"), ct)
-        if MODE == "list-wrong-root":
+        if mode == "list-wrong-root":
             return self.send(200, (XML_HEAD + "<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>").encode(), ct)
         with LOCK:
             keys = sorted(k for (b, k) in OBJECTS if b == bucket and k.startswith(prefix))
@@ -155,26 +162,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         self.note()
         bucket, key, q = self.split()
+        mode = mode_for(bucket)
         data = self.body()
         md5 = hashlib.md5(data).hexdigest()
         if "partNumber" in q:
-            if MODE == "part-wrong-etag":
+            if mode == "part-wrong-etag":
                 return self.send(200, headers={"ETag": '"%s"' % ("0" * 32)})
             with LOCK:
                 UPLOADS.setdefault(q.get("uploadId"), {})[int(q["partNumber"])] = data
             return self.send(200, headers={"ETag": '"%s"' % md5})
-        if MODE == "put-wrong-etag":
+        if mode == "put-wrong-etag":
             return self.send(200, headers={"ETag": '"%s"' % hashlib.md5(data + b"x").hexdigest()})
-        if MODE == "put-no-etag":
+        if mode == "put-no-etag":
             return self.send(200)
-        if MODE == "put-500":
+        if mode == "put-500":
             return self.send(500, error_xml("InternalError", "We encountered an internal error"),
                              {"Content-Type": "application/xml"})
-        if MODE == "put-garbage-error":
+        if mode == "put-garbage-error":
             return self.send(400, b"<<<garbage", {"Content-Type": "application/xml"})
-        if MODE == "put-truncated":
+        if mode == "put-truncated":
             return self.cut(200, b"", 100)
-        if MODE == "put-slow":
+        if mode == "put-slow":
             time.sleep(0.3)
         self.stored(bucket, key, data)
         return self.send(200, headers={"ETag": '"%s"' % md5})
@@ -182,13 +190,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.note()
         bucket, key, q = self.split()
+        mode = mode_for(bucket)
         data = self.body()
         ct = {"Content-Type": "application/xml"}
         if "uploads" in q:
-            if MODE == "initiate-no-id":
+            if mode == "initiate-no-id":
                 return self.send(200, (XML_HEAD + "<InitiateMultipartUploadResult><Bucket>%s</Bucket>"
                                        "<Key>k</Key></InitiateMultipartUploadResult>" % bucket).encode(), ct)
-            if MODE == "initiate-garbage":
+            if mode == "initiate-garbage":
                 return self.send(200, b"{\"json\": \"not xml\"}", ct)
             uid = uuid.uuid4().hex
             with LOCK:
@@ -197,15 +206,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                    "<UploadId>%s</UploadId></InitiateMultipartUploadResult>"
                                    % (bucket, key, uid)).encode(), ct)
         if "uploadId" in q:
-            if MODE == "complete-200-error":
+            if mode == "complete-200-error":
                 return self.send(200, error_xml("InternalError", "We encountered an internal error. Please try again."), ct)
-            if MODE == "complete-garbage":
+            if mode == "complete-garbage":
                 return self.send(200, b"\x89PNG garbage", ct)
             with LOCK:
                 parts = UPLOADS.pop(q["uploadId"], None)
             if parts is None:
                 return self.send(404, error_xml("NoSuchUpload", "no such upload"), ct)
-            if MODE == "complete-no-etag":
+            if mode == "complete-no-etag":
                 return self.send(200, (XML_HEAD + "<CompleteMultipartUploadResult><Bucket>%s</Bucket>"
                                        "</CompleteMultipartUploadResult>" % bucket).encode(), ct)
             whole = b"".join(parts[n] for n in sorted(parts))
