@@ -47,6 +47,8 @@ SQL         := $(sort $(wildcard sql/*.sql))
 MAN         := $(wildcard docs/man/*.1)
 
 .PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind
+# Objects of the tools and tests are intermediate files to make; keep them so nothing rebuilds.
+.SECONDARY:
 all: bin
 
 # bin/ always points at the flavour just built, so switching SANITIZE relinks nothing by accident.
@@ -106,7 +108,6 @@ $(FUZZ_OUT)/gen/migrations.o: $(OUT)/gen/migrations.c
 $(FUZZ_OUT)/libdu.a: $(FUZZ_LIBOBJ)
 	@rm -f $@
 	$(Q)$(AR) rcs $@ $^
-.SECONDARY: $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OUT)/tests/fuzz/%.o)
 $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/tests/fuzz/fuzz_%.o $(FUZZ_OUT)/libdu.a
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -pthread -o $@ $< $(FUZZ_OUT)/libdu.a $(PKG_LIBS) -lm
 

@@ -108,6 +108,7 @@ static int check_header(const struct opt *, union val *, const char *, struct du
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
+static const char *const stale_names[] = { "none", "list", "abort", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
 
@@ -170,7 +171,7 @@ static const struct opt opts[] = {
 
 	/* S3 client. */
 	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | M,
-	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
+	  .env = { "DU_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
 	  .group = G_S3,
 	  .metavar = "URL", .help = "S3-compatible endpoint instead of AWS",
 	  .off = OFF(s3_endpoint), .check = check_url },
@@ -243,6 +244,11 @@ static const struct opt opts[] = {
 	  .max = INT64_MAX, .flags = F_NOSTORE, .group = G_RUN, .metavar = "SESSION",
 	  .help = "work on this session alongside another running uploader",
 	  .off = OFF(join_session) },
+	{ .key = "stale_uploads", .flag = "stale-uploads", .tools = U, .type = T_ENUM,
+	  .names = stale_names, .def = "none", .flags = F_NOSTORE, .group = G_RUN,
+	  .metavar = "list|abort",
+	  .help = "list the multipart uploads under the prefix (or abort those du cannot continue), then exit",
+	  .off = OFF(stale_uploads) },
 	{ .key = "progress", .flag = "progress", .tools = U | R | M, .type = T_ENUM,
 	  .names = progress_names, .def = "auto", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "auto|tty|plain|json|none", .help = "progress display", .off = OFF(progress) },
