@@ -8,12 +8,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "du/config.h"
 #include "du/ini.h"
+#include "du/scan.h"
 
 /* Apply one stored setting on fresh defaults; returns the status, err filled. */
 static int apply(const char *json, struct du_err *err)
@@ -126,6 +128,44 @@ static void test_nul_byte_refused(void **state)
 	unlink(path);
 }
 
+static int never(void *arg, const struct du_scan_entry *e)
+{
+	(void)arg, (void)e;
+	return 0;
+}
+
+/* Finding (make valgrind): when find could not be executed in the child (exit 127, as under
+ * valgrind, where posix_spawnp cannot report the exec failure), the scan "succeeded" with 0 files,
+ * only a warning said "find exited with status 127", and the session completed. */
+static void test_find_exit_127_is_an_error(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/du-hardening-find.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char find[256], data[256];
+	snprintf(find, sizeof(find), "%s/find", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	FILE *f = fopen(find, "w");
+	assert_non_null(f);
+	fputs("#!/bin/sh\nexit 127\n", f);
+	fclose(f);
+	assert_int_equal(chmod(find, 0755), 0);
+	assert_int_equal(mkdir(data, 0755), 0);
+
+	char *path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	setenv("PATH", dir, 1);
+	struct du_scan_opts o = { .root = data, .use_find = true };
+	struct du_err err = {0};
+	int rc = du_scan(&o, never, NULL, NULL, &err);
+	setenv("PATH", path, 1);
+	free(path);
+	assert_int_equal(rc, DU_ERR_IO);
+	assert_non_null(strstr(err.msg, "cannot run find (exit status 127)"));
+	unlink(find);
+	rmdir(data);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_region_is_checked),
 		cmocka_unit_test(test_empty_extensions_refused),
 		cmocka_unit_test(test_nul_byte_refused),
+		cmocka_unit_test(test_find_exit_127_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
