@@ -303,6 +303,16 @@ static const struct opt opts[] = {
 	{ .key = "skip_endpoint", .flag = "skip-endpoint", .tools = M, .type = T_BOOL,
 	  .def = "false", .flags = F_NOSTORE, .group = G_MASTER, .metavar = "BOOL",
 	  .help = "do not call the webhook", .off = OFF(skip_endpoint) },
+	{ .key = "json", .flag = "json", .tools = M, .type = T_BOOL, .def = "false",
+	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER,
+	  .help = "status: print JSON instead of text", .off = OFF(json) },
+	{ .key = "deep", .flag = "deep", .tools = M, .type = T_BOOL, .def = "false",
+	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER,
+	  .help = "verify: also compare the md5 of every local file still there", .off = OFF(deep) },
+	{ .key = "manifest", .flag = "manifest", .tools = M, .type = T_STR,
+	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER, .metavar = "PREFIX",
+	  .help = "verify: write PREFIX.csv and PREFIX.jsonl (default du-manifest-SESSION)",
+	  .off = OFF(manifest) },
 
 	/* General. */
 	{ .key = "config_file", .flag = "config", .shortc = 'c', .tools = ALL, .type = T_STR,
@@ -1605,7 +1615,8 @@ static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 	int nmissing = 0;
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
-		if (!(o->required & tool))
+		/* du-master's subcommands (status, verify) name their session; no upload settings. */
+		if (!(o->required & tool) || (tool == DU_TOOL_MASTER && cfg->nargs > 0))
 			continue;
 		void *f = field(cfg, o);
 		bool missing = o->type == T_STR ? !*(char **)f : o->type == T_I64 ? !*(int64_t *)f : false;
@@ -1813,7 +1824,9 @@ void du_config_usage(int tool, FILE *out)
 		{ DU_TOOL_TRIGGER, "-s SESSION -e URL [OPTION]...",
 		  "Tell an external system by HTTP POST that an upload session is done." },
 		{ DU_TOOL_MASTER, "[OPTION]... [COMMAND]",
-		  "Upload, retry the failures and call the webhook, in one run." },
+		  "Upload, retry the failures and call the webhook, in one run.\n"
+		  "Commands: status [SESSION] (recent sessions, or one session's state; --json),\n"
+		  "verify SESSION (check every file against S3 and the local copy; --deep, --manifest)." },
 	};
 	for (size_t i = 0; i < sizeof(intro) / sizeof(intro[0]); i++)
 		if (intro[i].tool == tool)

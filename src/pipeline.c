@@ -16,6 +16,7 @@
 #include "du/commands.h"
 #include "du/crypto.h"
 #include "du/log.h"
+#include "du/metrics.h"
 #include "du/retry.h"
 
 #define CLAIM_BATCH_MIN 32
@@ -436,6 +437,8 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 	struct run *r = w->r;
 	o->retries = f->retries;
 	o->count_retry = r->po->retry_mode;
+	du_metrics_file(o->status == DU_OUT_UPLOADED ? DU_METRIC_UPLOADED
+			: o->status == DU_OUT_FAILED ? DU_METRIC_FAILED : DU_METRIC_RELEASED, o->size);
 	if (o->status == DU_OUT_UPLOADED) {
 		__atomic_add_fetch(&r->st.files_ok, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&r->st.bytes_ok, o->size, __ATOMIC_RELAXED);
@@ -473,7 +476,10 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 		goto out;
 	}
 	struct du_s3_put put = { .md5 = md5, .mtime = st0.st_mtim.tv_sec };
-	if ((rc = du_s3_put_object(w->conn, f->key, w->buf, len, &put, o->etag, err)))
+	double t0 = du_metrics_now();
+	rc = du_s3_put_object(w->conn, f->key, w->buf, len, &put, o->etag, err);
+	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
+	if (rc)
 		goto out;
 	/* The object is in S3; it is the file only if the file is still what we read. */
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
@@ -673,7 +679,9 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	}
 	for (int i = 0; i < f->nparts; i++)
 		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i] };
+	double t0 = du_metrics_now();
 	int rc = du_s3_mpu_complete(w->conn, f->key, f->upload_id, parts, f->nparts, o.etag, &e);
+	du_metrics_request(DU_METRIC_COMPLETE, du_metrics_now() - t0);
 	free(parts);
 	if (rc)
 		goto failed;
@@ -759,7 +767,10 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		goto done;
 	}
 	for (int attempt = 1;; attempt++) {
-		if (du_s3_mpu_part(w->conn, f->key, f->upload_id, n, w->buf, len, md5, f->etags[n - 1], &e) == DU_OK)
+		double t0 = du_metrics_now();
+		int prc = du_s3_mpu_part(w->conn, f->key, f->upload_id, n, w->buf, len, md5, f->etags[n - 1], &e);
+		du_metrics_request(DU_METRIC_PART, du_metrics_now() - t0);
+		if (prc == DU_OK)
 			break;
 		if (!du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
 			part_fail(r, f, &e);

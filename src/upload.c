@@ -13,6 +13,7 @@
 #include "du/commands.h"
 #include "du/db.h"
 #include "du/log.h"
+#include "du/metrics.h"
 #include "du/progress.h"
 #include "du/s3.h"
 #include "du/scan.h"
@@ -385,6 +386,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)))
 		goto finish;
 	du_s3_set_abort(s3, du_abort_flag());
+	struct du_err merr = { 0 };
+	if (!cfg->dry_run && du_metrics_start(cfg->metrics_file, sid, s3, &merr))
+		du_warn("metrics: %s", merr.msg); /* metrics never stop an upload */
 
 	if (!scanned && !cfg->join_session) {
 		rc = register_files(cfg, db, s3, prog, cfg->dry_run ? 0 : sid, project_id, has_schema, &d,
@@ -446,6 +450,7 @@ finish:
 	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED))
 		summary(cfg, rc ? NULL : db, res, prog);
 out:
+	du_metrics_stop(res->status[0] ? res->status : "failed");
 	du_progress_free(prog);
 	du_pipeline_s3_close(cp, s3);
 	du_db_close(db);

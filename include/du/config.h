@@ -110,6 +110,9 @@ struct du_config {
 	/* du-master. */
 	bool skip_retry;
 	bool skip_endpoint;
+	bool json;                    /* status: --json */
+	bool deep;                    /* verify --deep: md5 of the local files too */
+	char *manifest;               /* verify --manifest PREFIX: PREFIX.csv and PREFIX.jsonl */
 
 	/* General. */
 	char *config_file;            /* -c */
