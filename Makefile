@@ -46,7 +46,7 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 SQL         := $(sort $(wildcard sql/*.sql))
 MAN         := $(wildcard docs/man/*.1)
 
-.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz
+.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind
 # Objects of the tools and tests are intermediate files to make; keep them so nothing rebuilds.
 .SECONDARY:
 all: bin
@@ -84,6 +84,36 @@ $(OUT)/tests/%: $(OUT)/tests/unit/%.o $(OUT)/libdu.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) $(CMOCKA_LIBS) -lm
+
+# Fuzzing (libFuzzer, clang): the library rebuilt with clang into build/fuzz, each
+# tests/fuzz/fuzz_NAME.c run FUZZ_SECONDS from tests/fuzz/corpus/NAME; fails on any finding.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_OUT     := build/fuzz
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -Wno-unknown-warning-option
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OUT)/%)
+FUZZ_LIBOBJ  := $(LIB_SRC:%.c=$(FUZZ_OUT)/%.o) $(FUZZ_OUT)/gen/migrations.o
+
+fuzz: $(FUZZ_BIN)
+	sh tests/fuzz/run.sh $(FUZZ_OUT) $(FUZZ_SECONDS)
+
+$(FUZZ_OUT)/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(DU_CFLAGS) -c -o $@ $<
+$(FUZZ_OUT)/gen/migrations.o: $(OUT)/gen/migrations.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(DU_CFLAGS) -c -o $@ $<
+$(FUZZ_OUT)/libdu.a: $(FUZZ_LIBOBJ)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+$(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/tests/fuzz/fuzz_%.o $(FUZZ_OUT)/libdu.a
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -pthread -o $@ $< $(FUZZ_OUT)/libdu.a $(PKG_LIBS) -lm
+
+# Memcheck over the unit tests and one end-to-end upload (tests/valgrind.sh).
+valgrind: bin
+	bash tests/valgrind.sh $(OUT)
 
 deps:
 	sh scripts/deps.sh

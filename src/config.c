@@ -97,6 +97,8 @@ struct opt {
 };
 
 static int check_prefix(const struct opt *, union val *, const char *, struct du_err *);
+static int check_bucket(const struct opt *, union val *, const char *, struct du_err *);
+static int check_region(const struct opt *, union val *, const char *, struct du_err *);
 static int check_url(const struct opt *, union val *, const char *, struct du_err *);
 static int check_sse(const struct opt *, union val *, const char *, struct du_err *);
 static int check_storage_class(const struct opt *, union val *, const char *, struct du_err *);
@@ -118,7 +120,8 @@ static const struct opt opts[] = {
 	  .check = check_dir },
 	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | M,
 	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN,
-	  .metavar = "NAME", .help = "S3 bucket to upload into", .off = OFF(bucket_name) },
+	  .metavar = "NAME", .help = "S3 bucket to upload into", .off = OFF(bucket_name),
+	  .check = check_bucket },
 	{ .key = "s3_prefix", .flag = "s3-prefix", .shortc = 'p', .tools = U | M,
 	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN,
 	  .metavar = "PREFIX", .help = "key prefix in the bucket, without '/' at either end",
@@ -130,7 +133,7 @@ static const struct opt opts[] = {
 	{ .key = "aws_region", .flag = "aws-region", .tools = U | M,
 	  .env = { "AWS_REGION", "AWS_DEFAULT_REGION" }, .type = T_STR, .def = "eu-west-1",
 	  .flags = F_SESSION, .group = G_MAIN, .metavar = "REGION", .help = "AWS region of the bucket",
-	  .off = OFF(aws_region) },
+	  .off = OFF(aws_region), .check = check_region },
 	{ .key = "times_to_retry", .flag = "times-to-retry", .tools = U | R | M, .type = T_INT,
 	  .def = "3", .min = 0, .max = 100, .group = G_MAIN, .metavar = "N",
 	  .help = "retries of a failing file within one upload run", .off = OFF(times_to_retry) },
@@ -875,6 +878,52 @@ static int check_prefix(const struct opt *o, union val *v, const char *src, stru
 	if (strstr(v->s, "//"))
 		return du_err_set(err, DU_ERR_CONFIG, "%s '%s' contains '//' (from %s)", o->key,
 				  v->s, src);
+	/* "." and ".." segments are resolved away by many S3-compatible servers and proxies, so the
+	 * objects would land elsewhere than the keys du records. */
+	for (const char *seg = v->s; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+		size_t n = strcspn(seg, "/");
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s '%s' contains a '.' or '..' segment (from %s)", o->key, v->s,
+					  src);
+	}
+	return DU_OK;
+}
+
+/*
+ * The bucket is part of the URL's host or path: only what S3 has ever allowed in a bucket name
+ * (letters, digits, '.', '-', '_'; legacy names had upper case and '_'), starting and ending
+ * with a letter or digit, and no "..", which would otherwise be resolved as a path segment.
+ */
+static int check_bucket(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	if (!v->s)
+		return DU_OK;
+	size_t n = strlen(v->s);
+	bool ok = n >= 1 && n <= 255 && isalnum((unsigned char)v->s[0]) &&
+		  isalnum((unsigned char)v->s[n - 1]) && !strstr(v->s, "..");
+	for (const char *p = v->s; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || strchr(".-_", *p);
+	if (!ok)
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s: '%.255s' is not a valid bucket name (letters, digits, '.', '-', '_') (from %s)",
+				  o->key, v->s, src);
+	return DU_OK;
+}
+
+/* The region is in the host name and in the signature's credential scope ("/"-separated). */
+static int check_region(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	if (!v->s)
+		return DU_OK;
+	size_t n = strlen(v->s);
+	bool ok = n >= 1 && n <= 63;
+	for (const char *p = v->s; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || strchr("-_.", *p);
+	if (!ok)
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s: '%.63s' is not a region name like eu-west-1 (from %s)", o->key, v->s,
+				  src);
 	return DU_OK;
 }
 
@@ -969,6 +1018,10 @@ static int check_storage_class(const struct opt *o, union val *v, const char *sr
 static int check_extensions(const struct opt *o, union val *v, const char *src,
 			    struct du_err *err)
 {
+	/* An empty list would make every run a silent no-op ("0 found"); it is a mistake. */
+	if (!v->list || !v->list[0])
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s is empty: no file would ever be uploaded (from %s)", o->key, src);
 	for (char **e = v->list; e && *e; e++) {
 		char *s = *e;
 		memmove(s, s + (*s == '.'), strlen(s + (*s == '.')) + 1);

@@ -123,6 +123,11 @@ static int parse_file(FILE *f, const char *path, struct pending **outv, size_t *
 		lineno++;
 		while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
 			buf[--got] = '\0';
+		/* A NUL would silently cut the line short (or hide it); this is not a text file. */
+		if (memchr(buf, '\0', (size_t)got)) {
+			rc = du_err_set(err, DU_ERR_CONFIG, "%s:%d: NUL byte in line", path, lineno);
+			goto out;
+		}
 		char *p = buf;
 		while (*p == ' ' || *p == '\t')
 			p++;

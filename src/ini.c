@@ -240,6 +240,11 @@ int du_ini_load(struct du_ini **out, const char *path, bool *missing, struct du_
 		char *p = line;
 		if (++lineno == 1 && !strncmp(p, "\xef\xbb\xbf", 3))
 			p += 3; /* a BOM, as Windows editors write */
+		/* A NUL would silently cut the line short (or hide it); this is not a text file. */
+		if (memchr(line, '\0', (size_t)n)) {
+			rc = du_err_set(err, DU_ERR_CONFIG, "%s:%d: NUL byte in line", path, lineno);
+			goto out;
+		}
 		if ((rc = parse_line(ini, p, lineno, &cur, &key_indent, err)))
 			goto out;
 		errno = 0;

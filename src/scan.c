@@ -1091,6 +1091,13 @@ static int scan_find(const struct du_scan_opts *o, struct sink *sink, const char
 	} else if (!rc && WIFSIGNALED(status)) {
 		rc = du_err_set(err, DU_ERR_IO, "find was killed by signal %d; the scan is incomplete",
 				WTERMSIG(status));
+	} else if (!rc && WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127)) {
+		/* The shell convention for "could not execute": find never ran, so the scan found
+		 * nothing rather than everything. posix_spawnp reports this itself only when the
+		 * child shares our memory (glibc's clone); under valgrind or another libc it is this. */
+		rc = du_err_set(err, DU_ERR_IO, "cannot run find (exit status %d); the scan is incomplete",
+				WEXITSTATUS(status));
+		du_err_hint(err, "install findutils, or set use_find to false for the built-in walker");
 	} else if (!rc && WIFEXITED(status) && WEXITSTATUS(status)) {
 		/* find exits 1 after "Permission denied": already counted. Otherwise say so once. */
 		if (!f.find_complaints) {

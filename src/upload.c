@@ -79,23 +79,61 @@ static int list_row(void *arg, const struct du_s3_object *o)
 	return du_db_copy_row(g->cp, 3, v, g->err);
 }
 
+/*
+ * Copy s into out (outsz > 0) as valid UTF-8: each byte that does not start a valid sequence
+ * becomes the text "\xHH". PostgreSQL refuses anything else in a text column, and one such file
+ * name must fail its own row, not the whole COPY (and with it the run). Distinct names stay
+ * distinct unless one literally contains "\xHH".
+ */
+static void utf8_escape(const char *s, char *out, size_t outsz)
+{
+	size_t o = 0;
+	while (*s && o + 5 < outsz) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (strnlen(s, n) == n && du_scan_utf8_valid(s, n)) {
+			memcpy(out + o, s, n);
+			o += n;
+			s += n;
+		} else {
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02X", c);
+			s++;
+		}
+	}
+	out[o] = '\0';
+}
+
 static int scan_row(void *arg, const struct du_scan_entry *e)
 {
 	struct reg *g = arg;
 	struct du_err kerr = { 0 };
 	char size[24], mt[24], ino[24];
-	const char *bad = NULL;
+	const char *bad = NULL, *path = e->path;
+	char *safe_path = NULL;
 
 	if (du_scan_key(g->cfg->s3_prefix, e->rel, g->key, sizeof(g->key), &kerr)) {
 		/* The row still needs a unique key; the relative path stands in and the reason is kept. */
 		bad = kerr.msg;
-		snprintf(g->key, sizeof(g->key), "%s/%.1000s", g->cfg->s3_prefix, e->rel);
+		char rel[1000];
+		utf8_escape(e->rel, rel, sizeof(rel));
+		snprintf(g->key, sizeof(g->key), "%s/%s", g->cfg->s3_prefix, rel);
+	}
+	if (!du_scan_utf8_valid(e->path, strlen(e->path))) {
+		/* A non-UTF-8 local_directory: the stored path cannot name the file, so it fails. */
+		size_t n = 4 * strlen(e->path) + 1;
+		if (!(safe_path = malloc(n)))
+			return du_err_set(g->err, DU_ERR_NOMEM, "out of memory");
+		utf8_escape(e->path, safe_path, n);
+		path = safe_path;
+		bad = bad ? bad : "local path is not valid UTF-8";
 	}
 	snprintf(size, sizeof(size), "%" PRIu64, e->size);
 	snprintf(mt, sizeof(mt), "%" PRId64, e->mtime_ns);
 	snprintf(ino, sizeof(ino), "%" PRIu64, e->ino);
-	const char *v[] = { e->path, g->key, size, mt, ino, du_file_type(e->rel), bad };
-	return du_db_copy_row(g->cp, 7, v, g->err);
+	const char *v[] = { path, g->key, size, mt, ino, du_file_type(e->rel), bad };
+	int rc = du_db_copy_row(g->cp, 7, v, g->err);
+	free(safe_path);
+	return rc;
 }
 
 static void scan_progress(void *arg, uint64_t files, uint64_t bytes)

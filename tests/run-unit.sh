@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every cmocka unit test in DIR against a throwaway PostgreSQL cluster (for the db tests),
 # stopped by PID whatever happens. Prints one closing line "N passed, N failed".
+# DU_VALGRIND (e.g. "valgrind --error-exitcode=99 ...") is put in front of each test binary.
 set -u
 dir=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +24,7 @@ pass=0; fail=0; failed=""
 for t in "$dir"/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
-	if "$t"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed="$failed $name"; fi
+	if ${DU_VALGRIND:-} "$t"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed="$failed $name"; fi
 done
 [ -n "$failed" ] && echo "unit: failed:$failed" >&2
 echo "unit: $pass passed, $fail failed"
