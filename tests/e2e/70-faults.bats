@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# Faults: kill -9 and resume, several workers on one session, a failing S3 (through tests/lib/faultproxy.py),
+# PostgreSQL restarting mid-run. Figures are printed as "# ..." lines (bats shows them with --tap / on fd 3).
+
+setup_file() {
+	load helpers
+	load fault_helpers
+	du_e2e_start s3rver
+	fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 70 --log "$DU_E2E_TMP/fp/requests.log"
+}
+
+teardown_file() {
+	load helpers
+	du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
+	du_e2e_stop
+}
+
+setup() {
+	load helpers
+	load fault_helpers
+	du_env_proxy
+	fp_ctl clear >/dev/null
+	fp_ctl zero >/dev/null
+	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB DU_LEASE_SECONDS=3
+}
+
+last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+
+figure() { echo "# $*" >&3; }
+
+# A tree of N small files in sub-folders and two 30 MiB files (6 parts of 5 MiB each) at its top: du's own
+# walker (--use-find=false) lists a folder's files before it descends, so the multipart files come first.
+mk_fault_tree() {
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$1" --files "$2" --seed "$3"
+	head -c $((30 * 1024 * 1024)) /dev/urandom >"$1/big one.mp4"
+	head -c $((30 * 1024 * 1024)) /dev/urandom >"$1/big two.mp4"
+}
+
+@test "kill -9 at four moments, each followed by a resume: true bytes and rows, recorded work never sent again" {
+	tree="$BATS_TEST_TMPDIR/tree"
+	snap="$BATS_TEST_TMPDIR/snap"
+	mkdir -p "$snap"
+	mk_fault_tree "$tree" 2000 71
+	args=(-d "$tree" -b du-test -p kill -w 8 --use-find=false --progress=none)
+	# Run r is killed; what follows kill r: a --resume of the killed session after odd r, a plain re-run
+	# (new session, skips what is done) after even r. Multipart files are killed mid-flight only in runs
+	# followed by --resume (a plain re-run does not continue them yet: see the skipped test below); the
+	# other kills come after a seeded random number of object PUTs, while no multipart upload is open.
+	RANDOM=7001
+	extra=()
+	for r in 1 2 3 4; do
+		du-upload "${args[@]}" "${extra[@]}" 2>>"$BATS_TEST_TMPDIR/err" &
+		pid=$!
+		if [ $((r % 2)) -eq 1 ]; then
+			mode=mp
+		else
+			mode=small
+		fi
+		target=$((100 + RANDOM % 300))
+		run fp_kill_moment "$pid" "$mode" "$target" 6 2 "$snap/hit"
+		echo "run $r ($mode, target $target) at ${SECONDS}s: $output"
+		[ "$status" -eq 0 ] # the moment came before du finished
+		kill -9 "$pid"
+		wait "$pid" || true
+		fp_settle
+		fp_snapshot "$snap" "$r" kill
+		sid=$(last_session)
+		if [ $((r % 2)) -eq 1 ]; then
+			extra=(--resume "$sid")
+			# The dead process's rows come back once their lease (DU_LEASE_SECONDS) expired.
+			sleep 3.5
+		else
+			extra=()
+		fi
+	done
+	run du-upload "${args[@]}" "${extra[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	sid=$(last_session)
+	[ "$(sql "SELECT status FROM sync_sessions WHERE id = $sid")" = "completed" ]
+
+	run fp_verify_kills "$snap" 4 "$tree" kill "$DU_E2E_TMP/s3/s3data" 8 6
+	echo "$output"
+	figure "kill -9: ${lines[0]}"
+	[ "$status" -eq 0 ]
+	# A key recorded uploaded in one session never appears as a row of a later session.
+	[ "$(sql "SELECT count(*) FROM file_uploads a JOIN file_uploads b ON a.s3_key = b.s3_key AND b.session_id > a.session_id
+	          WHERE a.status = 'uploaded' AND a.s3_key LIKE 'kill/%'")" -eq 0 ]
+}
