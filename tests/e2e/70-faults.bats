@@ -87,3 +87,52 @@ mk_fault_tree() {
 	[ "$(sql "SELECT count(*) FROM file_uploads a JOIN file_uploads b ON a.s3_key = b.s3_key AND b.session_id > a.session_id
 	          WHERE a.status = 'uploaded' AND a.s3_key LIKE 'kill/%'")" -eq 0 ]
 }
+
+@test "four workers on one session, one killed: every file uploaded once (twice at most if the dead one held it), counters exact, session completed" {
+	tree="$BATS_TEST_TMPDIR/tree"
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 3000 --seed 72
+	args=(-d "$tree" -b du-test -p workers -w 2 --use-find=false --progress=none)
+	du-upload "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.0" &
+	pids=($!)
+	# The session exists once the original process has registered the files.
+	wait_until 60 session_scanned workers/
+	sid=$(sql "SELECT max(session_id) FROM file_uploads WHERE s3_key LIKE 'workers/%'")
+	for i in 1 2 3; do
+		du-upload --join "$sid" "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.$i" &
+		pids+=($!)
+	done
+	victim=${pids[2]}
+	# Kill a joiner once it has stored some files and holds a claimed batch.
+	wait_until 60 worker_uploaded "$sid" "$victim" 30
+	kill -9 "$victim"
+	wait "$victim" || true
+	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
+	sql "COPY (SELECT s3_key FROM file_uploads WHERE session_id = $sid AND status = 'uploading'
+	     AND worker LIKE '%:$victim:%') TO STDOUT WITH (FORMAT csv)" >"$BATS_TEST_TMPDIR/held.csv"
+	for p in "${pids[0]}" "${pids[1]}" "${pids[3]}"; do
+		rc=0
+		wait "$p" || rc=$?
+		echo "worker $p: exit $rc"
+		cat "$BATS_TEST_TMPDIR"/err.* | tail -n 20
+		[ "$rc" -eq 0 ]
+	done
+	echo "the killed worker held $held rows"
+	[ "$held" -gt 0 ]
+	[ "$(sql "SELECT status, total_files, files_uploaded, files_failed FROM sync_sessions WHERE id = $sid")" = "completed|3000|3000|0" ]
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploaded'")" -eq 3000 ]
+	run /usr/bin/python3 "$DU_TOP/tests/lib/check_upload.py" --root "$tree" --prefix workers --bucket du-test \
+		--s3data "$DU_E2E_TMP/s3/s3data" --session "$sid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Exactly once at the proxy, except the files the dead worker held (at most twice).
+	run fp_py "[k for k, v in s['put_object'].items() if v['received'] != 1 and k not in set(open('$BATS_TEST_TMPDIR/held.csv').read().split(chr(10)))]"
+	echo "sent more than once without being held by the dead worker: $output"
+	[ "$output" = "[]" ]
+	run fp_py "[k for k, v in s['put_object'].items() if v['received'] > 2]"
+	[ "$output" = "[]" ]
+	[ "$(fp_py "len(s['put_object'])")" -eq 3000 ]
+	twice=$(fp_py "sum(1 for v in s['put_object'].values() if v['received'] == 2)")
+	figure "4 workers, one killed: held $held rows at its death, $twice files sent twice, all others once"
+	# Every worker did some of the work.
+	[ "$(sql "SELECT count(DISTINCT split_part(worker, ':', 2)) FROM file_uploads WHERE session_id = $sid")" -ge 3 ]
+}

@@ -233,3 +233,13 @@ for b in bad[:40]:
 sys.exit(1 if bad else 0)
 PY
 }
+
+# session_scanned KEYPREFIX: some session has rows under KEYPREFIX (its files are registered).
+session_scanned() {
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE s3_key LIKE '$1%'")" -gt 0 ]
+}
+
+# worker_uploaded SESSION PID N: the du process PID has N files recorded uploaded in SESSION.
+worker_uploaded() {
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'uploaded' AND worker LIKE '%:$2:%'")" -ge "$3" ]
+}
