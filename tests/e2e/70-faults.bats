@@ -136,3 +136,60 @@ mk_fault_tree() {
 	# Every worker did some of the work.
 	[ "$(sql "SELECT count(DISTINCT split_part(worker, ':', 2)) FROM file_uploads WHERE session_id = $sid")" -ge 3 ]
 }
+
+@test "20 % of PUTs fail (500, 503 SlowDown, reset mid-body, truncated answer): every file uploaded, every row true" {
+	tree="$BATS_TEST_TMPDIR/tree"
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 150 --big $((13 * 1024 * 1024)) --seed 73
+	# PUTs only (every object and part): the few HEAD/GET/POST requests of a run have fewer attempts, and
+	# four failures in a row there (0.2^4) would make the test flaky rather than stricter.
+	fp_ctl "set?ratio=0.2&kinds=500,503,reset,truncate&methods=PUT&seed=73"
+	run du-upload -d "$tree" -b du-test -p flaky -w 4 --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	sid=$(last_session)
+	[ "$(sql "SELECT status, files_uploaded, files_failed FROM sync_sessions WHERE id = $sid")" = "completed|151|0" ]
+	run /usr/bin/python3 "$DU_TOP/tests/lib/check_upload.py" --root "$tree" --prefix flaky --bucket du-test \
+		--s3data "$DU_E2E_TMP/s3/s3data" --session "$sid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	faults=$(fp_py 's["faults"]')
+	puts=$(fp_py 's["by_method"]["PUT"]')
+	echo "faults $faults of $puts PUTs"
+	for k in 500 503 reset truncate; do
+		[ "$(fp_py "s['faults'].get('$k', 0)")" -gt 0 ]
+	done
+	# About one in five PUTs was failed.
+	nf=$(fp_py 'sum(s["faults"].values())')
+	[ $((nf * 100 / puts)) -ge 10 ] && [ $((nf * 100 / puts)) -le 30 ]
+	# du retried: more PUTs than objects and parts.
+	[ "$puts" -gt 154 ]
+	figure "20 % faults: $nf of $puts PUTs failed ($faults), 151 files true"
+}
+
+@test "503 SlowDown makes du send visibly slower; it recovers when the throttling stops" {
+	tree="$BATS_TEST_TMPDIR/tree"
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 2500 --seed 74
+	du-upload -d "$tree" -b du-test -p slow -w 8 --progress=none 2>"$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	wait_until 120 puts_ok_at_least 100
+	t1=$(fp_py 's["t"]')
+	sleep 3
+	t2=$(fp_py 's["t"]')
+	fp_ctl "set?ratio=0.2&kinds=503&methods=PUT&seed=74"
+	sleep 4
+	t3=$(fp_py 's["t"]')
+	fp_ctl clear
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$rc" -eq 0 ]
+	# Arrivals per second at the proxy: 3 s before, and 3 s after the throttling began (its first second
+	# left out: the governor reacts to the first 503s).
+	before=$(fp_py "sum(s['per_second'][int($t1):int($t2)]) / (int($t2) - int($t1))")
+	after=$(fp_py "sum(s['per_second'][int($t2) + 1:int($t3)]) / (int($t3) - int($t2) - 1)")
+	echo "requests/s: $before before SlowDown, $after with 20 % SlowDown"
+	figure "SlowDown: $before requests/s before, $after requests/s with 20 % 503 SlowDown"
+	/usr/bin/python3 -c "import sys; sys.exit(0 if $after < 0.5 * $before else 1)"
+	sid=$(last_session)
+	[ "$(sql "SELECT status, files_uploaded, files_failed FROM sync_sessions WHERE id = $sid")" = "completed|2500|0" ]
+}

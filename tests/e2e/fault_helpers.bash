@@ -243,3 +243,8 @@ session_scanned() {
 worker_uploaded() {
 	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'uploaded' AND worker LIKE '%:$2:%'")" -ge "$3" ]
 }
+
+# puts_ok_at_least N: the proxy has seen N object PUTs stored.
+puts_ok_at_least() {
+	[ "$(fp_py 'sum(v["ok"] for v in s["put_object"].values())')" -ge "$1" ]
+}
