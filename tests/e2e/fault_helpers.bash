@@ -248,3 +248,26 @@ worker_uploaded() {
 puts_ok_at_least() {
 	[ "$(fp_py 'sum(v["ok"] for v in s["put_object"].values())')" -ge "$1" ]
 }
+
+# rows_true SESSION TREE PREFIX: every row of SESSION that says uploaded has the file's md5, and s3rver holds
+# the file's bytes under its key. Prints the number of such rows; 1 on the first lie.
+rows_true() {
+	psql -qAtX -v ON_ERROR_STOP=1 -c "COPY (SELECT s3_key, md5 FROM file_uploads WHERE session_id = $1
+		AND status = 'uploaded') TO STDOUT WITH (FORMAT csv)" |
+		/usr/bin/python3 - "$DU_TOP/tests/lib" "$2" "$3" "$DU_E2E_TMP/s3/s3data/du-test" <<'PY'
+import csv, os, sys
+sys.path.insert(0, sys.argv[1])
+from check_upload import md5
+tree, prefix, s3 = sys.argv[2:5]
+n = 0
+for key, m in csv.reader(sys.stdin):
+    path = os.path.join(tree, key[len(prefix) + 1:])
+    if md5(path) != m:
+        sys.exit("row md5 %s is not the file's: %r" % (m, key))
+    obj = os.path.join(s3, key + "._S3rver_object")
+    if not os.path.exists(obj) or md5(obj) != m:
+        sys.exit("row says uploaded but s3rver lacks the bytes: %r" % key)
+    n += 1
+print("%d rows true" % n)
+PY
+}
