@@ -47,6 +47,8 @@ SQL         := $(sort $(wildcard sql/*.sql))
 MAN         := $(wildcard docs/man/*.1)
 
 .PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz
+# Objects of the tools and tests are intermediate files to make; keep them so nothing rebuilds.
+.SECONDARY:
 all: bin
 
 # bin/ always points at the flavour just built, so switching SANITIZE relinks nothing by accident.

@@ -3,7 +3,7 @@
  *
  *   scan_bench make ROOT FILES DIRS     create FILES empty-ish .wav files spread over DIRS directories
  *                                       (two levels: ROOT/gNN/dNNNN/fNNNNNN.wav)
- *   scan_bench compare ROOT [REPEAT]    best of REPEAT (3) wall-clock runs of:
+ *   scan_bench compare ROOT [REPEAT]    best of REPEAT (3) round-robin wall-clock runs of:
  *                                         find ROOT -type f -printf '%s %T@ %p\n' > /dev/null
  *                                         du_scan native, threads 1 and auto, counting only
  *                                         du_scan native auto, printing the same line as find
@@ -132,22 +132,24 @@ static int compare(const char *root, int reps)
 		{ "native, auto, printing", false, false, true, 0 },
 		{ "find mode", false, true, false, 0 },
 	};
+	enum { NV = sizeof(v) / sizeof(v[0]) };
 	uint64_t files = 0;
-	double base = 0;
+	double best[NV];
 	run_find(root); /* warm the cache */
-	printf("scan_bench: %s, %ld CPUs, best of %d\n", root, sysconf(_SC_NPROCESSORS_ONLN), reps);
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		double best = 1e30;
-		for (int r = 0; r < reps; r++) {
+	/* Round-robin, so a busy machine slows every variant alike; keep each one's best. */
+	for (size_t i = 0; i < NV; i++)
+		best[i] = 1e30;
+	for (int r = 0; r < reps; r++) {
+		for (size_t i = 0; i < NV; i++) {
 			double t = v[i].is_find_cmd ? run_find(root)
 				: run_scan(root, v[i].threads, v[i].use_find, v[i].printing, &files);
-			if (t < best)
-				best = t;
+			if (t < best[i])
+				best[i] = t;
 		}
-		if (!i)
-			base = best;
-		printf("  %-24s %8.3f s  %5.2fx find\n", v[i].label, best, best / base);
 	}
+	printf("scan_bench: %s, %ld CPUs, best of %d\n", root, sysconf(_SC_NPROCESSORS_ONLN), reps);
+	for (size_t i = 0; i < NV; i++)
+		printf("  %-24s %8.3f s  %5.2fx find\n", v[i].label, best[i], best[i] / best[0]);
 	printf("  (%" PRIu64 " files)\n", files);
 	return 0;
 }

@@ -41,11 +41,27 @@ cat >"$state/config.json" <<JSON
 }
 JSON
 
+echo "== starting a webhook receiver on 127.0.0.1"
+/usr/bin/python3 "$top/tests/lib/receiver.py" --port-file "$state/receiver.port" --log "$state/webhook.jsonl" \
+	--pid-file "$state/receiver.pid" >"$state/receiver.log" 2>&1 &
+echo $! >"$state/receiver.pid"
+for _ in $(seq 1 100); do [ -s "$state/receiver.port" ] && break; sleep 0.05; done
+export DU_ENDPOINT_URL="http://127.0.0.1:$(cat "$state/receiver.port")/hooks/du"
+
 echo
-echo "== du-upload -c demo-state/config.json"
-"$top/bin/du-upload" -c "$state/config.json" || true
+echo "== du-master -c demo-state/config.json   (upload, retry what failed, notify the webhook)"
+"$top/bin/du-master" -c "$state/config.json" || true
 echo
-echo "== the same again: nothing is uploaded twice"
+echo "== the webhook received:"
+/usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    print(r["method"], r["path"], "->", r["status"])
+    print(json.dumps(json.loads(r["body"]), indent=2))
+' "$state/webhook.jsonl"
+echo
+echo "== du-upload again: nothing is uploaded twice"
 "$top/bin/du-upload" -c "$state/config.json" --progress=none || true
 echo
 echo "== the rows"

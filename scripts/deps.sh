@@ -9,12 +9,16 @@ quiet=0
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 PKGS="pkg-config make gcc libpq-dev libcurl4-openssl-dev libcjson-dev libssl-dev libxml2-dev
-libcmocka-dev bats postgresql nodejs npm python3-botocore curl"
+libcmocka-dev bats postgresql python3-botocore curl"
 
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+
+# Node may come from outside Debian (the image ships its own): only the commands matter.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -n "$missing" ]; then
 	echo "deps: installing Debian packages:$missing" >&2

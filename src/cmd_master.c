@@ -42,6 +42,10 @@ int du_cmd_master(const struct du_config *cfg, struct du_err *err)
 	char buf[3][160];
 	int code = 0, rc;
 
+	if (cfg->nargs > 0 && !strcmp(cfg->args[0], "status"))
+		return du_cmd_status(cfg, cfg->nargs - 1, cfg->args + 1, err);
+	if (cfg->nargs > 0 && !strcmp(cfg->args[0], "verify"))
+		return du_cmd_verify(cfg, cfg->nargs - 1, cfg->args + 1, err);
 	if (cfg->nargs > 0) {
 		du_err_set(err, DU_ERR_USAGE, "unknown command '%s'", cfg->args[0]);
 		du_err_hint(err, "try 'du-master --help'");

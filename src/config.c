@@ -106,6 +106,7 @@ static int check_header(const struct opt *, union val *, const char *, struct du
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
+static const char *const stale_names[] = { "none", "list", "abort", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
 
@@ -167,7 +168,7 @@ static const struct opt opts[] = {
 
 	/* S3 client. */
 	{ .key = "s3_endpoint", .flag = "s3-endpoint", .tools = U | M,
-	  .env = { "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
+	  .env = { "DU_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL" }, .type = T_STR, .flags = F_SESSION,
 	  .group = G_S3,
 	  .metavar = "URL", .help = "S3-compatible endpoint instead of AWS",
 	  .off = OFF(s3_endpoint), .check = check_url },
@@ -240,6 +241,11 @@ static const struct opt opts[] = {
 	  .max = INT64_MAX, .flags = F_NOSTORE, .group = G_RUN, .metavar = "SESSION",
 	  .help = "work on this session alongside another running uploader",
 	  .off = OFF(join_session) },
+	{ .key = "stale_uploads", .flag = "stale-uploads", .tools = U, .type = T_ENUM,
+	  .names = stale_names, .def = "none", .flags = F_NOSTORE, .group = G_RUN,
+	  .metavar = "list|abort",
+	  .help = "list the multipart uploads under the prefix (or abort those du cannot continue), then exit",
+	  .off = OFF(stale_uploads) },
 	{ .key = "progress", .flag = "progress", .tools = U | R | M, .type = T_ENUM,
 	  .names = progress_names, .def = "auto", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "auto|tty|plain|json|none", .help = "progress display", .off = OFF(progress) },
@@ -294,6 +300,16 @@ static const struct opt opts[] = {
 	{ .key = "skip_endpoint", .flag = "skip-endpoint", .tools = M, .type = T_BOOL,
 	  .def = "false", .flags = F_NOSTORE, .group = G_MASTER, .metavar = "BOOL",
 	  .help = "do not call the webhook", .off = OFF(skip_endpoint) },
+	{ .key = "json", .flag = "json", .tools = M, .type = T_BOOL, .def = "false",
+	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER,
+	  .help = "status: print JSON instead of text", .off = OFF(json) },
+	{ .key = "deep", .flag = "deep", .tools = M, .type = T_BOOL, .def = "false",
+	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER,
+	  .help = "verify: also compare the md5 of every local file still there", .off = OFF(deep) },
+	{ .key = "manifest", .flag = "manifest", .tools = M, .type = T_STR,
+	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER, .metavar = "PREFIX",
+	  .help = "verify: write PREFIX.csv and PREFIX.jsonl (default du-manifest-SESSION)",
+	  .off = OFF(manifest) },
 
 	/* General. */
 	{ .key = "config_file", .flag = "config", .shortc = 'c', .tools = ALL, .type = T_STR,
@@ -1546,7 +1562,8 @@ static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 	int nmissing = 0;
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct opt *o = &opts[i];
-		if (!(o->required & tool))
+		/* du-master's subcommands (status, verify) name their session; no upload settings. */
+		if (!(o->required & tool) || (tool == DU_TOOL_MASTER && cfg->nargs > 0))
 			continue;
 		void *f = field(cfg, o);
 		bool missing = o->type == T_STR ? !*(char **)f : o->type == T_I64 ? !*(int64_t *)f : false;
@@ -1754,7 +1771,9 @@ void du_config_usage(int tool, FILE *out)
 		{ DU_TOOL_TRIGGER, "-s SESSION -e URL [OPTION]...",
 		  "Tell an external system by HTTP POST that an upload session is done." },
 		{ DU_TOOL_MASTER, "[OPTION]... [COMMAND]",
-		  "Upload, retry the failures and call the webhook, in one run." },
+		  "Upload, retry the failures and call the webhook, in one run.\n"
+		  "Commands: status [SESSION] (recent sessions, or one session's state; --json),\n"
+		  "verify SESSION (check every file against S3 and the local copy; --deep, --manifest)." },
 	};
 	for (size_t i = 0; i < sizeof(intro) / sizeof(intro[0]); i++)
 		if (intro[i].tool == tool)

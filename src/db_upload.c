@@ -332,12 +332,21 @@ int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct 
 	return DU_OK;
 }
 
-int du_dbu_mark_scanned(struct du_db *db, int64_t session_id, struct du_err *err)
+int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
+		       struct du_err *err)
 {
 	char sid[24];
-	const char *p[] = { I64(sid, session_id) };
-	return q(db, err, "mark scanned", "UPDATE sync_sessions SET scanned_at = now() WHERE id = $1", 1, p,
-		 NULL);
+	const char *p[] = { I64(sid, session_id), worker };
+	PGresult *r = NULL;
+	int rc = q(db, err, "open rows of others",
+		   "SELECT count(*) FROM file_uploads WHERE session_id = $1"
+		   " AND (status = 'pending' OR (status = 'uploading' AND worker IS DISTINCT FROM $2))",
+		   2, p, &r);
+	if (rc)
+		return rc;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
 }
 
 int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err)
@@ -376,10 +385,32 @@ int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
 	return rc;
 }
 
+/*
+ * The multipart upload of this file row, or of the same key in an earlier session of the same
+ * project (a plain re-run after a crash makes new rows): that one is adopted, so the parts it
+ * finished are not sent again and no upload is left behind unfinished.
+ */
+static const char mpu_find_sql[] =
+	"SELECT m.file_id, m.upload_id, m.part_size FROM multipart_uploads m"
+	" JOIN file_uploads f ON f.id = m.file_id JOIN sync_sessions s ON s.id = f.session_id"
+	" JOIN file_uploads me ON me.id = $1 JOIN sync_sessions ms ON ms.id = me.session_id"
+	" WHERE f.s3_key = me.s3_key AND s.project_id = ms.project_id"
+	" ORDER BY (m.file_id = $1) DESC, m.created_at DESC LIMIT 1";
+
+static const char mpu_adopt_sql[] =
+	"WITH n AS (INSERT INTO multipart_uploads (file_id, upload_id, part_size, created_at)"
+	"  SELECT $1, upload_id, part_size, created_at FROM multipart_uploads WHERE file_id = $2"
+	"  ON CONFLICT (file_id) DO UPDATE SET upload_id = EXCLUDED.upload_id,"
+	"  part_size = EXCLUDED.part_size RETURNING file_id),"
+	" p AS (INSERT INTO multipart_parts (file_id, part_number, size, md5, etag)"
+	"  SELECT $1, part_number, size, md5, etag FROM multipart_parts WHERE file_id = $2"
+	"  AND EXISTS (SELECT 1 FROM n) ON CONFLICT DO NOTHING)"
+	" DELETE FROM multipart_uploads WHERE file_id = $2";
+
 int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_t *part_size,
 		    struct du_mpu_part **parts, int *nparts, struct du_err *err)
 {
-	char fid[24];
+	char fid[24], oid[24];
 	const char *p[] = { I64(fid, file_id) };
 	PGresult *r = NULL;
 	int rc;
@@ -387,18 +418,24 @@ int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_
 	*upload_id = NULL;
 	*parts = NULL;
 	*nparts = 0;
-	if ((rc = q(db, err, "multipart state",
-		    "SELECT upload_id, part_size FROM multipart_uploads WHERE file_id = $1", 1, p, &r)))
+	if ((rc = q(db, err, "multipart state", mpu_find_sql, 1, p, &r)))
 		return rc;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
 		return DU_OK;
 	}
-	*upload_id = strdup(PQgetvalue(r, 0, 0));
-	*part_size = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	int64_t owner = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	*upload_id = strdup(PQgetvalue(r, 0, 1));
+	*part_size = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
 	PQclear(r);
 	if (!*upload_id)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	if (owner != file_id) {
+		/* One statement, so the adoption is atomic. */
+		const char *pa[] = { fid, I64(oid, owner) };
+		if ((rc = q(db, err, "adopt multipart upload", mpu_adopt_sql, 2, pa, NULL)))
+			goto fail;
+	}
 	if ((rc = q(db, err, "multipart parts",
 		    "SELECT part_number, size, md5, etag FROM multipart_parts WHERE file_id = $1"
 		    " ORDER BY part_number",
@@ -498,6 +535,23 @@ int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempt
 	if (rc)
 		return rc;
 	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, char *status, size_t n,
+		     struct du_err *err)
+{
+	const char *p[] = { upload_id };
+	PGresult *r = NULL;
+	int rc = q(db, err, "multipart owner",
+		   "SELECT f.id, f.status FROM multipart_uploads m JOIN file_uploads f ON f.id = m.file_id"
+		   " WHERE m.upload_id = $1",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	*file_id = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	snprintf(status, n, "%s", PQntuples(r) ? PQgetvalue(r, 0, 1) : "");
 	PQclear(r);
 	return DU_OK;
 }

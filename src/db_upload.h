@@ -80,7 +80,9 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 		  struct du_err *err);
 /* How many rows of session are pending or uploading (by anyone). */
 int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
-int du_dbu_mark_scanned(struct du_db *db, int64_t session_id, struct du_err *err);
+/* Rows of session that are pending, or uploading under another worker's lease. */
+int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
+		       struct du_err *err);
 int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err);
 
 /* The session's failures grouped by error, most frequent first (at most limit groups). */
@@ -100,6 +102,9 @@ int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, u
 		     struct du_err *err);
 int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *p, struct du_err *err);
 int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err);
+/* The file row that recorded this multipart upload (0: none) and that row's status. */
+int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, char *status, size_t n,
+		     struct du_err *err);
 
 /* du-retry: the session's failed rows, oldest first. */
 struct du_failed_row {

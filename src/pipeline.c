@@ -16,6 +16,7 @@
 #include "du/commands.h"
 #include "du/crypto.h"
 #include "du/log.h"
+#include "du/metrics.h"
 #include "du/retry.h"
 
 #define CLAIM_BATCH_MIN 32
@@ -118,6 +119,39 @@ static double mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* How long the run waits for a database that went away before it stops (resumably). */
+static double db_grace(void)
+{
+	const char *e = getenv("DU_DB_GRACE_SECONDS");
+	double v = e ? atof(e) : 0;
+	return v > 0 ? v : 120;
+}
+
+/*
+ * The connection failed: reconnect with backoff until it works or the grace runs out. Returns
+ * true when the caller should try again. A failure with the connection still up is an SQL
+ * error, which retrying does not heal.
+ */
+static bool db_heal(struct du_db *db, double *deadline, long *delay_ms, const char *what)
+{
+	if (du_db_ok(db))
+		return false;
+	if (*deadline == 0) {
+		*deadline = mono() + db_grace();
+		du_warn("database connection lost (%s); reconnecting", what);
+	}
+	while (mono() < *deadline && du_stop_level() < 2) {
+		struct timespec ts = { *delay_ms / 1000, (*delay_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		*delay_ms = *delay_ms < 5000 ? *delay_ms * 2 : 5000;
+		if (du_db_reconnect(db, NULL) == DU_OK && du_db_ok(db)) {
+			du_info("database connection restored");
+			return true;
+		}
+	}
+	return false;
+}
+
 static void ufile_free(struct ufile *f)
 {
 	if (!f)
@@ -174,20 +208,15 @@ static void set_fatal(struct run *r, const struct du_err *e)
 static int flush_batch(struct run *r, struct du_outcome *o, int n)
 {
 	struct du_err e = { 0 };
-	double give_up = mono() + 120;
+	double deadline = 0;
 	long delay = 200;
 	for (;;) {
 		if (du_dbu_flush(r->wdb, r->po->session_id, du_worker_id(), o, n, &e) == DU_OK)
 			return DU_OK;
-		if (du_db_ok(r->wdb) || mono() > give_up) {
+		if (!db_heal(r->wdb, &deadline, &delay, "writing outcomes")) {
 			set_fatal(r, &e);
 			return e.code;
 		}
-		du_warn("database connection lost; reconnecting (%d outcomes buffered)", n);
-		struct timespec ts = { delay / 1000, (delay % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-		delay = delay < 5000 ? delay * 2 : 5000;
-		du_db_reconnect(r->wdb, NULL);
 	}
 }
 
@@ -408,6 +437,8 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 	struct run *r = w->r;
 	o->retries = f->retries;
 	o->count_retry = r->po->retry_mode;
+	du_metrics_file(o->status == DU_OUT_UPLOADED ? DU_METRIC_UPLOADED
+			: o->status == DU_OUT_FAILED ? DU_METRIC_FAILED : DU_METRIC_RELEASED, o->size);
 	if (o->status == DU_OUT_UPLOADED) {
 		__atomic_add_fetch(&r->st.files_ok, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&r->st.bytes_ok, o->size, __ATOMIC_RELAXED);
@@ -445,7 +476,10 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 		goto out;
 	}
 	struct du_s3_put put = { .md5 = md5, .mtime = st0.st_mtim.tv_sec };
-	if ((rc = du_s3_put_object(w->conn, f->key, w->buf, len, &put, o->etag, err)))
+	double t0 = du_metrics_now();
+	rc = du_s3_put_object(w->conn, f->key, w->buf, len, &put, o->etag, err);
+	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
+	if (rc)
 		goto out;
 	/* The object is in S3; it is the file only if the file is still what we read. */
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
@@ -479,10 +513,78 @@ static void part_fail(struct run *r, struct ufile *f, const struct du_err *e)
 
 static int mdb_call_start(struct run *r, struct ufile *f, struct du_err *err)
 {
+	double deadline = 0;
+	long delay = 200;
+	int rc;
 	pthread_mutex_lock(&r->mmu);
-	int rc = du_dbu_mpu_start(r->mdb, f->id, f->upload_id, f->part_size, err);
+	while ((rc = du_dbu_mpu_start(r->mdb, f->id, f->upload_id, f->part_size, err)) &&
+	       db_heal(r->mdb, &deadline, &delay, "recording a multipart upload"))
+		;
 	pthread_mutex_unlock(&r->mmu);
 	return rc;
+}
+
+static int mdb_call_part(struct run *r, struct ufile *f, const struct du_mpu_part *p, struct du_err *err)
+{
+	double deadline = 0;
+	long delay = 200;
+	int rc;
+	pthread_mutex_lock(&r->mmu);
+	while ((rc = du_dbu_mpu_part(r->mdb, f->id, p, err)) &&
+	       db_heal(r->mdb, &deadline, &delay, "recording a part"))
+		;
+	pthread_mutex_unlock(&r->mmu);
+	return rc;
+}
+
+struct server_parts {
+	struct ufile *f;
+	bool *seen;
+};
+
+static int server_part(void *arg, int number, uint64_t size, const char *etag)
+{
+	struct server_parts *sp = arg;
+	for (int i = 0; i < sp->f->ndone; i++) {
+		struct du_mpu_part *p = &sp->f->done[i];
+		if (p->number == number && p->size == size && !strcmp(p->etag, etag))
+			sp->seen[i] = true;
+	}
+	return 0;
+}
+
+/*
+ * Before trusting the parts an earlier run recorded, ask the server which it holds (ListParts).
+ * A recorded part the server does not confirm is sent again. Servers without ListParts (s3rver)
+ * answer something other than NoSuchUpload: then the database's record stands.
+ * Returns false when the upload itself is gone.
+ */
+static bool confirm_parts(struct worker *w, struct ufile *f)
+{
+	struct du_err e = { 0 };
+	bool *seen = calloc(f->ndone ? f->ndone : 1, sizeof(*seen));
+	struct server_parts sp = { f, seen };
+	if (!seen)
+		return true;
+	int rc = du_s3_mpu_list_parts(w->conn, f->key, f->upload_id, server_part, &sp, &e);
+	if (rc && !strcmp(e.s3_code, "NoSuchUpload")) {
+		free(seen);
+		return false;
+	}
+	if (rc == DU_OK) {
+		int kept = 0;
+		for (int i = 0; i < f->ndone; i++)
+			if (seen[i])
+				f->done[kept++] = f->done[i];
+		if (kept < f->ndone)
+			du_debug("'%s': %d recorded part(s) not on the server; sending them again", f->key,
+				 f->ndone - kept);
+		f->ndone = kept;
+	} else {
+		du_debug("'%s': cannot list parts (%s); trusting the recorded parts", f->key, e.msg);
+	}
+	free(seen);
+	return true;
 }
 
 static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err)
@@ -508,8 +610,15 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 		return rc;
 	if (prev && prev_size == ps) {
 		f->upload_id = prev;   /* continue where an earlier run stopped */
-	} else {
+		prev = NULL;
+		if (!confirm_parts(w, f)) {
+			prev = f->upload_id;
+			f->upload_id = NULL;
+		}
+	}
+	if (!f->upload_id) {
 		if (prev) {
+			/* The earlier upload has another part size or is gone: drop it. */
 			du_s3_mpu_abort(w->conn, f->key, prev, NULL);
 			free(prev);
 			free(f->done);
@@ -517,6 +626,7 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 			f->ndone = 0;
 		}
 		struct du_s3_put put = { .mtime = f->st0.st_mtim.tv_sec };
+		f->part_size = ps;
 		if ((rc = du_s3_mpu_create(w->conn, f->key, &put, &f->upload_id, err)))
 			return rc;
 		if ((rc = mdb_call_start(r, f, err)))
@@ -569,7 +679,9 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	}
 	for (int i = 0; i < f->nparts; i++)
 		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i] };
+	double t0 = du_metrics_now();
 	int rc = du_s3_mpu_complete(w->conn, f->key, f->upload_id, parts, f->nparts, o.etag, &e);
+	du_metrics_request(DU_METRIC_COMPLETE, du_metrics_now() - t0);
 	free(parts);
 	if (rc)
 		goto failed;
@@ -655,7 +767,10 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		goto done;
 	}
 	for (int attempt = 1;; attempt++) {
-		if (du_s3_mpu_part(w->conn, f->key, f->upload_id, n, w->buf, len, md5, f->etags[n - 1], &e) == DU_OK)
+		double t0 = du_metrics_now();
+		int prc = du_s3_mpu_part(w->conn, f->key, f->upload_id, n, w->buf, len, md5, f->etags[n - 1], &e);
+		du_metrics_request(DU_METRIC_PART, du_metrics_now() - t0);
+		if (prc == DU_OK)
 			break;
 		if (!du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
 			part_fail(r, f, &e);
@@ -667,10 +782,7 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	struct du_mpu_part rec = { .number = n, .size = len };
 	snprintf(rec.md5, sizeof(rec.md5), "%s", md5hex);
 	snprintf(rec.etag, sizeof(rec.etag), "%s", f->etags[n - 1]);
-	pthread_mutex_lock(&r->mmu);
-	int rc = du_dbu_mpu_part(r->mdb, f->id, &rec, &e);
-	pthread_mutex_unlock(&r->mmu);
-	if (rc) {
+	if (mdb_call_part(r, f, &rec, &e)) {
 		set_fatal(r, &e);
 		part_fail(r, f, &e);
 		goto done;
@@ -795,6 +907,8 @@ static int feed(struct run *r, struct du_err *err)
 {
 	int workers = (int)r->cfg->max_workers;
 	int batch = workers * 4 > CLAIM_BATCH_MIN ? workers * 4 : CLAIM_BATCH_MIN;
+	double deadline = 0;
+	long delay = 200;
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		while (r->queued_files >= batch && !r->fatal && du_stop_level() == 0)
@@ -806,10 +920,28 @@ static int feed(struct run *r, struct du_err *err)
 		int n = 0;
 		int rc = du_dbu_claim(r->db, r->po->session_id, du_worker_id(), batch, lease_seconds(),
 				      r->po->retry_mode, r->po->max_attempts, enqueue_claimed, r, &n, err);
-		if (rc)
+		if (rc) {
+			if (db_heal(r->db, &deadline, &delay, "claiming files"))
+				continue;
 			return rc;
-		if (n == 0)
+		}
+		deadline = 0;
+		delay = 200;
+		if (n > 0)
+			continue;
+		/*
+		 * Nothing to claim. Rows other workers hold may still come back (their lease expires
+		 * when they die): wait for them, so the session ends only when its last file is done.
+		 */
+		int64_t others = 0;
+		if (du_dbu_others_open(r->db, r->po->session_id, du_worker_id(), &others, err))
 			return DU_OK;
+		if (others == 0)
+			return DU_OK;
+		for (int i = 0; i < 10 && du_stop_level() == 0 && !r->fatal; i++) {
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
 	}
 }
 

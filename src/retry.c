@@ -257,14 +257,22 @@ void du_governor_throttled(struct du_governor *g, uint64_t ticket)
 	}
 	double now = g->clk.now(g->clk.arg);
 	double base = g->measured;
+	if (base <= 0) {
+		/* no full interval measured yet: estimate from this one (at least 100 ms long) */
+		double dt = now - g->bucket_start;
+		base = (double)g->bucket_count / (dt > 0.1 ? dt : 0.1);
+	}
 	if (g->limited && (g->rate < base || base <= 0))
 		base = g->rate;
 	if (base < GOV_MIN_RATE)
 		base = GOV_MIN_RATE;
-	if (g->limited)
+	if (g->limited) {
 		refill(g, now);
-	else
-		g->tokens = 0, g->last_fill = now;
+	} else {
+		/* one request may go at once: the retry that follows is already paced by its backoff */
+		g->tokens = 1;
+		g->last_fill = now;
+	}
 	g->last_max = base;
 	g->last_cut = now;
 	g->k = cbrt(base * (1 - GOV_BETA) / GOV_C);

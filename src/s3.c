@@ -21,7 +21,6 @@
 #include "du/sigv4.h"
 #include "s3_internal.h"
 
-#define ABORT_LEVEL 2                 /* *abort_flag value that aborts transfers (second Ctrl-C) */
 #define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
 #define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
 #define MAX_HDRS 24
@@ -37,6 +36,7 @@ struct du_s3 {
 	struct du_governor *gov;
 	const volatile int *abort_flag;
 	atomic_int abort_all;
+	atomic_long skew;                 /* seconds to add to our clock, learnt from RequestTimeTooSkewed */
 	char *base;                       /* "https://host[:port]": the URL before the path */
 	char *host;                       /* Host header, signed and sent */
 	char *path_prefix;                /* raw: "/bucket" (path-style) or "" (virtual), after any endpoint path */
@@ -55,6 +55,7 @@ struct resp {
 	char etag[DU_S3_ETAG_MAX];
 	char request_id[64];
 	char bucket_region[64];
+	int64_t date;                     /* Date header, UTC seconds; 0 when absent */
 	char meta_md5[33];
 	int64_t meta_mtime;
 	bool has_meta_mtime;
@@ -80,6 +81,7 @@ struct du_s3_conn {
 	int nsign;
 	uint64_t rnd;
 	int last_attempts;               /* attempts the last request took */
+	bool skew_tried;                 /* the current request already corrected the clock once */
 	struct du_s3x_page pg;
 };
 
@@ -342,7 +344,7 @@ static bool aborted(struct du_s3 *s3)
 {
 	if (atomic_load_explicit(&s3->abort_all, memory_order_relaxed))
 		return true;
-	return s3->abort_flag && *s3->abort_flag >= ABORT_LEVEL;
+	return s3->abort_flag && *s3->abort_flag;
 }
 
 static bool stop_cb(void *arg)
@@ -419,6 +421,24 @@ static void resp_reset_headers(struct resp *r)
 	r->has_content_length = false;
 	r->content_length = 0;
 	r->retry_after_ms = 0;
+	r->date = 0;
+}
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT" -> UTC seconds, 0 when malformed (no strptime: locale-free). */
+static int64_t http_date(const char *v)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm tm = {0};
+	char mon[4];
+	if (sscanf(v, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &tm.tm_mday, mon, &tm.tm_year, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec) != 6)
+		return 0;
+	const char *m = strstr(months, mon);
+	if (!m || (m - months) % 3)
+		return 0;
+	tm.tm_mon = (int)(m - months) / 3;
+	tm.tm_year -= 1900;
+	return (int64_t)timegm(&tm);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -432,6 +452,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		return len;
 	}
 	switch (tolower((unsigned char)p[0])) {
+	case 'd':
+		if (header_is(p, len, "date", v, sizeof(v)))
+			r->date = http_date(v);
+		break;
 	case 'e':
 		if (header_is(p, len, "etag", r->etag, sizeof(r->etag)))
 			du_s3x_unquote(r->etag);
@@ -527,6 +551,7 @@ int du_s3_conn_new(struct du_s3 *s3, struct du_s3_conn **out, struct du_err *err
 	if (s3->ca_bundle)
 		curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_bundle);
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
@@ -657,6 +682,18 @@ out:
 	return url;
 }
 
+char *du_s3i_url(struct du_s3 *s3, const char *key, const char *query)
+{
+	char *path = raw_path(s3, key), *url = path ? build_url(s3, path, query) : NULL;
+	free(path);
+	return url;
+}
+
+const char *du_s3i_host(const struct du_s3 *s3)
+{
+	return s3->host;
+}
+
 static bool is_auth_code(const char *code)
 {
 	static const char *const codes[] = {
@@ -707,7 +744,8 @@ static int s3_error(struct du_s3_conn *c, const struct rq *q, const struct du_s3
 		snprintf(err->request_id, sizeof(err->request_id), "%s", rid);
 	}
 	err->http_status = r->status;
-	if (r->status == 301 || r->status == 307 || (e && !strcmp(e->code, "PermanentRedirect"))) {
+	bool other_region = r->bucket_region[0] && strcmp(r->bucket_region, s3->region);
+	if (other_region || r->status == 301 || r->status == 307 || (e && !strcmp(e->code, "PermanentRedirect"))) {
 		if (r->bucket_region[0])
 			du_err_hint(err, "bucket '%s' is in region %s: set aws_region", s3->bucket, r->bucket_region);
 		else
@@ -749,7 +787,7 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 
 	if ((rc = du_creds_get(s3->cp, &cr, err)))
 		return rc;
-	du_sigv4_amz_date((long long)time(NULL), date);
+	du_sigv4_amz_date((long long)time(NULL) + atomic_load_explicit(&s3->skew, memory_order_relaxed), date);
 	hdr_reset(c);
 	int bad = hdr_add(c, "Host", s3->host, true);
 	bad |= hdr_add(c, "x-amz-date", date, true);
@@ -839,6 +877,21 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 	return s3_error(c, q, NULL, err);
 }
 
+/* A RequestTimeTooSkewed answer carries the server's Date: remember the offset, once per
+ * request, when it is large enough to explain the refusal. */
+static bool learn_skew(struct du_s3_conn *c, const struct du_err *err)
+{
+	struct du_s3 *s3 = c->s3;
+	if (strcmp(err->s3_code, "RequestTimeTooSkewed") || !c->r.date || c->skew_tried)
+		return false;
+	long off = (long)(c->r.date - (int64_t)time(NULL));
+	if (off > -60 && off < 60)
+		return false;
+	c->skew_tried = true;
+	atomic_store_explicit(&s3->skew, off, memory_order_relaxed);
+	return true;
+}
+
 static void sleep_ms(struct du_s3 *s3, long ms)
 {
 	while (ms > 0 && !aborted(s3)) {
@@ -872,6 +925,7 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 
 	atomic_fetch_add_explicit(&s3->requests, 1, memory_order_relaxed);
 	c->last_attempts = 0;
+	c->skew_tried = false;
 	if (s3->o.payload_signing) {
 		du_sha256_hex(q->body ? q->body : "", q->body ? q->len : 0, hash);
 		payload_hash = hash;
@@ -900,6 +954,11 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 			du_governor_throttled(s3->gov, ticket);
 		}
 		bool again = err->retryable != -1 && du_retry_is_retryable(err);
+		if (!again && learn_skew(c, err)) {
+			/* like the AWS SDKs: sign with the server's clock and try once more, at once */
+			atomic_fetch_add_explicit(&s3->retries, 1, memory_order_relaxed);
+			continue;
+		}
 		err->retryable = again;
 		if (!again || attempt >= s3->o.max_attempts)
 			break;
@@ -1340,8 +1399,8 @@ int du_s3_mpu_list_parts(struct du_s3_conn *c, const char *key, const char *uplo
 		return rc;
 	for (;;) {
 		free(qs);
-		if (asprintf(&qs, "max-parts=1000%s%s&uploadId=%s", marker[0] ? "&part-number-marker=" : "", marker,
-			     upload_id) < 0) {
+		if (asprintf(&qs, "max-parts=%d%s%s&uploadId=%s", c->s3->o.list_page_size,
+			     marker[0] ? "&part-number-marker=" : "", marker, upload_id) < 0) {
 			qs = NULL;
 			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 			break;
@@ -1377,7 +1436,9 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 	char *qs = NULL, *key_marker = NULL, *id_marker = NULL, *sent_prefix = NULL;
 	size_t qlen, qcap = 0;
 	const char *filter = NULL;
+	char maxup[16];
 	int rc = DU_OK;
+	snprintf(maxup, sizeof(maxup), "%d", c->s3->o.list_page_size);
 	if (prefix && strchr(prefix, '&')) {
 		if (!(sent_prefix = strndup(prefix, strcspn(prefix, "&"))))
 			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -1388,7 +1449,7 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 		qlen = 0;
 		if (qadd(&qs, &qlen, &qcap, "encoding-type", "url") ||
 		    (key_marker && qadd(&qs, &qlen, &qcap, "key-marker", key_marker)) ||
-		    qadd(&qs, &qlen, &qcap, "max-uploads", "1000") ||
+		    qadd(&qs, &qlen, &qcap, "max-uploads", maxup) ||
 		    (!empty(prefix) && qadd(&qs, &qlen, &qcap, "prefix", prefix)) ||
 		    (id_marker && qadd(&qs, &qlen, &qcap, "upload-id-marker", id_marker)) ||
 		    qadd(&qs, &qlen, &qcap, "uploads", NULL)) {

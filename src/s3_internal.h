@@ -81,4 +81,9 @@ int64_t du_s3x_parse_time(const char *s);
 /* Strip one pair of surrounding double quotes in place. */
 void du_s3x_unquote(char *s);
 
+/* For tests: the URL a request for key (NULL: the bucket) with the raw query would go to, and
+ * the Host header it would sign. The URL is malloc'd. */
+char *du_s3i_url(struct du_s3 *s3, const char *key, const char *query);
+const char *du_s3i_host(const struct du_s3 *s3);
+
 #endif

@@ -384,6 +384,16 @@ static void quiet(void *arg, const char *msg, xmlParserSeverities sev, xmlTextRe
 	(void)arg, (void)msg, (void)sev, (void)loc;
 }
 
+/* S3 answers "XResult"; moto 5 answers ListParts and CompleteMultipartUpload as "XResponse". */
+static bool root_ok(const char *name, enum kind want)
+{
+	const char *r = roots[want];
+	size_t rl = strlen(r), base = rl > 6 ? rl - 6 : 0;
+	if (!strcmp(name, r))
+		return true;
+	return base && !strcmp(r + base, "Result") && !strncmp(name, r, base) && !strcmp(name + base, "Response");
+}
+
 static const char *kind_what(enum kind k)
 {
 	return roots[k];
@@ -436,7 +446,7 @@ static int walk(const char *buf, size_t len, enum kind want, struct du_s3x_page 
 				root_seen = true;
 				if (!strcmp(name, "Error")) {
 					w.kind = K_ERROR;
-				} else if (strcmp(name, roots[want])) {
+				} else if (!root_ok(name, want)) {
 					rc = du_err_set(err, DU_ERR_PARSE, "unexpected answer <%.40s> where %s was expected",
 							name, kind_what(want));
 					goto out;

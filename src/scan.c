@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "du/log.h"
@@ -42,6 +43,7 @@ const char *const du_scan_default_exclude[] = { "._*", ".*", NULL };
 #define KIDS_FLUSH 64        /* subdirectories handed to the shared stack at once */
 #define MAX_AUTO_THREADS 8
 #define MAX_THREADS 64
+#define STOP_POLL_MS 100     /* how often an idle caller's thread looks at o->stop */
 
 /* ---- filters ---- */
 
@@ -524,7 +526,7 @@ static void read_dir(struct worker *k, struct dnode *d)
 	}
 	k->dirs++;
 	for (unsigned seen = 1;; seen++) {
-		if (!(seen % 4096) && stop_asked(o))
+		if (!(seen % 4096) && w->serial && stop_asked(o))
 			set_abort(w);
 		errno = 0;
 		struct dirent *de = readdir(dir);
@@ -554,11 +556,8 @@ static struct dnode *take_dir(struct worker *k)
 	struct dnode *d = NULL;
 	pthread_mutex_lock(&w->qmu);
 	for (;;) {
-		if (stop_asked(w->o) && !atomic_load(&w->abort)) {
-			pthread_mutex_unlock(&w->qmu);
-			set_abort(w);
-			pthread_mutex_lock(&w->qmu);
-		}
+		if (w->serial && stop_asked(w->o)) /* in parallel mode the caller's thread looks */
+			atomic_store(&w->abort, 1);
 		if (atomic_load(&w->abort) || w->finished)
 			break;
 		if (w->stack) {
@@ -617,13 +616,29 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* The caller's thread in parallel mode: run the callbacks for every batch until all workers left. */
+/*
+ * The caller's thread in parallel mode: run the callbacks for every batch until all workers left.
+ * Only this thread reads o->stop (a flag a signal handler may set), every STOP_POLL_MS at least.
+ */
 static int consume(struct walker *w)
 {
 	for (;;) {
 		pthread_mutex_lock(&w->omu);
-		while (!w->ohead && w->producers > 0)
-			pthread_cond_wait(&w->ocv, &w->omu);
+		while (!w->ohead && w->producers > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += STOP_POLL_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&w->ocv, &w->omu, &ts);
+			if (stop_asked(w->o)) {
+				pthread_mutex_unlock(&w->omu);
+				w->sink->stopped = true;
+				return DU_ERR_INTERRUPTED;
+			}
+		}
 		struct batch *b = w->ohead;
 		if (b) {
 			w->ohead = b->next;
@@ -668,7 +683,11 @@ static int scan_native(struct walker *w, struct du_scan_stats *st, struct du_err
 	pthread_mutex_init(&w->qmu, NULL);
 	pthread_cond_init(&w->qcv, NULL);
 	pthread_mutex_init(&w->omu, NULL);
-	pthread_cond_init(&w->ocv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->ocv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&w->spacecv, NULL);
 
 	for (int i = 0; i < nthreads; i++)
@@ -984,7 +1003,10 @@ static int find_spawn(char **av, pid_t *pid, int *outfd, int *errfd, struct du_e
 	sigaddset(&dflt, SIGINT);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &dflt);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* Its own process group: Ctrl-C reaches us, we notice o->stop and end find ourselves. */
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					      POSIX_SPAWN_SETPGROUP);
 	e = posix_spawnp(pid, "find", &fa, &at, av, env);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
@@ -1063,7 +1085,10 @@ static int scan_find(const struct du_scan_opts *o, struct sink *sink, const char
 	close(errfd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!rc && WIFSIGNALED(status)) {
+	if (!rc && stop_asked(o)) {
+		sink->stopped = true;
+		rc = DU_ERR_INTERRUPTED;
+	} else if (!rc && WIFSIGNALED(status)) {
 		rc = du_err_set(err, DU_ERR_IO, "find was killed by signal %d; the scan is incomplete",
 				WTERMSIG(status));
 	} else if (!rc && WIFEXITED(status) && WEXITSTATUS(status)) {

@@ -22,6 +22,7 @@
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 30000
 #define BUDGET_MAX_MS 300000L
+#define MIN_ATTEMPT_MS 1000L
 
 /* ---- small growable buffer -------------------------------------------------------------- */
 
@@ -476,10 +477,12 @@ static size_t on_header(char *b, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
+/* The first SIGINT lets the attempt in flight finish (it is short, and its answer matters);
+ * only the second abandons it. */
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	(void)arg, (void)dt, (void)dn, (void)ut, (void)un;
-	return du_stop_level() > 0;
+	return *du_abort_flag() != 0;
 }
 
 /* Copy at most the first n bytes of in as valid UTF-8 without control characters (Postgres
@@ -696,8 +699,8 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 			goto out;
 		}
 		if (du_stop_level() > 0) {
-			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt(s)",
-					attempt);
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt%s",
+					attempt, attempt == 1 ? "" : "s");
 			goto out;
 		}
 		bool again = cc == CURLE_OK ? status_retryable(a.http_status) : curl_retryable(cc);
@@ -706,7 +709,9 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 				rc = du_err_set(err, DU_ERR_TRIGGER, "webhook '%s' refused the request: HTTP %ld", shown,
 						a.http_status);
 				err->http_status = a.http_status;
-				if (a.excerpt[0])
+				if (a.http_status >= 300 && a.http_status < 400)
+					du_err_hint(err, "redirects are not followed: give the final URL of the endpoint");
+				else if (a.excerpt[0])
 					du_err_hint(err, "the endpoint answered: %.200s", a.excerpt);
 			} else {
 				rc = du_err_set(err, DU_ERR_TRIGGER, "webhook '%s' not delivered: %s", shown, a.error);
@@ -717,8 +722,13 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 		}
 		long delay = du_retry_delay_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, x.retry_after_ms, NULL, NULL);
 		long elapsed = now_ms() - start;
-		/* Another attempt must fit in the budget with at least a short timeout of its own. */
-		if (elapsed + delay + 500 > budget_ms) {
+		/* Another attempt must fit in the budget with a timeout of its own of at least
+		 * MIN_ATTEMPT_MS; a drawn delay that would not leave that much is shortened (unless the
+		 * server asked for it with Retry-After). */
+		long min_attempt = timeout_ms < MIN_ATTEMPT_MS ? timeout_ms : MIN_ATTEMPT_MS;
+		if (elapsed + delay + min_attempt > budget_ms && !x.retry_after_ms)
+			delay = budget_ms - elapsed - min_attempt;
+		if (delay < 0 || elapsed + delay + min_attempt > budget_ms) {
 			rc = du_err_set(err, DU_ERR_TRIGGER, "webhook '%s' not delivered after %d attempts in %.1f s: %s",
 					shown, attempt, elapsed / 1000.0, a.error);
 			err->http_status = a.http_status;
@@ -727,6 +737,11 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 		}
 		du_warn("webhook '%s': %s; retrying in %.1f s", shown, a.error, delay / 1000.0);
 		sleep_ms(delay);
+		if (du_stop_level() > 0) {
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt%s",
+					attempt, attempt == 1 ? "" : "s");
+			goto out;
+		}
 	}
 out:
 	if (fs.f)

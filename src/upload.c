@@ -13,6 +13,7 @@
 #include "du/commands.h"
 #include "du/db.h"
 #include "du/log.h"
+#include "du/metrics.h"
 #include "du/progress.h"
 #include "du/s3.h"
 #include "du/scan.h"
@@ -158,6 +159,72 @@ out:
 	return rc;
 }
 
+/* ---- stale multipart uploads ------------------------------------------------------------------ */
+
+struct stale {
+	struct du_db *db;
+	struct du_s3_conn *conn;
+	bool abort;
+	uint64_t listed, aborted, kept;
+	struct du_err *err;
+};
+
+/*
+ * An upload du recorded for a file that is still to be done is resumable: a later run continues
+ * it. Anything else under the prefix (unknown to du's database, or its file is uploaded already)
+ * only costs storage.
+ */
+static int stale_one(void *arg, const char *key, const char *upload_id, int64_t initiated)
+{
+	struct stale *st = arg;
+	int64_t file_id = 0;
+	char status[32], when[32] = "?";
+	int rc = du_dbu_mpu_owner(st->db, upload_id, &file_id, status, sizeof(status), st->err);
+	if (rc)
+		return rc;
+	time_t t = (time_t)initiated;
+	struct tm tm;
+	if (initiated && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bool resumable = file_id && strcmp(status, "uploaded") != 0;
+	st->listed++;
+	if (resumable) {
+		st->kept++;
+		printf("resumable  %s  %s  (file row %" PRId64 ", %s)\n", when, key, file_id, status);
+		return 0;
+	}
+	if (!st->abort) {
+		printf("stale      %s  %s\n", when, key);
+		return 0;
+	}
+	struct du_err e = { 0 };
+	if (du_s3_mpu_abort(st->conn, key, upload_id, &e)) {
+		du_warn("cannot abort the upload of '%s': %s", key, e.msg);
+		return 0;
+	}
+	st->aborted++;
+	printf("aborted    %s  %s\n", when, key);
+	return 0;
+}
+
+static int stale_uploads(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_err *err)
+{
+	struct stale st = { .db = db, .abort = cfg->stale_uploads == 2, .err = err };
+	char prefix[1100];
+	int rc;
+	snprintf(prefix, sizeof(prefix), "%s/", cfg->s3_prefix);
+	if ((rc = du_s3_conn_new(s3, &st.conn, err)))
+		return rc;
+	rc = du_s3_mpu_list_uploads(st.conn, prefix, stale_one, &st, err);
+	du_s3_conn_free(st.conn);
+	if (rc)
+		return rc;
+	du_info("%" PRIu64 " multipart upload%s under s3://%s/%s: %" PRIu64 " resumable, %" PRIu64 " %s",
+		st.listed, st.listed == 1 ? "" : "s", cfg->bucket_name, prefix, st.kept,
+		st.abort ? st.aborted : st.listed - st.kept, st.abort ? "aborted" : "stale");
+	return DU_OK;
+}
+
 /* ---- dry run ------------------------------------------------------------------------------- */
 
 static int dry_line(void *arg, const char *key, uint64_t size, bool upload)
@@ -249,6 +316,12 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	}
 	if (has_schema && cfg->dry_run && (rc = du_dbu_project_find(db, cfg->bucket_name, &project_id, err)))
 		goto out;
+	if (cfg->stale_uploads) {
+		/* Maintenance: no session, no scan. */
+		if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)) == DU_OK)
+			rc = stale_uploads(cfg, db, s3, err);
+		goto out;
+	}
 
 	sid = cfg->join_session ? cfg->join_session : cfg->resume_session;
 	if (sid) {
@@ -275,6 +348,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)))
 		goto finish;
 	du_s3_set_abort(s3, du_abort_flag());
+	struct du_err merr = { 0 };
+	if (!cfg->dry_run && du_metrics_start(cfg->metrics_file, sid, s3, &merr))
+		du_warn("metrics: %s", merr.msg); /* metrics never stop an upload */
 
 	if (!scanned && !cfg->join_session) {
 		rc = register_files(cfg, db, s3, prog, cfg->dry_run ? 0 : sid, project_id, has_schema, &d,
@@ -310,6 +386,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	struct du_pipeline_stats ps = { 0 };
 	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
 	du_progress_end(prog);
+	if (ps.parts_reused)
+		du_info("continued multipart uploads: %" PRIu64 " part(s) reused, %" PRIu64 " sent", ps.parts_reused,
+			ps.parts_sent);
 	res->files_uploaded = ps.files_ok;
 	res->bytes_uploaded = ps.bytes_ok;
 	res->files_failed = ps.files_failed + d.bad_keys;
@@ -319,9 +398,8 @@ finish:
 		struct du_err e2 = { 0 };
 		const char *st = final_status(rc, res->files_failed);
 		int64_t open_rows = 0;
-		/* A joined worker leaves the session open while others still hold files. */
-		if (cfg->join_session && rc == DU_OK && du_dbu_open_rows(db, sid, &open_rows, &e2) == DU_OK &&
-		    open_rows > 0)
+		/* A worker leaves the session open while others still hold files: the last one closes it. */
+		if (rc == DU_OK && du_dbu_open_rows(db, sid, &open_rows, &e2) == DU_OK && open_rows > 0)
 			st = NULL;
 		if (du_dbu_finish(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
 			rc = e2.code;
@@ -334,6 +412,7 @@ finish:
 	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED))
 		summary(cfg, rc ? NULL : db, res, prog);
 out:
+	du_metrics_stop(res->status[0] ? res->status : "failed");
 	du_progress_free(prog);
 	du_pipeline_s3_close(cp, s3);
 	du_db_close(db);

@@ -52,6 +52,22 @@ int du_cmd_trigger(const struct du_config *cfg, struct du_trigger_result *res, s
 int du_cmd_master(const struct du_config *cfg, struct du_err *err);
 
 /*
+ * du-master status [SESSION]: without a session, the recent sessions; with one, its counts by
+ * status, bytes, rates, ETA while it runs, and top errors. cfg->json prints JSON instead.
+ * Read-only: safe while an upload of the session runs in another process. args/nargs are the
+ * subcommand's own arguments (after "status"). Returns the exit code.
+ */
+int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du_err *err);
+/*
+ * du-master verify SESSION: every uploaded file of the session against a streamed S3 listing
+ * (HEAD only for keys the listing does not settle) and against the local file when it is still
+ * there (size and mtime; md5 with cfg->deep). Records verify_status/verify_error/verified_at per
+ * file and a verify_runs row, writes the manifest (cfg->manifest or du-manifest-SESSION, .csv and
+ * .jsonl). Exit 0 when everything matches, 1 when anything does not, other codes for errors.
+ */
+int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_err *err);
+
+/*
  * Signals. The first SIGINT/SIGTERM asks commands to stop taking work and finish cleanly; the
  * second asks them to abort transfers in flight. Commands poll du_stop_level().
  */

@@ -90,6 +90,7 @@ struct du_config {
 	int64_t resume_session;       /* --resume SESSION, 0 = new session */
 	int64_t join_session;         /* --join SESSION, 0 = none */
 	int progress;                 /* enum du_progress_mode */
+	int stale_uploads;            /* --stale-uploads: 0 none, 1 list, 2 abort */
 
 	/* du-retry. */
 	int64_t session_id;           /* -s; required for retry and trigger */
@@ -109,6 +110,9 @@ struct du_config {
 	/* du-master. */
 	bool skip_retry;
 	bool skip_endpoint;
+	bool json;                    /* status: --json */
+	bool deep;                    /* verify --deep: md5 of the local files too */
+	char *manifest;               /* verify --manifest PREFIX: PREFIX.csv and PREFIX.jsonl */
 
 	/* General. */
 	char *config_file;            /* -c */

@@ -70,7 +70,7 @@ struct du_s3_opts {
 	const char *sse;             /* "AES256", "aws:kms" or NULL */
 	const char *sse_kms_key_id;  /* with sse "aws:kms" */
 	const char *ca_bundle;       /* PEM file (AWS_CA_BUNDLE) or NULL for the system store */
-	int list_page_size;          /* max-keys for listings; 0: 1000 (tests use small pages) */
+	int list_page_size;          /* max-keys/-parts/-uploads a page; 0: 1000 (tests use small pages) */
 };
 
 /* Map the configuration (and AWS_CA_BUNDLE) to options. Strings stay owned by cfg. */
@@ -83,9 +83,9 @@ struct du_s3_conn;
 int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_provider *cp,
 	      struct du_err *err);
 void du_s3_free(struct du_s3 *s3);
-/* Transfers in flight abort and new requests fail with DU_ERR_INTERRUPTED while the flag says
- * so; backoff and governor sleeps end early. flag must outlive s3. */
-/* Abort when *flag >= 2 (the second Ctrl-C; the first only stops commands taking new work). */
+/* While *flag is non-zero (the tools set it on the second Ctrl-C), transfers in flight abort,
+ * backoff and governor sleeps end, and new requests fail with DU_ERR_INTERRUPTED.
+ * flag must outlive s3. */
 void du_s3_set_abort(struct du_s3 *s3, const volatile int *flag);
 /* Abort every transfer in flight now and fail all later requests with DU_ERR_INTERRUPTED. */
 void du_s3_abort_all(struct du_s3 *s3);
@@ -99,7 +99,7 @@ struct du_s3_stats {
 	uint64_t attempts;      /* HTTP attempts actually sent */
 	uint64_t retries;       /* attempts - first attempts */
 	uint64_t throttles;     /* SlowDown/503/429 answers */
-	uint64_t failures;      /* requests that failed after all attempts */
+	uint64_t failures;      /* requests whose HTTP exchange failed after all attempts */
 	uint64_t bytes_sent;    /* request bodies */
 	uint64_t bytes_received;/* response bodies */
 	double rate;            /* governor's current allowed requests/s, 0 = unlimited */

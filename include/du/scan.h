@@ -15,6 +15,9 @@
  * sockets and devices are skipped; symbolic links are skipped unless follow_symlinks (then
  * directory loops are detected and skipped with a warning).
  *
+ * Directories nested so deep that their path below ROOT exceeds PATH_MAX cannot be opened by
+ * the native walker (it opens each directory by that path): a warning each.
+ *
  * Filters: extensions matches the part after the last '.' of the file name, case-insensitively;
  * exclude globs (fnmatch, no flags) are matched against every component of the path below ROOT,
  * so "._*" drops AppleDouble files and ".*" drops hidden files and whole hidden directories.

@@ -33,7 +33,8 @@
  * Delivery: any 2xx is success. Connection failures, timeouts, 408, 429 and 5xx are retried with
  * full-jitter backoff (base 1 s, cap 30 s, Retry-After honoured) while a total budget of
  * min(4 x timeout, 300 s) lasts; other answers are final (DU_ERR_TRIGGER naming the status).
- * Each attempt is recorded in trigger_attempts (time, URL without userinfo and query values,
+ * After a first SIGINT/SIGTERM no new attempt starts (DU_ERR_INTERRUPTED); the second abandons
+ * the one in flight. Each attempt is recorded in trigger_attempts (time, URL without userinfo and query values,
  * status, duration, error, the first 200 bytes of the answer). Secrets (API key, HMAC secret)
  * never reach logs, rows, errors or the dry-run output.
  */

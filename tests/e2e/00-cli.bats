@@ -116,3 +116,21 @@ assert d["aws_region"]["source"] in ("default", "env AWS_REGION"), d["aws_region
 	[ "$status" -ne 0 ]
 	[ "$status" -le 3 ]
 }
+
+@test "with no database configured, a tool creates and then reuses the private cluster" {
+	dir=$(mktemp -d /tmp/du-private.XXXXXX)
+	chmod 755 "$dir"
+	run env -u DATABASE_URL -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE DU_PG_DIR="$dir/pg" du-retry -s 7
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"private PostgreSQL cluster"* ]]
+	[[ "$output" == *"session 7 does not exist"* ]]
+	[ -f "$dir/pg/data/PG_VERSION" ]
+	pid=$(head -n 1 "$dir/pg/data/postmaster.pid")
+	run env -u DATABASE_URL -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE DU_PG_DIR="$dir/pg" du-retry -s 7
+	[ "$status" -eq 3 ]
+	[ "$(head -n 1 "$dir/pg/data/postmaster.pid")" = "$pid" ]
+	kill -QUIT "$pid"
+	for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -rf "$dir"
+}

@@ -53,15 +53,15 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 }
 
 @test "a changed size re-uploads only that file" {
-	f=$(find "$TREE/sensor-03" -name '*.wav' | head -n 1)
+	f=$(find "$TREE/sensor-03" -name 'rec_*.wav' | head -n 1)
 	printf 'more bytes' >>"$f"
 	run du-upload -d "$TREE" -b du-test -p run1 --progress=none
-	echo "status=$status f=$f"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	sid=$(last_session)
 	[ "$(sql "SELECT files_uploaded, files_skipped FROM sync_sessions WHERE id = $sid")" = "1|2000" ]
 	run check run1 "$sid" --any-session
+	echo "$output"
 	[ "$status" -eq 0 ]
 }
 

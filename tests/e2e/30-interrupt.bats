@@ -25,7 +25,7 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 	pid=$!
 	# Wait until uploads are under way, then interrupt.
 	for _ in $(seq 1 200); do
-		n=$(sql "SELECT count(*) FROM file_uploads WHERE status = 'uploaded' AND s3_key LIKE 'sigint/%'")
+		n=$(sql "SELECT count(*) FROM file_uploads WHERE status = 'uploaded' AND s3_key LIKE 'sigint/%'" 2>/dev/null || echo 0)
 		[ "$n" -gt 50 ] && break
 		sleep 0.05
 	done
@@ -61,7 +61,7 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 	du-upload -d "$tree" -b du-test -p resume -w 2 --progress=none 2>/dev/null &
 	pid=$!
 	for _ in $(seq 1 200); do
-		n=$(sql "SELECT count(*) FROM file_uploads WHERE status = 'uploaded' AND s3_key LIKE 'resume/%'")
+		n=$(sql "SELECT count(*) FROM file_uploads WHERE status = 'uploaded' AND s3_key LIKE 'resume/%'" 2>/dev/null || echo 0)
 		[ "$n" -gt 20 ] && break
 		sleep 0.05
 	done

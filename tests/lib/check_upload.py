@@ -38,8 +38,10 @@ def md5(path):
 
 def rows(where):
     out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-c",
-                          f"COPY (SELECT s3_key, status, md5, file_size FROM file_uploads WHERE {where}) "
+                          f"COPY (SELECT s3_key, status, md5, file_size FROM file_uploads WHERE {where} "
+                          "ORDER BY uploaded_at NULLS FIRST, id) "
                           "TO STDOUT WITH (FORMAT csv)"], check=True, capture_output=True).stdout
+    # With several rows for a key (--any-session), the latest upload is the one that counts.
     return {r[0]: r for r in csv.reader(io.StringIO(out.decode()))}
 
 

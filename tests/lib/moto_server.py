@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--region", default="us-east-1")
     a = ap.parse_args()
 
+    patch_raw_uri()
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 10**9
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=a.port, verbose=False)
     server.start()

@@ -6,6 +6,7 @@
 
 Listens on 127.0.0.1 on a free port, written to P once it accepts connections. Every request is
 appended to L as one JSON line: {"n", "method", "path", "headers" (names lower-cased), "body",
+"body_b64" (the exact bytes),
 "chunked", "status"} - written before the answer, so a request the client gave up on is there too.
 
 Answers, for the n-th request (1-based): with --status-always CODE, CODE; else sleep SECONDS first
@@ -13,6 +14,7 @@ when n <= sleep-first (the client should time out); then 500 when n <= fail-firs
 Chunked request bodies are decoded.
 """
 import argparse
+import base64
 import http.server
 import json
 import os
@@ -83,6 +85,7 @@ def main():
                 "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body.decode("utf-8", "replace"),
+                "body_b64": base64.b64encode(body).decode(),
                 "chunked": chunked,
                 "status": status,
                 "slept": n <= args.sleep_first,

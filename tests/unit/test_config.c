@@ -527,6 +527,12 @@ static void test_prefix_and_values(void **state)
 			 DU_OK);
 	assert_string_equal(cfg.s3_endpoint, "http://localhost:9000");
 	assert_string_equal(du_config_source(&cfg, "s3_endpoint"), "env AWS_ENDPOINT_URL_S3");
+	du_config_release(&cfg);
+	setenv("DU_S3_ENDPOINT", "http://127.0.0.1:4569", 1);
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--addressing=path", "--progress", "json", NULL),
+			 DU_OK);
+	assert_string_equal(cfg.s3_endpoint, "http://127.0.0.1:4569");
+	assert_string_equal(du_config_source(&cfg, "s3_endpoint"), "env DU_S3_ENDPOINT");
 	assert_int_equal(cfg.s3_addressing, DU_ADDR_PATH);
 	assert_int_equal(cfg.progress, DU_PROGRESS_JSON);
 	du_config_release(&cfg);

@@ -233,6 +233,12 @@ static void test_complete(void **state)
 		"<ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag></CompleteMultipartUploadResult>";
 	assert_int_equal(du_s3x_parse_complete(ok, strlen(ok), &pg, &err), DU_OK);
 	assert_string_equal(pg.etag, "3858f62230ac3c915f300c664312c11f-9");
+	/* moto's name for the same document */
+	const char *moto = "<CompleteMultipartUploadResponse><ETag>&quot;x-2&quot;</ETag></CompleteMultipartUploadResponse>";
+	assert_int_equal(du_s3x_parse_complete(moto, strlen(moto), &pg, &err), DU_OK);
+	assert_string_equal(pg.etag, "x-2");
+	const char *other = "<CompleteMultipartUploadResp><ETag>x</ETag></CompleteMultipartUploadResp>";
+	assert_int_equal(du_s3x_parse_complete(other, strlen(other), &pg, &err), DU_ERR_PARSE);
 	/* 200 OK with an <Error> body, whitespace first as S3 sends while it keeps the connection alive */
 	const char *bad =
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n          \n"
@@ -421,6 +427,47 @@ static void test_sizes(void **state)
 	assert_non_null(strstr(err.msg, "5 TiB"));
 }
 
+static void check_url(const char *bucket, const char *region, const char *endpoint, int addressing,
+		      const char *key, const char *query, const char *want_host, const char *want_url)
+{
+	struct du_s3_opts o = { .bucket = bucket, .region = region, .endpoint = endpoint, .addressing = addressing };
+	struct du_s3 *s3;
+	struct du_err err = {0};
+	if (du_s3_new(&s3, &o, NULL, &err))
+		fail_msg("du_s3_new: %s", err.msg);
+	char *url = du_s3i_url(s3, key, query);
+	assert_non_null(url);
+	assert_string_equal(du_s3i_host(s3), want_host);
+	assert_string_equal(url, want_url);
+	free(url);
+	du_s3_free(s3);
+}
+
+static void test_addressing(void **state)
+{
+	(void)state;
+	/* AWS: virtual-hosted unless the bucket has a dot */
+	check_url("my-bucket", "eu-west-1", NULL, DU_ADDR_AUTO, "a b/c+d.wav", NULL,
+		  "my-bucket.s3.eu-west-1.amazonaws.com",
+		  "https://my-bucket.s3.eu-west-1.amazonaws.com/a%20b/c%2Bd.wav");
+	check_url("my.bucket", "eu-west-1", NULL, DU_ADDR_AUTO, "k", NULL,
+		  "s3.eu-west-1.amazonaws.com", "https://s3.eu-west-1.amazonaws.com/my.bucket/k");
+	check_url("my-bucket", "us-east-1", NULL, DU_ADDR_PATH, NULL, "list-type=2&prefix=a/b c&continuation-token=x+/y=",
+		  "s3.us-east-1.amazonaws.com",
+		  "https://s3.us-east-1.amazonaws.com/my-bucket?list-type=2&prefix=a%2Fb%20c&continuation-token=x%2B%2Fy%3D");
+	check_url("my-bucket", NULL, NULL, DU_ADDR_AUTO, NULL, "uploads",
+		  "my-bucket.s3.us-east-1.amazonaws.com", "https://my-bucket.s3.us-east-1.amazonaws.com/?uploads");
+	/* custom endpoint: path-style, host with port, optional base path; forced virtual */
+	check_url("du-test", "us-east-1", "http://127.0.0.1:9000", DU_ADDR_AUTO, "x/\xc3\xa9/../y", NULL,
+		  "127.0.0.1:9000", "http://127.0.0.1:9000/du-test/x/%C3%A9/../y");
+	check_url("du-test", "us-east-1", "https://minio.example:9000/s3/", DU_ADDR_AUTO, "k", "partNumber=1&uploadId=a~b",
+		  "minio.example:9000", "https://minio.example:9000/s3/du-test/k?partNumber=1&uploadId=a~b");
+	check_url("du-test", "us-east-1", "HTTPS://minio.example", DU_ADDR_VIRTUAL, "k//x", NULL,
+		  "du-test.minio.example", "https://du-test.minio.example/k//x");
+	check_url("du-test", "us-east-1", "http://[::1]:9000", DU_ADDR_AUTO, NULL, NULL,
+		  "[::1]:9000", "http://[::1]:9000/du-test");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_list_uploads),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_addressing),
 	};
 	return cmocka_run_group_tests_name("s3_xml", tests, NULL, NULL);
 }

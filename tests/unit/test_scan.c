@@ -2,11 +2,13 @@
  * test_scan: the streaming scanner (native walker, serial and parallel, and find mode) on real
  * trees made under mkdtemp, and S3 key derivation.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -659,6 +661,16 @@ static void test_stop_flag(void **state)
 		assert_int_equal(du_scan(&o, collect, &c, &st, &err), DU_ERR_INTERRUPTED);
 		assert_int_equal(c.n, 0);
 		coll_free(&c);
+
+		/* Nothing passes the filter, so no entry ever reaches the callback: still stops. */
+		char *none[] = { "none", NULL };
+		o.extensions = none;
+		memset(&c, 0, sizeof(c));
+		c.root = root;
+		c.caller = pthread_self();
+		assert_int_equal(du_scan(&o, collect, &c, &st, &err), DU_ERR_INTERRUPTED);
+		assert_int_equal(c.n, 0);
+		coll_free(&c);
 	}
 	assert_true(no_children_left());
 	rmtree(root);
@@ -686,6 +698,52 @@ static void test_callback_stops(void **state)
 		assert_int_equal(st.files, 2);
 		coll_free(&c);
 	}
+	assert_true(no_children_left());
+	rmtree(root);
+}
+
+/* SIGKILL our child named find, as if something else had killed it. */
+static int kill_find(void *arg, const struct du_scan_entry *e)
+{
+	int *killed = arg;
+	(void)e;
+	if (*killed)
+		return 0;
+	DIR *proc = opendir("/proc");
+	assert_non_null(proc);
+	for (struct dirent *de; (de = readdir(proc));) {
+		char p[300], buf[512];
+		snprintf(p, sizeof(p), "/proc/%s/stat", de->d_name);
+		FILE *f = fopen(p, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *close_paren = strrchr(buf, ')');
+		int ppid = 0;
+		if (strstr(buf, "(find)") && close_paren && sscanf(close_paren + 2, "%*c %d", &ppid) == 1 &&
+		    ppid == getpid()) {
+			kill(atoi(de->d_name), SIGKILL);
+			*killed = 1;
+		}
+	}
+	closedir(proc);
+	return 0;
+}
+
+/* find killed by someone else: the scan is incomplete, which is an error, not a warning. */
+static void test_find_killed(void **state)
+{
+	(void)state;
+	char *root = mktree();
+	make_many(root, 3000); /* more output than a pipe holds: find is still running */
+	int killed = 0;
+	struct du_scan_opts o = { .root = root, .use_find = true };
+	struct du_err err = { 0 };
+	assert_int_equal(du_scan(&o, kill_find, &killed, NULL, &err), DU_ERR_IO);
+	assert_int_equal(killed, 1);
+	assert_non_null(strstr(err.msg, "killed by signal 9"));
 	assert_true(no_children_left());
 	rmtree(root);
 }
@@ -836,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_progress_every_10000),
 		cmocka_unit_test(test_stop_flag),
 		cmocka_unit_test(test_callback_stops),
+		cmocka_unit_test(test_find_killed),
 		cmocka_unit_test(test_root_errors),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_file_types),
