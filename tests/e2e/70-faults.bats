@@ -42,36 +42,33 @@ mk_fault_tree() {
 	mkdir -p "$snap"
 	mk_fault_tree "$tree" 2000 71
 	args=(-d "$tree" -b du-test -p kill -w 8 --use-find=false --progress=none)
-	# Run r is killed; what follows kill r: a --resume of the killed session after odd r, a plain re-run
-	# (new session, skips what is done) after even r. Multipart files are killed mid-flight only in runs
-	# followed by --resume (a plain re-run does not continue them yet: see the skipped test below); the
-	# other kills come after a seeded random number of object PUTs, while no multipart upload is open.
+	# Run r is killed, then the next run is a plain re-run (a new session that skips what is done and
+	# adopts the dead run's multipart uploads) after odd r, a --resume of the killed session after even r.
+	# Runs 1 and 2 are killed while a multipart file is in flight (one file each, so each style continues
+	# one), runs 3 and 4 after a seeded random number of object PUTs, while no multipart upload is open.
 	RANDOM=7001
 	extra=()
 	for r in 1 2 3 4; do
 		du-upload "${args[@]}" "${extra[@]}" 2>>"$BATS_TEST_TMPDIR/err" &
 		pid=$!
-		if [ $((r % 2)) -eq 1 ]; then
-			mode=mp
-		else
-			mode=small
-		fi
+		mode=small
+		[ "$r" -gt 2 ] || mode=mp
 		target=$((100 + RANDOM % 300))
 		run fp_kill_moment "$pid" "$mode" "$target" 6 2 "$snap/hit"
-		echo "run $r ($mode, target $target) at ${SECONDS}s: $output"
+		echo "run $r ($mode, target $target): $output"
 		[ "$status" -eq 0 ] # the moment came before du finished
 		kill -9 "$pid"
 		wait "$pid" || true
 		fp_settle
 		fp_snapshot "$snap" "$r" kill
 		sid=$(last_session)
-		if [ $((r % 2)) -eq 1 ]; then
+		if [ $((r % 2)) -eq 0 ]; then
 			extra=(--resume "$sid")
-			# The dead process's rows come back once their lease (DU_LEASE_SECONDS) expired.
-			sleep 3.5
 		else
 			extra=()
 		fi
+		# The dead process's rows and multipart uploads are taken over once its lease expired.
+		sleep 3.5
 	done
 	run du-upload "${args[@]}" "${extra[@]}"
 	echo "$output"
@@ -228,4 +225,31 @@ mk_fault_tree() {
 		--s3data "$DU_E2E_TMP/s3/s3data" --session "$sid"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "a worker killed after the last files were claimed: the survivor waits for its lease and finishes them" {
+	tree="$BATS_TEST_TMPDIR/tree"
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 1500 --seed 76
+	args=(-d "$tree" -b du-test -p lastclaim -w 2 --use-find=false --progress=none)
+	du-upload "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.0" &
+	first=$!
+	wait_until 60 session_scanned lastclaim/
+	sid=$(sql "SELECT max(session_id) FROM file_uploads WHERE s3_key LIKE 'lastclaim/%'")
+	du-upload --join "$sid" "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.1" &
+	victim=$!
+	# Every row claimed, the joiner holding some: then it dies.
+	wait_until 120 all_claimed_victim_holds "$sid" "$victim"
+	kill -9 "$victim"
+	wait "$victim" || true
+	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
+	rc=0
+	wait "$first" || rc=$?
+	cat "$BATS_TEST_TMPDIR/err.0"
+	state=$(sql "SELECT status, files_uploaded, files_failed FROM sync_sessions WHERE id = $sid")
+	open=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status <> 'uploaded'")
+	echo "the dead joiner held $held rows; survivor exit $rc; session $state; $open rows not uploaded"
+	[ "$held" -gt 0 ]
+	[ "$rc" -eq 0 ]
+	[ "$open" -eq 0 ]
+	[ "$state" = "completed|1500|0" ]
 }

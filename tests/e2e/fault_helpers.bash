@@ -61,9 +61,9 @@ wait_until() {
 
 # fp_kill_moment PID MODE TARGET NPARTS NMP HITFILE: wait for the moment to kill du-upload PID; 0 then, 1 if
 # PID ended first. The proxy's stats are polled every 20 ms; counts are relative to the call.
-#   MODE mp     the first moment every multipart file not listed in HITFILE has some but not all of its
-#               NPARTS parts stored, or one has 3: the keys with parts stored are appended to HITFILE. Once
-#               all NMP multipart files were hit or completed, as small.
+#   MODE mp     the first moment a multipart file not listed in HITFILE has a part stored by this run and at
+#               least 2 of its NPARTS parts stored in all (but not all): its key is appended to HITFILE.
+#               Once all NMP multipart files were hit or completed, as small.
 #   MODE small  once TARGET more object PUTs were stored, at a moment no multipart upload is open (created or
 #               started and not completed), so the kill hits small files only.
 fp_kill_moment() {
@@ -81,18 +81,23 @@ def alive():
         return False
 def oks(s):
     return sum(e["ok"] for e in s["put_object"].values())
+def done(s):
+    return {k: sum(1 for p in e["parts"].values() if p["ok"]) for k, e in s["upload_part"].items()}
+def part_oks(s):
+    return {k: sum(p["ok"] for p in e["parts"].values()) for k, e in s["upload_part"].items()}
 hit = set(k for k in open(hitfile).read().split("\n") if k) if os.path.exists(hitfile) else set()
-base = oks(stats())
+s0 = stats()
+base, base_parts = oks(s0), part_oks(s0)
 while alive():
     s = stats()
-    done_parts = {k: sum(1 for p in e["parts"].values() if p["ok"]) for k, e in s["upload_part"].items()}
     if mode == "mp" and len(hit | set(s["mpu_complete"])) < nmp:
-        mid = [k for k, n in done_parts.items() if k not in hit and 1 <= n < nparts and k not in s["mpu_complete"]]
-        # All unhit files at once when they are in flight together, else the first with 3 parts done.
-        if mid and (len(mid) == nmp - len(hit) or any(done_parts[k] >= 3 for k in mid)):
+        d, po = done(s), part_oks(s)
+        mid = sorted(k for k, n in d.items() if k not in hit and k not in s["mpu_complete"]
+                     and 2 <= n < nparts and po[k] > base_parts.get(k, 0))
+        if mid:
             with open(hitfile, "a") as f:
-                f.write("".join(k + "\n" for k in mid))
-            print("multipart mid-flight: %s" % mid)
+                f.write(mid[0] + "\n")
+            print("multipart mid-flight: %r with %d of %d parts stored" % (mid[0], d[mid[0]], nparts))
             sys.exit(0)
     else:
         opened = (set(s["mpu_create"]) | set(s["upload_part"])) - set(s["mpu_complete"])
@@ -177,27 +182,36 @@ for k, (up, s) in enumerate(zip(uploaded, snaps), 1):
             if a != b:
                 bad.append("%r was recorded uploaded at kill %d but sent again (%s %d -> %d)" % (key, k, op, a, b))
 
-# Multipart: continued, recorded parts never re-sent, every re-sent part was in flight at a kill.
+# Multipart: continued, recorded parts never re-sent, every re-sent part was in flight at a kill. A file
+# may be sent again as a whole only when a kill came after its upload was completed and before its row said
+# uploaded (the dead run had finished it; the next one cannot know).
 mp_keys = sorted(final["upload_part"])
 for key in mp_keys:
     e = final["upload_part"][key]
     done = final["mpu_complete"].get(key, [])
-    if len(done) != 1:
-        bad.append("%r completed %d times" % (key, len(done)))
-    if len(e["upload_ids"]) != 1:
-        bad.append("%r: parts went to %d multipart uploads (restarted instead of continued)" % (key, len(e["upload_ids"])))
-    prev = {}
-    lost = {}
-    for k, (s, m) in enumerate(zip(snaps, mpu), 1):
-        cur = s["upload_part"].get(key, {}).get("parts", {})
-        if key in m:
-            if done and m[key]["uid"] != done[0]:
-                bad.append("%r: upload id at kill %d is not the one completed" % (key, k))
-            for p in m[key]["parts"]:
-                if cur.get(p, {}).get("received", 0) != e["parts"].get(p, {}).get("received", 0):
+    if not done:
+        bad.append("%r was never completed" % key)
+        continue
+    unrecorded_done = set()
+    for k, s in enumerate(snaps):
+        if key not in uploaded[k]:
+            unrecorded_done.update(s["mpu_complete"].get(key, []))
+    for uid in done[:-1]:
+        if uid not in unrecorded_done:
+            bad.append("%r: upload %s completed, then the file was sent again" % (key, uid))
+    for uid in e["uploads"]:
+        if uid not in done and uid not in final["mpu_abort"].get(key, []):
+            bad.append("%r: upload %s restarted instead of continued (neither completed nor aborted)" % (key, uid))
+    for uid, parts in e["uploads"].items():
+        prev, lost = {}, {}
+        for k, (s, m) in enumerate(zip(snaps, mpu), 1):
+            cur = s["upload_part"].get(key, {}).get("uploads", {}).get(uid, {})
+            if uid in s["mpu_complete"].get(key, []):
+                break
+            rec = m[key]["parts"] if key in m and m[key]["uid"] == uid else set()
+            for p in rec:
+                if cur.get(p, {}).get("received", 0) != parts.get(p, {}).get("received", 0):
                     bad.append("%r part %s recorded at kill %d but sent again" % (key, p, k))
-        if key not in s["mpu_complete"]:
-            rec = m.get(key, {"parts": set()})["parts"]
             n = 0
             for p, c in cur.items():
                 if c["received"] > prev.get(p, {}).get("received", 0) and p not in rec:
@@ -205,12 +219,13 @@ for key in mp_keys:
                     n += 1
             if n > workers:
                 bad.append("%r: %d parts in flight at kill %d, more than %d workers" % (key, n, k, workers))
-        prev = cur
-    for p, c in e["parts"].items():
-        if c["received"] != 1 + lost.get(p, 0):
-            bad.append("%r part %s sent %d times, expected 1 + %d lost at kills" % (key, p, c["received"], lost.get(p, 0)))
-    if len(e["parts"]) != nparts:
-        bad.append("%r: %d distinct parts sent, expected %d" % (key, len(e["parts"]), nparts))
+            prev = cur
+        for p, c in parts.items():
+            if c["received"] != 1 + lost.get(p, 0):
+                bad.append("%r upload %s part %s sent %d times, expected 1 + %d lost at kills"
+                           % (key, uid, p, c["received"], lost.get(p, 0)))
+        if uid in done and len(parts) != nparts:
+            bad.append("%r: upload %s completed with %d distinct parts sent, expected %d" % (key, uid, len(parts), nparts))
 if not hit:
     bad.append("no multipart file was killed mid-flight")
 for key in hit:
@@ -220,13 +235,13 @@ for key in hit:
 # Figures.
 resent_small = {k: v for k, v in final["put_object"].items() if v["received"] > 1}
 bytes_small = sum(v["bytes"] - sizes.get(k, 0) for k, v in resent_small.items())
-resent_mp = {k: v for k, v in final["upload_part"].items() if v["received"] > len(v["parts"])}
+resent_mp = {k: v for k, v in final["upload_part"].items() if v["received"] > nparts}
 bytes_mp = sum(v["bytes"] - sizes.get(k, 0) for k, v in final["upload_part"].items())
 reused = {k: max(len(m.get(k, {"parts": ()})["parts"]) for m in mpu) for k in mp_keys}
 print("kills=%d files=%d small_files_resent=%d multipart_files_with_resent_parts=%d parts_resent=%d "
       "bytes_resent=%d (small %d, parts %d) unrecorded_but_stored=%d multipart_hit=%d parts_recorded_before_kills=%s"
       % (kills, files, len(resent_small), len(resent_mp),
-         sum(v["received"] - len(v["parts"]) for v in final["upload_part"].values()),
+         sum(v["received"] - nparts for v in final["upload_part"].values()),
          bytes_small + bytes_mp, bytes_small, bytes_mp, len(unrecorded), len(hit), reused))
 for b in bad[:40]:
     print("FAIL: " + b)
@@ -270,4 +285,10 @@ for key, m in csv.reader(sys.stdin):
     n += 1
 print("%d rows true" % n)
 PY
+}
+
+# all_claimed_victim_holds SESSION PID: no row of SESSION is pending and du process PID holds some.
+all_claimed_victim_holds() {
+	[ "$(sql "SELECT count(*) FILTER (WHERE status = 'pending') = 0 AND count(*) FILTER (WHERE status = 'uploading'
+		AND worker LIKE '%:$2:%') > 0 FROM file_uploads WHERE session_id = $1")" = t ]
 }

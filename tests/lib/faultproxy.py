@@ -29,7 +29,8 @@ Control, on the same port (answers are JSON):
   GET /__fault/stats    counters (see below)
   GET /__fault/zero     zero the counters
 Counters: requests by method; faults by kind; upstream statuses; per key: object PUTs
-(put_object) and UploadPart (upload_part, by part number, with the upload ids seen), each as
+(put_object) and UploadPart (upload_part: in all, by part number in "parts", and by upload id and
+part number in "uploads"), each as
 "received" (every attempt that reached the proxy), "ok" (the upstream server answered 2xx, so the
 bytes are stored) and "bytes" (body bytes received); CreateMultipartUpload (mpu_create) and
 CompleteMultipartUpload (mpu_complete, the upload ids completed); arrivals per second of uptime
@@ -229,12 +230,11 @@ class State:
                 e["ok"] += ok
                 e["bytes"] += nbytes
                 if op == "upload_part":
-                    pe = e.setdefault("parts", {}).setdefault(str(part), {"received": 0, "ok": 0})
-                    pe["received"] += 1
-                    pe["ok"] += ok
-                    ids = e.setdefault("upload_ids", [])
-                    if upload_id not in ids:
-                        ids.append(upload_id)
+                    ue = e.setdefault("uploads", {}).setdefault(upload_id, {})
+                    for pe in (e.setdefault("parts", {}).setdefault(str(part), {"received": 0, "ok": 0}),
+                               ue.setdefault(str(part), {"received": 0, "ok": 0})):
+                        pe["received"] += 1
+                        pe["ok"] += ok
             elif op == "mpu_create" and ok:
                 s[op][key] = s[op].get(key, 0) + 1
             elif op in ("mpu_complete", "mpu_abort") and ok:
