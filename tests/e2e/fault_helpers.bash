@@ -267,15 +267,17 @@ puts_ok_at_least() {
 # rows_true SESSION TREE PREFIX: every row of SESSION that says uploaded has the file's md5, and s3rver holds
 # the file's bytes under its key. Prints the number of such rows; 1 on the first lie.
 rows_true() {
+	local rows
+	rows=$(mktemp "${BATS_TEST_TMPDIR:-/tmp}/rows.XXXXXX")
 	psql -qAtX -v ON_ERROR_STOP=1 -c "COPY (SELECT s3_key, md5 FROM file_uploads WHERE session_id = $1
-		AND status = 'uploaded') TO STDOUT WITH (FORMAT csv)" |
-		/usr/bin/python3 - "$DU_TOP/tests/lib" "$2" "$3" "$DU_E2E_TMP/s3/s3data/du-test" <<'PY'
+		AND status = 'uploaded') TO STDOUT WITH (FORMAT csv)" >"$rows" || return 1
+	/usr/bin/python3 - "$DU_TOP/tests/lib" "$2" "$3" "$DU_E2E_TMP/s3/s3data/du-test" "$rows" <<'PY'
 import csv, os, sys
 sys.path.insert(0, sys.argv[1])
 from check_upload import md5
-tree, prefix, s3 = sys.argv[2:5]
+tree, prefix, s3, rows = sys.argv[2:6]
 n = 0
-for key, m in csv.reader(sys.stdin):
+for key, m in csv.reader(open(rows, newline="")):
     path = os.path.join(tree, key[len(prefix) + 1:])
     if md5(path) != m:
         sys.exit("row md5 %s is not the file's: %r" % (m, key))
