@@ -775,8 +775,9 @@ static bool permanent_curl(CURLcode cc)
 	}
 }
 
+/* One attempt. *hopeless is set for transport failures no retry can fix (TLS trust, bad URL). */
 static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *path, const char *url,
-			 const char *payload_hash, struct du_err *err)
+			 const char *payload_hash, bool *hopeless, struct du_err *err)
 {
 	struct du_s3 *s3 = c->s3;
 	struct resp *r = &c->r;
@@ -862,8 +863,7 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 					  what(c, q), r->max);
 		du_err_set(err, DU_ERR_NET, "%s '%s': %s%s%s", q->op, what(c, q), curl_easy_strerror(cc),
 			   c->errbuf[0] ? ": " : "", c->errbuf);
-		if (permanent_curl(cc))
-			err->retryable = -1; /* marker for perform(): do not retry */
+		*hopeless = permanent_curl(cc);
 		return DU_ERR_NET;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -942,7 +942,8 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 		}
 		du_err_clear(err);
 		c->last_attempts = attempt;
-		rc = sign_and_send(c, q, path, url, payload_hash, err);
+		bool hopeless = false;
+		rc = sign_and_send(c, q, path, url, payload_hash, &hopeless, err);
 		if (rc == DU_OK) {
 			du_governor_success(s3->gov);
 			break;
@@ -952,8 +953,10 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 		if (du_retry_is_throttle(err)) {
 			atomic_fetch_add_explicit(&s3->throttles, 1, memory_order_relaxed);
 			du_governor_throttled(s3->gov, ticket);
+		} else if (err->http_status) {
+			du_governor_success(s3->gov); /* answered without complaint about the rate */
 		}
-		bool again = err->retryable != -1 && du_retry_is_retryable(err);
+		bool again = !hopeless && du_retry_is_retryable(err);
 		if (!again && learn_skew(c, err)) {
 			/* like the AWS SDKs: sign with the server's clock and try once more, at once */
 			atomic_fetch_add_explicit(&s3->retries, 1, memory_order_relaxed);
