@@ -10,7 +10,8 @@ waited for included), its peak RSS (VmHWM, polled), its exit status; with --pg-p
 (postmaster + live children + children it reaped, from /proc); with --sink-log (the null sink's
 access log, "METHOD STATUS REQUEST-LENGTH" per line), the requests and bytes (headers + bodies) the
 sink read in full meanwhile, to prove the bodies flowed; with --sink-pid, the nginx master's
-workers' CPU.
+workers' CPU; always, the bytes the loopback interface carried meanwhile (lo_bytes: every process's
+traffic, so only a lower bound check that the bodies flowed).
 With --sigint-when, SHELL-CMD is run every 0.1 s while the command runs, and the first time it
 succeeds the command gets SIGINT (to end a run once the phase being measured is over).
 With --timeout, a command still running after S seconds gets SIGINT, then SIGKILL 10 s later
@@ -76,6 +77,15 @@ def vm_hwm(pid):
     return 0
 
 
+def lo_rx_bytes():
+    with open("/proc/net/dev") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.strip() == "lo":
+                return int(rest.split()[0])
+    return 0
+
+
 def sink_cpu(master):
     return sum(cpu_of(c) for c in children(master))
 
@@ -123,6 +133,7 @@ def main():
     pg0 = pg_cpu(pg) if pg else 0.0
     sink0 = sink_cpu(sink) if sink else 0
     log0 = os.path.getsize(log) if log else 0
+    lo0 = lo_rx_bytes()
     t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
@@ -175,6 +186,7 @@ def main():
         rec["sink_cpu"] = round(sink_cpu(sink) - sink0, 3)
     if log:
         rec["sink_requests"], rec["sink_bytes"] = sink_log(log, log0)
+    rec["lo_bytes"] = lo_rx_bytes() - lo0
     rc = os.waitstatus_to_exitcode(status)
     if timed_out:
         rec["timeout"] = True
