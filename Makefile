@@ -3,7 +3,7 @@
 #   make                 build libdu.a and the four tools into bin/
 #   make check           unit tests (cmocka) + end-to-end tests (bats) against real servers
 #   make demo            upload a generated sensor tree to a local s3rver + private PostgreSQL
-#   make bench           benchmarks (not part of check)
+#   make bench           benchmarks (not part of check; BENCH_ARGS="--runs 1 --update-docs"); make bench-smoke
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address,undefined check
 #   make WERROR=1        warnings are errors (CI sets this)
@@ -135,10 +135,17 @@ deps-quiet:
 demo: deps-quiet bin
 	bash scripts/demo.sh
 
-bench: deps-quiet bin
-	bash bench/run.sh
+# bench/scan_bench.c drives the du_scan API directly (scan speed and RSS without the rest of du).
+SCAN_BENCH  := $(OUT)/bench/scan_bench
+.PHONY: bench/scan_bench
+bench/scan_bench: $(SCAN_BENCH)
+$(SCAN_BENCH): $(OUT)/bench/scan_bench.o $(OUT)/libdu.a
+	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
 
-bench-smoke: bin
+bench: deps-quiet bin $(SCAN_BENCH)
+	bash bench/run.sh $(BENCH_ARGS)
+
+bench-smoke: bin $(SCAN_BENCH)
 	bash bench/run.sh --smoke
 
 install: bin
