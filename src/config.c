@@ -1644,6 +1644,13 @@ static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 			return du_err_set(err, DU_ERR_CONFIG,
 					  "local_directory '%s' (from %s) is not a directory",
 					  cfg->local_directory, src);
+		/* Rows record absolute paths, so verify and retry find the files from anywhere. */
+		char *abs = realpath(cfg->local_directory, NULL);
+		if (!abs)
+			return du_err_sys(err, DU_ERR_CONFIG, errno, "local_directory '%s' (from %s)",
+					  cfg->local_directory, src);
+		free(cfg->local_directory);
+		cfg->local_directory = abs;
 	}
 	if (cfg->resume_session && cfg->join_session)
 		return du_err_set(err, DU_ERR_CONFIG,
