@@ -53,6 +53,18 @@ int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
 	return DU_OK;
 }
 
+bool du_dbu_alive(struct du_db *db)
+{
+	/* libpq reports CONNECTION_OK until a query fails; an empty query finds out cheaply. */
+	PGconn *c = du_db_conn(db);
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return false;
+	PGresult *r = PQexec(c, "");
+	bool ok = PQresultStatus(r) == PGRES_EMPTY_QUERY;
+	PQclear(r);
+	return ok && PQstatus(c) == CONNECTION_OK;
+}
+
 int du_dbu_project_find(struct du_db *db, const char *bucket, int64_t *project_id, struct du_err *err)
 {
 	const char *p[] = { bucket };
@@ -96,7 +108,7 @@ static const char decide_sql[] =
 	"CREATE TEMP TABLE du_decision AS "
 	"SELECT s.*, o.size AS s3_size, o.etag AS s3_etag, r.file_size AS rec_size, r.md5 AS rec_md5,"
 	" (s.bad_key IS NULL AND ("
-	"   (coalesce(o.size = s.file_size, false)"
+	"   (coalesce(o.size = s.file_size, false) AND NOT coalesce(r.unfinished, false)"
 	"    AND NOT coalesce(r.md5 IS NOT NULL AND o.etag ~ '^[0-9a-f]{32}$' AND o.etag <> r.md5"
 	"                     AND r.file_size = s.file_size, false))"
 	"   OR (coalesce(r.file_size = s.file_size, false) AND (o.size IS NULL OR o.size = s.file_size))"
@@ -108,13 +120,20 @@ static const char decide_sql[] =
 	"LEFT JOIN du_s3_stage o ON o.s3_key = s.s3_key "
 	"LEFT JOIN (%s) r ON r.s3_key = s.s3_key";
 
+/*
+ * The latest row of each key in this project. An unfinished latest row (a run died between the
+ * PUT and its outcome) means S3's copy was never checked against the file: upload it again.
+ */
 static const char recorded_sql[] =
-	"SELECT DISTINCT ON (f.s3_key) f.s3_key, f.file_size, f.md5 FROM file_uploads f"
-	" JOIN sync_sessions ss ON ss.id = f.session_id"
-	" WHERE ss.project_id = $1 AND f.status = 'uploaded'"
-	" ORDER BY f.s3_key, f.uploaded_at DESC";
+	"SELECT DISTINCT ON (f.s3_key) f.s3_key,"
+	" CASE WHEN f.status = 'uploaded' THEN f.file_size END AS file_size,"
+	" CASE WHEN f.status = 'uploaded' THEN f.md5 END AS md5, f.status <> 'uploaded' AS unfinished"
+	" FROM file_uploads f JOIN sync_sessions ss ON ss.id = f.session_id"
+	" WHERE ss.project_id = $1"
+	" ORDER BY f.s3_key, f.id DESC";
 static const char no_recorded_sql[] =
-	"SELECT NULL::text AS s3_key, NULL::bigint AS file_size, NULL::text AS md5 WHERE $1::bigint IS NULL";
+	"SELECT NULL::text AS s3_key, NULL::bigint AS file_size, NULL::text AS md5, false AS unfinished"
+	" WHERE $1::bigint IS NULL";
 
 int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
 		  struct du_decision *d, struct du_err *err)
@@ -194,7 +213,8 @@ int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int l
 		   " lease_until = now() + make_interval(secs => $4::int), last_attempt_at = now(),"
 		   " updated_at = now()"
 		   " FROM (SELECT id FROM file_uploads WHERE session_id = $1 AND ("
-		   "   status = 'pending' OR (status = 'uploading' AND lease_until < now())"
+		   "   status = 'pending'"
+		   "   OR (status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
 		   "   OR ($5::bool AND status = 'failed' AND retry_count < $6::int"
 		   "       AND NOT error_permanent))"
 		   "  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
@@ -290,6 +310,13 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	       "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'), 0) AS bytes FROM u) c"
 	       " WHERE s.id = $1",
 	       2, p, NULL);
+	if (rc)
+		goto fail;
+	/* A finished multipart upload is forgotten only together with its file's uploaded row. */
+	rc = q(db, err, "forget finished multipart uploads",
+	       "DELETE FROM multipart_uploads m USING du_outcome o, file_uploads f"
+	       " WHERE m.file_id = o.id AND o.status = 'uploaded' AND f.id = o.id AND f.status = 'uploaded'",
+	       0, NULL, NULL);
 	if (rc)
 		goto fail;
 	return q(db, err, "commit", "COMMIT", 0, NULL, NULL);
@@ -554,4 +581,37 @@ int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, 
 	snprintf(status, n, "%s", PQntuples(r) ? PQgetvalue(r, 0, 1) : "");
 	PQclear(r);
 	return DU_OK;
+}
+
+int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
+		     struct du_err *err)
+{
+	const char *p[] = { hostname };
+	PGresult *r = NULL;
+	int rc = q(db, err, "find sessions of dead processes",
+		   "SELECT id, pid FROM sync_sessions WHERE status = 'in_progress' AND hostname = $1"
+		   " AND pid IS NOT NULL",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	*reaped = 0;
+	for (int i = 0; i < PQntuples(r) && !rc; i++) {
+		if (alive(atol(PQgetvalue(r, i, 1))))
+			continue;
+		const char *p1[] = { PQgetvalue(r, i, 0) };
+		/* Not while any worker still holds a live lease on its files (a joiner elsewhere). */
+		PGresult *u = NULL;
+		rc = q(db, err, "mark a dead session interrupted",
+		       "UPDATE sync_sessions SET status = 'interrupted', completed_at = now(),"
+		       " error_message = coalesce(error_message, 'its process ended without finishing it')"
+		       " WHERE id = $1 AND status = 'in_progress' AND NOT EXISTS (SELECT 1 FROM file_uploads"
+		       "  WHERE session_id = $1 AND status = 'uploading' AND lease_until > now())",
+		       1, p1, &u);
+		if (!rc && atoi(PQcmdTuples(u)) > 0)
+			(*reaped)++;
+		if (u)
+			PQclear(u);
+	}
+	PQclear(r);
+	return rc;
 }

@@ -37,6 +37,8 @@ int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool
 int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
 		    void *arg, struct du_err *err);
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err);
+/* Whether the connection still reaches the server (a round trip). */
+bool du_dbu_alive(struct du_db *db);
 /* The project of bucket, or 0 when there is none (read only: for dry runs). */
 int du_dbu_project_find(struct du_db *db, const char *bucket, int64_t *project_id, struct du_err *err);
 
@@ -80,6 +82,9 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 		  struct du_err *err);
 /* How many rows of session are pending or uploading (by anyone). */
 int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
+/* Sessions left in_progress by processes of this host that no longer exist become interrupted. */
+int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
+		     struct du_err *err);
 /* Rows of session that are pending, or uploading under another worker's lease. */
 int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
 		       struct du_err *err);

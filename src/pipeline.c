@@ -134,7 +134,7 @@ static double db_grace(void)
  */
 static bool db_heal(struct du_db *db, double *deadline, long *delay_ms, const char *what)
 {
-	if (du_db_ok(db))
+	if (du_dbu_alive(db))
 		return false;
 	if (*deadline == 0) {
 		*deadline = mono() + db_grace();
@@ -603,8 +603,12 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 		return rc;
 	uint64_t ps = du_s3_part_size(f->size, r->cfg->multipart_chunk_size);
 
+	double deadline = 0;
+	long delay = 200;
 	pthread_mutex_lock(&r->mmu);
-	rc = du_dbu_mpu_load(r->mdb, f->id, &prev, &prev_size, &f->done, &f->ndone, err);
+	while ((rc = du_dbu_mpu_load(r->mdb, f->id, &prev, &prev_size, &f->done, &f->ndone, err)) &&
+	       db_heal(r->mdb, &deadline, &delay, "reading multipart state"))
+		;
 	pthread_mutex_unlock(&r->mmu);
 	if (rc)
 		return rc;
@@ -685,9 +689,7 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	free(parts);
 	if (rc)
 		goto failed;
-	pthread_mutex_lock(&r->mmu);
-	du_dbu_mpu_forget(r->mdb, f->id, NULL);
-	pthread_mutex_unlock(&r->mmu);
+	/* The multipart record goes with the uploaded row, in the writer's transaction. */
 	o.id = f->id;
 	o.status = DU_OUT_UPLOADED;
 	o.size = f->size;
