@@ -51,14 +51,16 @@ no_secret() {
 }
 
 # sample_cmdlines PID OUT: while PID lives, append the command line of every process on the
-# machine to OUT (du's own, its find(1), its credential helpers: all of them).
+# machine to OUT (du's own first, then its find(1), helpers, everything). Builtins only, so a
+# sweep is quick enough to catch du itself even on a loaded machine.
 sample_cmdlines() {
-	local pid=$1 out=$2 p
+	local pid=$1 out=$2 p arg line
 	while kill -0 "$pid" 2>/dev/null; do
-		for p in /proc/[0-9]*; do
-			tr '\0' ' ' <"$p/cmdline" 2>/dev/null >>"$out" && echo >>"$out"
+		for p in "/proc/$pid" /proc/[0-9]*; do
+			line=""
+			{ while IFS= read -r -d '' arg; do line+="$arg "; done <"$p/cmdline"; } 2>/dev/null
+			[ -z "$line" ] || printf '%s\n' "$line" >>"$out"
 		done
-		sleep 0.05
 	done
 }
 
