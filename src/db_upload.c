@@ -200,32 +200,35 @@ int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint
 	return rc;
 }
 
-int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int limit, int lease_s,
-		 bool failed_too, int max_retry, int (*cb)(void *arg, const struct du_claimed *c), void *arg,
-		 int *nclaimed, struct du_err *err)
+/*
+ * Two shapes: pending rows alone (an index range scan in id order, the common case), then, only
+ * when those run short, rows whose lease expired and failed rows du-retry may take again.
+ */
+static const char claim_sql[] =
+	"UPDATE file_uploads f SET status = 'uploading', worker = $2,"
+	" lease_until = now() + make_interval(secs => $4::int), last_attempt_at = now(),"
+	" updated_at = now()"
+	" FROM (SELECT id FROM file_uploads WHERE session_id = $1 AND %s"
+	"  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
+	" WHERE f.id = c.id"
+	" RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
+	" coalesce(f.inode, 0), f.retry_count";
+static const char claim_pending[] = "status = 'pending' AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
+static const char claim_rest[] =
+	"((status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
+	"  OR ($5::bool AND status = 'failed' AND retry_count < $6::int AND NOT error_permanent))";
+
+static int claim_some(struct du_db *db, const char *where, const char *const *p,
+		      int (*cb)(void *arg, const struct du_claimed *c), void *arg, int *n, struct du_err *err)
 {
-	char sid[24], lim[24], lease[24], mr[24];
-	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
-			    failed_too ? "t" : "f", I64(mr, max_retry) };
+	char sql[sizeof(claim_sql) + sizeof(claim_rest)];
 	PGresult *r = NULL;
-	int rc = q(db, err, "claim files",
-		   "UPDATE file_uploads f SET status = 'uploading', worker = $2,"
-		   " lease_until = now() + make_interval(secs => $4::int), last_attempt_at = now(),"
-		   " updated_at = now()"
-		   " FROM (SELECT id FROM file_uploads WHERE session_id = $1 AND ("
-		   "   status = 'pending'"
-		   "   OR (status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
-		   "   OR ($5::bool AND status = 'failed' AND retry_count < $6::int"
-		   "       AND NOT error_permanent))"
-		   "  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
-		   " WHERE f.id = c.id"
-		   " RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
-		   " coalesce(f.inode, 0), f.retry_count",
-		   6, p, &r);
+	snprintf(sql, sizeof(sql), claim_sql, where);
+	int rc = q(db, err, "claim files", sql, 6, p, &r);
 	if (rc)
 		return rc;
-	int n = PQntuples(r);
-	for (int i = 0; i < n && !rc; i++) {
+	*n = PQntuples(r);
+	for (int i = 0; i < *n && !rc; i++) {
 		struct du_claimed c = {
 			.id = strtoll(PQgetvalue(r, i, 0), NULL, 10),
 			.local_path = PQgetvalue(r, i, 1),
@@ -238,7 +241,23 @@ int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int l
 		rc = cb(arg, &c);
 	}
 	PQclear(r);
-	*nclaimed = n;
+	return rc;
+}
+
+int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int limit, int lease_s,
+		 bool failed_too, int max_retry, int (*cb)(void *arg, const struct du_claimed *c), void *arg,
+		 int *nclaimed, struct du_err *err)
+{
+	char sid[24], lim[24], lease[24], mr[24], rest[24];
+	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
+			    failed_too ? "t" : "f", I64(mr, max_retry) };
+	int n = 0, m = 0;
+	int rc = claim_some(db, claim_pending, p, cb, arg, &n, err);
+	if (!rc && n < limit) {
+		p[2] = I64(rest, limit - n);
+		rc = claim_some(db, claim_rest, p, cb, arg, &m, err);
+	}
+	*nclaimed = n + m;
 	return rc;
 }
 

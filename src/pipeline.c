@@ -750,12 +750,16 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	pthread_mutex_lock(&r->mu);
 	while (f->md5_next != n && !f->failed && !r->fatal)
 		pthread_cond_wait(&r->cv_md5, &r->mu);
-	if (f->md5_next == n) {
+	bool mine = f->md5_next == n;
+	pthread_mutex_unlock(&r->mu);
+	if (mine) {
+		/* Only the worker whose turn it is touches f->md5: hash outside the queue's lock. */
 		du_md5_update(f->md5, w->buf, len);
+		pthread_mutex_lock(&r->mu);
 		f->md5_next++;
 		pthread_cond_broadcast(&r->cv_md5);
+		pthread_mutex_unlock(&r->mu);
 	}
-	pthread_mutex_unlock(&r->mu);
 
 	const struct du_mpu_part *prev = recorded_part(f, n);
 	if (prev) {
