@@ -17,23 +17,13 @@
 #include "db_upload.h"
 #include "du/commands.h"
 #include "du/db.h"
+#include "du/config.h"
 #include "du/log.h"
 #include "du/progress.h"
 
 #define RECENT 20
 #define TOP_ERRORS 5
 
-/* "42" -> 42; anything else is a usage error naming the argument. */
-static int parse_session(const char *s, int64_t *out, struct du_err *err)
-{
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || !end || *end || end == s || v < 1)
-		return du_err_set(err, DU_ERR_USAGE, "'%s' is not a session id (a positive number)", s);
-	*out = v;
-	return DU_OK;
-}
 
 static void dur(double s, char *buf, size_t n)
 {
@@ -315,7 +305,7 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
 		du_err_hint(err, "usage: du-master status [SESSION] [--json]");
 		return du_err_report(err);
 	}
-	if (nargs == 1 && (rc = parse_session(args[0], &sid, err)))
+	if (nargs == 1 && (rc = du_parse_session_id(args[0], &sid, err)))
 		return du_err_report(err);
 	/* Read-only when the views exist (a monitoring role needs no DDL rights); a database of an
 	 * older du gets them by the usual idempotent migration. */

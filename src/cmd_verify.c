@@ -47,16 +47,6 @@ struct verify {
 	unsigned char *buf;
 };
 
-static int parse_session(const char *s, int64_t *out, struct du_err *err)
-{
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || !end || *end || end == s || v < 1)
-		return du_err_set(err, DU_ERR_USAGE, "'%s' is not a session id (a positive number)", s);
-	*out = v;
-	return DU_OK;
-}
 
 static void now_iso(char *buf, size_t n)
 {
@@ -349,7 +339,7 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 		du_err_hint(err, "usage: du-master verify SESSION [--deep] [--manifest PREFIX]");
 		return du_err_report(err);
 	}
-	if ((rc = parse_session(args[0], &sid, err)))
+	if ((rc = du_parse_session_id(args[0], &sid, err)))
 		return du_err_report(err);
 	v.session_id = sid;
 	if (cfg->manifest) {

@@ -512,6 +512,17 @@ static const char *type_expect(const struct opt *o)
 
 /* ---- sizes ---- */
 
+int du_parse_session_id(const char *s, int64_t *out, struct du_err *err)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || !end || *end || end == s || v < 1)
+		return du_err_set(err, DU_ERR_USAGE, "'%s' is not a session id (a positive number)", s);
+	*out = v;
+	return DU_OK;
+}
+
 int du_parse_size(const char *s, uint64_t *out)
 {
 	static const struct { const char *suffix; unsigned shift; } units[] = {

@@ -190,6 +190,9 @@ const char *du_config_source(const struct du_config *cfg, const char *key);
  */
 int du_parse_size(const char *s, uint64_t *out);
 
+/* "42" -> 42; anything else is DU_ERR_USAGE naming the argument. */
+int du_parse_session_id(const char *s, int64_t *out, struct du_err *err);
+
 /* Additions beyond the original contract. */
 
 /* Defaults only (no file, environment or flags): what du_config_load starts from. cfg must be
