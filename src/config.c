@@ -719,7 +719,7 @@ static int parse_json(const struct opt *o, const cJSON *item, union val *v, cons
 		snprintf(num, sizeof(num), "%.17g", d);
 		switch (o->type) {
 		case T_INT:
-			if (!integral || d > LONG_MAX || d < LONG_MIN)
+			if (!integral || d > (double)LONG_MAX || d < (double)LONG_MIN)
 				return bad_value(o, num, src, err);
 			v->l = (long)d;
 			return DU_OK;
