@@ -657,6 +657,39 @@ static const struct du_mpu_part *recorded_part(const struct ufile *f, int n)
 	return NULL;
 }
 
+/*
+ * A continued upload whose Complete fails may have been completed by the run that died (after
+ * S3 acknowledged it, before its row was written). The object is ours if it has the file's size
+ * and either the multipart ETag of these parts or the whole file's md5 (servers differ).
+ */
+static bool completed_earlier(struct worker *w, struct ufile *f, const unsigned char md5[DU_MD5_LEN],
+			      char etag_out[128])
+{
+	struct du_s3_object_info info;
+	unsigned char *cat = malloc((size_t)f->nparts * DU_MD5_LEN);
+	char whole[DU_MD5_HEX_LEN], multi[DU_MD5_HEX_LEN + 16];
+	unsigned char m[DU_MD5_LEN];
+	bool ours = false;
+
+	if (!cat)
+		return false;
+	for (int i = 0; i < f->nparts; i++)
+		for (int b = 0; b < DU_MD5_LEN; b++)
+			sscanf(f->etags[i] + 2 * b, "%2hhx", &cat[i * DU_MD5_LEN + b]);
+	du_md5(cat, (size_t)f->nparts * DU_MD5_LEN, m);
+	free(cat);
+	du_hex(m, DU_MD5_LEN, multi);
+	snprintf(multi + 32, sizeof(multi) - 32, "-%d", f->nparts);
+	du_hex(md5, DU_MD5_LEN, whole);
+	if (du_s3_head_object(w->conn, f->key, &info, NULL) == DU_OK && info.size == f->size &&
+	    (!strcmp(info.etag, multi) || !strcmp(info.etag, whole))) {
+		snprintf(etag_out, 128, "%s", info.etag);
+		du_info("'%s' was completed by an earlier run; recording it", f->key);
+		ours = true;
+	}
+	return ours;
+}
+
 static void complete_multipart(struct worker *w, struct ufile *f)
 {
 	struct run *r = w->r;
@@ -685,6 +718,8 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i] };
 	double t0 = du_metrics_now();
 	int rc = du_s3_mpu_complete(w->conn, f->key, f->upload_id, parts, f->nparts, o.etag, &e);
+	if (rc && f->ndone > 0 && completed_earlier(w, f, md5, o.etag))
+		rc = DU_OK;
 	du_metrics_request(DU_METRIC_COMPLETE, du_metrics_now() - t0);
 	free(parts);
 	if (rc)
@@ -702,8 +737,9 @@ failed:
 		release_file(w, f);   /* interrupted: parts stay recorded for the next run */
 		return;
 	}
-	if (f->changed || e.code == DU_ERR_NOTFOUND) {
-		/* The parts no longer describe the file (or the upload is gone): start over next time. */
+	if (f->changed || e.code == DU_ERR_NOTFOUND || f->ndone > 0) {
+		/* The parts no longer describe the file, the upload is gone, or a continued upload would not
+		 * complete: start over next time rather than fail the same way again. */
 		du_s3_mpu_abort(w->conn, f->key, f->upload_id, NULL);
 		pthread_mutex_lock(&r->mmu);
 		du_dbu_mpu_forget(r->mdb, f->id, NULL);
