@@ -18,11 +18,7 @@ struct step {
 
 static int worse(int a, int b)
 {
-	/* Interrupted beats everything, then any failure code over "some files failed" over 0. */
-	if (a == DU_EXIT_INTERRUPTED || b == DU_EXIT_INTERRUPTED)
-		return DU_EXIT_INTERRUPTED;
-	if (a > 1 || b > 1)
-		return a > b ? a : b;
+	/* Interrupted (130) beats everything; then the larger code: failures over 1 over 0. */
 	return a > b ? a : b;
 }
 

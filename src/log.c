@@ -155,3 +155,10 @@ void du_log_raw(FILE *f, const char *s)
 	fflush(f);
 	pthread_mutex_unlock(&mu);
 }
+
+double du_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -4,6 +4,7 @@
  * rendered from a snapshot and replaced atomically (write a temporary file, rename over the old).
  */
 #include "du/metrics.h"
+#include "du/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,9 +56,7 @@ static bool on(void)
 
 double du_metrics_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return du_monotonic();
 }
 
 static double wall(void)

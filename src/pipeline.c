@@ -30,7 +30,6 @@ struct ufile {
 	char *path, *key;
 	uint64_t size;
 	int64_t mtime_ns;
-	uint64_t ino;
 	int retries;
 
 	/* multipart */
@@ -112,13 +111,6 @@ static int lease_seconds(void)
 	return v > 0 ? v : 300;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* How long the run waits for a database that went away before it stops (resumably). */
 static double db_grace(void)
 {
@@ -137,10 +129,10 @@ static bool db_heal(struct du_db *db, double *deadline, long *delay_ms, const ch
 	if (du_dbu_alive(db))
 		return false;
 	if (*deadline == 0) {
-		*deadline = mono() + db_grace();
+		*deadline = du_monotonic() + db_grace();
 		du_warn("database connection lost (%s); reconnecting", what);
 	}
-	while (mono() < *deadline && du_stop_level() < 2) {
+	while (du_monotonic() < *deadline && du_stop_level() < 2) {
 		struct timespec ts = { *delay_ms / 1000, (*delay_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 		*delay_ms = *delay_ms < 5000 ? *delay_ms * 2 : 5000;
@@ -224,7 +216,7 @@ static void *writer_main(void *arg)
 {
 	struct run *r = arg;
 	int lease = lease_seconds();
-	double next_renew = mono() + lease / 3.0;
+	double next_renew = du_monotonic() + lease / 3.0;
 	struct du_outcome *batch = NULL;
 	int cap = 0;
 
@@ -258,11 +250,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&r->wmu);
 		if (n)
 			flush_batch(r, batch, n);
-		if (mono() > next_renew) {
+		if (du_monotonic() > next_renew) {
 			struct du_err e = { 0 };
 			if (du_dbu_renew(r->wdb, r->po->session_id, du_worker_id(), lease, &e))
 				du_warn("%s", e.msg);
-			next_renew = mono() + lease / 3.0;
+			next_renew = du_monotonic() + lease / 3.0;
 		}
 		pthread_mutex_lock(&r->wmu);
 		if (stop && r->nout == 0)
@@ -936,7 +928,6 @@ static int enqueue_claimed(void *arg, const struct du_claimed *c)
 	f->id = c->id;
 	f->size = c->size;
 	f->mtime_ns = c->mtime_ns;
-	f->ino = c->inode;
 	j->f = f;
 	pthread_mutex_lock(&r->mu);
 	push(r, j, false);
@@ -1001,9 +992,9 @@ static void *stop_watch(void *arg)
 		pthread_cond_broadcast(&r->cv_md5);
 		pthread_mutex_unlock(&r->mu);
 		if (du_stop_level() == 1 && !abort_at)
-			abort_at = mono() + STOP_GRACE_S;
+			abort_at = du_monotonic() + STOP_GRACE_S;
 		/* In-flight transfers get a bounded grace, then are aborted as if signalled twice. */
-		if (abort_at && mono() > abort_at)
+		if (abort_at && du_monotonic() > abort_at)
 			du_s3_abort_all(r->s3);
 		if (du_stop_level() >= 2)
 			du_s3_abort_all(r->s3);

@@ -24,13 +24,6 @@ struct du_progress {
 	char line[256];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void du_fmt_bytes(uint64_t n, char *buf, size_t sz)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
@@ -86,7 +79,7 @@ static void render(struct du_progress *p, char *buf, size_t sz)
 	uint64_t ok = __atomic_load_n(&p->ok, __ATOMIC_RELAXED);
 	uint64_t failed = __atomic_load_n(&p->failed, __ATOMIC_RELAXED);
 	uint64_t bytes = __atomic_load_n(&p->bytes, __ATOMIC_RELAXED);
-	du_progress_line(ok + failed, p->total, p->skipped, bytes, p->total_bytes, ok, failed, now_s() - p->t0,
+	du_progress_line(ok + failed, p->total, p->skipped, bytes, p->total_bytes, ok, failed, du_monotonic() - p->t0,
 			 buf, sz);
 }
 
@@ -129,7 +122,7 @@ static void draw(struct du_progress *p, bool final)
 			 "\"elapsed\":%.3f}\n",
 			 (unsigned long long)p->total, (unsigned long long)(p->ok + p->failed),
 			 (unsigned long long)p->ok, (unsigned long long)p->failed, (unsigned long long)p->skipped,
-			 (unsigned long long)p->total_bytes, (unsigned long long)p->bytes, now_s() - p->t0);
+			 (unsigned long long)p->total_bytes, (unsigned long long)p->bytes, du_monotonic() - p->t0);
 		du_log_raw(stdout, out);
 	}
 }
@@ -161,7 +154,7 @@ struct du_progress *du_progress_new(int mode, bool quiet)
 	if (mode == DU_PROGRESS_AUTO)
 		mode = quiet ? DU_PROGRESS_NONE : isatty(STDERR_FILENO) ? DU_PROGRESS_TTY : DU_PROGRESS_PLAIN;
 	p->mode = mode;
-	p->t0 = now_s();
+	p->t0 = du_monotonic();
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	return p;
@@ -196,7 +189,7 @@ void du_progress_begin(struct du_progress *p, uint64_t files, uint64_t bytes, ui
 	p->total = files;
 	p->total_bytes = bytes;
 	p->skipped = skipped;
-	p->t0 = now_s();
+	p->t0 = du_monotonic();
 	if (p->mode == DU_PROGRESS_NONE)
 		return;
 	if (p->mode == DU_PROGRESS_TTY)

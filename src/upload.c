@@ -22,13 +22,6 @@
 #include "du/scan.h"
 #include "pipeline.h"
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int du_pipeline_s3_open(const struct du_config *cfg, struct du_creds_provider **cp, struct du_s3 **s3,
 			struct du_err *err)
 {
@@ -359,7 +352,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	struct du_decision d = { 0 };
 	int64_t project_id = 0, sid = 0;
 	bool has_schema = true, scanned = false;
-	double t0 = mono();
+	double t0 = du_monotonic();
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -468,7 +461,7 @@ finish:
 		}
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
 	}
-	res->elapsed = mono() - t0;
+	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */
 	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED))
 		summary(cfg, rc ? NULL : db, res, prog);

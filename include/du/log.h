@@ -47,6 +47,9 @@ int du_err_report(const struct du_err *err);
  * clears its in-place line before a message is printed, and redraws it afterwards.
  */
 void du_log_set_tty_hooks(void (*clear)(void *), void (*redraw)(void *), void *arg);
+/* Seconds on the monotonic clock: for durations, rates and deadlines everywhere in du. */
+double du_monotonic(void);
+
 /* Write raw text (a progress line) under the log mutex. */
 void du_log_raw(FILE *f, const char *s);
 
