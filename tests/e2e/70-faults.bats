@@ -99,6 +99,9 @@ mk_fault_tree() {
 	tree="$BATS_TEST_TMPDIR/tree"
 	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 3000 --seed 72
 	args=(-d "$tree" -b du-test -p workers -w 2 --use-find=false --progress=none)
+	# Leases long enough that a live worker starved of CPU on a loaded machine still renews in time:
+	# a file sent twice must be one the dead worker held, not one a slow survivor lost.
+	export DU_LEASE_SECONDS=10
 	du-upload "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.0" &
 	pids=($!)
 	# The session exists once the original process has registered the files.
@@ -109,13 +112,15 @@ mk_fault_tree() {
 		pids+=($!)
 	done
 	victim=${pids[2]}
-	# Kill a joiner once it has stored some files and holds a claimed batch.
+	# Kill a joiner once it has stored some files and holds a claimed batch. It is frozen first, so
+	# the rows it holds are read before anyone can take them back, then killed.
 	wait_until 60 worker_uploaded "$sid" "$victim" 30
-	kill -9 "$victim"
-	wait "$victim" || true
+	kill -STOP "$victim"
 	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
 	sql "COPY (SELECT s3_key FROM file_uploads WHERE session_id = $sid AND status = 'uploading'
 	     AND worker LIKE '%:$victim:%') TO STDOUT WITH (FORMAT csv)" >"$BATS_TEST_TMPDIR/held.csv"
+	kill -9 "$victim"
+	wait "$victim" || true
 	for p in "${pids[0]}" "${pids[1]}" "${pids[3]}"; do
 		rc=0
 		wait "$p" || rc=$?
@@ -247,19 +252,24 @@ mk_fault_tree() {
 
 @test "a worker killed after the last files were claimed: the survivor waits for its lease and finishes them" {
 	tree="$BATS_TEST_TMPDIR/tree"
-	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 1500 --seed 76
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 800 --seed 76
 	args=(-d "$tree" -b du-test -p lastclaim -w 2 --use-find=false --progress=none)
 	du-upload "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.0" &
 	first=$!
 	wait_until 60 session_scanned lastclaim/
 	sid=$(sql "SELECT max(session_id) FROM file_uploads WHERE s3_key LIKE 'lastclaim/%'")
-	du-upload --join "$sid" "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.1" &
+	# The joiner takes 40-second leases: its rows outlive the survivor's own work by far, so the
+	# survivor runs out of pending rows while the dead joiner's are still leased, and must wait.
+	DU_LEASE_SECONDS=40 du-upload --join "$sid" "${args[@]}" 2>"$BATS_TEST_TMPDIR/err.1" &
 	victim=$!
-	# Every row claimed, the joiner holding some: then it dies.
-	wait_until 120 all_claimed_victim_holds "$sid" "$victim"
+	wait_until 60 worker_holds "$sid" "$victim"
+	kill -STOP "$victim"
+	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
 	kill -9 "$victim"
 	wait "$victim" || true
-	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
+	# Every row is claimed while the dead joiner's are still leased, and the survivor is still there.
+	wait_until 120 all_claimed_victim_holds "$sid" "$victim"
+	kill -0 "$first"
 	rc=0
 	wait "$first" || rc=$?
 	cat "$BATS_TEST_TMPDIR/err.0"
@@ -269,5 +279,5 @@ mk_fault_tree() {
 	[ "$held" -gt 0 ]
 	[ "$rc" -eq 0 ]
 	[ "$open" -eq 0 ]
-	[ "$state" = "completed|1500|0" ]
+	[ "$state" = "completed|800|0" ]
 }

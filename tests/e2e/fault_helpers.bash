@@ -289,6 +289,11 @@ print("%d rows true" % n)
 PY
 }
 
+# worker_holds SESSION PID: the du process PID holds claimed rows of SESSION.
+worker_holds() {
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'uploading' AND worker LIKE '%:$2:%'")" -gt 0 ]
+}
+
 # all_claimed_victim_holds SESSION PID: no row of SESSION is pending and du process PID holds some.
 all_claimed_victim_holds() {
 	[ "$(sql "SELECT count(*) FILTER (WHERE status = 'pending') = 0 AND count(*) FILTER (WHERE status = 'uploading'
