@@ -104,9 +104,8 @@ int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, stru
  * same md5 where both are known), or when this bucket's rows record it uploaded with the same
  * size and S3 does not contradict that with another size. A size change means upload again.
  */
-static const char decide_sql[] =
-	"CREATE TEMP TABLE du_decision AS "
-	"SELECT s.*, o.size AS s3_size, o.etag AS s3_etag, r.file_size AS rec_size, r.md5 AS rec_md5,"
+static const char decision_sql[] =
+	"SELECT s.local_path, s.s3_key, s.file_size, s.file_type, s.mtime_ns, s.inode, s.bad_key,"
 	" (s.bad_key IS NULL AND ("
 	"   (coalesce(o.size = s.file_size, false) AND NOT coalesce(r.unfinished, false)"
 	"    AND NOT coalesce(r.md5 IS NOT NULL AND o.etag ~ '^[0-9a-f]{32}$' AND o.etag <> r.md5"
@@ -135,27 +134,51 @@ static const char no_recorded_sql[] =
 	"SELECT NULL::text AS s3_key, NULL::bigint AS file_size, NULL::text AS md5, false AS unfinished"
 	" WHERE $1::bigint IS NULL";
 
+static const char counts_sql[] =
+	"SELECT count(*), coalesce(sum(file_size),0),"
+	" count(*) FILTER (WHERE NOT skip), coalesce(sum(file_size) FILTER (WHERE NOT skip),0),"
+	" count(*) FILTER (WHERE in_s3), count(*) FILTER (WHERE recorded AND NOT in_s3),"
+	" count(*) FILTER (WHERE changed), count(*) FILTER (WHERE bad_key IS NOT NULL)"
+	" FROM ";
+
+/*
+ * A run decides and registers in one statement: every row is written once, into file_uploads
+ * (the scan's keys are distinct, being paths under one root). A dry run keeps the decision in a
+ * temporary table for its listing and writes nothing.
+ */
+static const char register_sql[] =
+	"WITH d AS (%s), ins AS (INSERT INTO file_uploads (session_id, local_path, s3_key, file_size,"
+	" file_type, status, error_message, mtime_ns, inode)"
+	" SELECT $2, local_path, s3_key, file_size, file_type,"
+	"  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode"
+	" FROM d WHERE NOT skip) %sd";
+static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS %s";
+
 int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
 		  struct du_decision *d, struct du_err *err)
 {
-	char sql[sizeof(decide_sql) + sizeof(recorded_sql) + 16];
+	char decision[sizeof(decision_sql) + sizeof(recorded_sql)];
+	char sql[sizeof(register_sql) + sizeof(decision) + sizeof(counts_sql) + 32];
 	char pid[24], sid[24];
-	const char *p1[] = { I64(pid, project_id) };
+	const char *p[] = { I64(pid, project_id), I64(sid, session_id) };
 	PGresult *r = NULL;
 	int rc;
 
-	snprintf(sql, sizeof(sql), decide_sql, has_schema && project_id ? recorded_sql : no_recorded_sql);
+	snprintf(decision, sizeof(decision), decision_sql,
+		 has_schema && project_id ? recorded_sql : no_recorded_sql);
 	if ((rc = q(db, err, "analyze staging", "ANALYZE du_s3_stage; ANALYZE du_scan_stage", 0, NULL, NULL)))
 		return rc;
-	if ((rc = q(db, err, "decide", sql, 1, p1, NULL)))
-		return rc;
-	rc = q(db, err, "decision counts",
-	       "SELECT count(*), coalesce(sum(file_size),0),"
-	       " count(*) FILTER (WHERE NOT skip), coalesce(sum(file_size) FILTER (WHERE NOT skip),0),"
-	       " count(*) FILTER (WHERE in_s3), count(*) FILTER (WHERE recorded AND NOT in_s3),"
-	       " count(*) FILTER (WHERE changed), count(*) FILTER (WHERE bad_key IS NOT NULL)"
-	       " FROM du_decision",
-	       0, NULL, &r);
+	if (session_id) {
+		snprintf(sql, sizeof(sql), register_sql, decision, counts_sql);
+		rc = q(db, err, "decide and register files", sql, 2, p, &r);
+	} else {
+		snprintf(sql, sizeof(sql), dry_sql, decision);
+		rc = q(db, err, "decide", sql, 1, p, NULL);
+		if (!rc) {
+			snprintf(sql, sizeof(sql), "%sdu_decision", counts_sql);
+			rc = q(db, err, "decision counts", sql, 0, NULL, &r);
+		}
+	}
 	if (rc)
 		return rc;
 	uint64_t *f[] = { &d->found, &d->bytes_found, &d->to_upload, &d->bytes_to_upload,
@@ -163,26 +186,46 @@ int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool
 	for (int i = 0; i < 8; i++)
 		*f[i] = strtoull(PQgetvalue(r, 0, i), NULL, 10);
 	PQclear(r);
-	if (!session_id)
-		return DU_OK;
+	return session_id ? du_dbu_scanned(db, session_id, d, err) : DU_OK;
+}
 
-	const char *p[] = { I64(sid, session_id) };
-	rc = q(db, err, "register files",
-	       "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status,"
-	       " error_message, mtime_ns, inode)"
-	       " SELECT $1, local_path, s3_key, file_size, file_type,"
-	       "  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode"
-	       " FROM du_decision WHERE NOT skip"
-	       " ON CONFLICT (session_id, s3_key) DO NOTHING",
-	       1, p, NULL);
-	if (rc)
-		return rc;
-	char n1[24], n2[24], n3[24];
-	const char *p4[] = { sid, I64(n1, d->found), I64(n2, d->bytes_found), I64(n3, d->found - d->to_upload) };
+int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decision *d, struct du_err *err)
+{
+	char sid[24], n1[24], n2[24], n3[24];
+	const char *p[] = { I64(sid, session_id), I64(n1, d->found), I64(n2, d->bytes_found),
+			    I64(n3, d->found - d->to_upload) };
 	return q(db, err, "session totals",
 		 "UPDATE sync_sessions SET total_files = $2, total_size_bytes = $3, files_skipped = $4,"
 		 " scanned_at = now() WHERE id = $1",
-		 4, p4, NULL);
+		 4, p, NULL);
+}
+
+int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id, const char *prefix,
+			bool *known, struct du_err *err)
+{
+	char pid[24], sid[24];
+	const char *p[] = { I64(pid, project_id), I64(sid, session_id), prefix };
+	PGresult *r = NULL;
+	*known = project_id != 0;
+	if (!project_id)
+		return DU_OK;
+	int rc = q(db, err, "look for earlier rows under the prefix",
+		   "SELECT EXISTS (SELECT 1 FROM file_uploads f JOIN sync_sessions ss ON ss.id = f.session_id"
+		   " WHERE ss.project_id = $1 AND f.session_id <> $2 AND starts_with(f.s3_key, $3))",
+		   3, p, &r);
+	if (rc)
+		return rc;
+	*known = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err *err)
+{
+	return du_db_copy_begin(db,
+				"COPY file_uploads (session_id, local_path, s3_key, file_size, mtime_ns, inode,"
+				" file_type, status, error_message) FROM STDIN",
+				out, err);
 }
 
 int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),

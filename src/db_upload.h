@@ -33,6 +33,17 @@ int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, stru
  */
 int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
 		  struct du_decision *d, struct du_err *err);
+/* Set the session's totals from the decision and mark it scanned. */
+int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decision *d, struct du_err *err);
+/*
+ * Whether any earlier row of the project has a key under prefix (with its trailing '/'): with an
+ * empty listing and no such row there is nothing to decide, and a run may register directly.
+ */
+int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id, const char *prefix,
+			bool *known, struct du_err *err);
+/* COPY straight into file_uploads: rows are (session_id, local_path, s3_key, file_size, mtime_ns,
+ * inode, file_type, status, error_message). */
+int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err *err);
 /* Dry run: hand each decided row to cb (key, size, upload?). */
 int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
 		    void *arg, struct du_err *err);

@@ -14,6 +14,7 @@
 
 #include "db_upload.h"
 #include "du/commands.h"
+#include "du/crypto.h"
 #include "du/db.h"
 #include "du/log.h"
 #include "du/metrics.h"
@@ -64,6 +65,10 @@ struct reg {
 	struct du_progress *prog;
 	struct du_err *err;
 	char key[1100];
+	/* Direct registration (nothing to decide against): rows go straight into file_uploads. */
+	bool direct;
+	char sid[24];
+	struct du_decision d;
 };
 
 static int list_row(void *arg, const struct du_s3_object *o)
@@ -72,6 +77,7 @@ static int list_row(void *arg, const struct du_s3_object *o)
 	char size[24];
 	snprintf(size, sizeof(size), "%" PRIu64, o->size);
 	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL };
+	g->d.in_s3++; /* objects listed, for now */
 	return du_db_copy_row(g->cp, 3, v, g->err);
 }
 
@@ -79,9 +85,9 @@ static int list_row(void *arg, const struct du_s3_object *o)
  * Copy s into out (outsz > 0) as valid UTF-8: each byte that does not start a valid sequence
  * becomes the text "\xHH". PostgreSQL refuses anything else in a text column, and one such file
  * name must fail its own row, not the whole COPY (and with it the run). Distinct names stay
- * distinct unless one literally contains "\xHH".
+ * distinct unless one literally contains "\xHH". False when out was too small.
  */
-static void utf8_escape(const char *s, char *out, size_t outsz)
+static bool utf8_escape(const char *s, char *out, size_t outsz)
 {
 	size_t o = 0;
 	while (*s && o + 5 < outsz) {
@@ -97,6 +103,7 @@ static void utf8_escape(const char *s, char *out, size_t outsz)
 		}
 	}
 	out[o] = '\0';
+	return *s == '\0';
 }
 
 static int scan_row(void *arg, const struct du_scan_entry *e)
@@ -111,7 +118,17 @@ static int scan_row(void *arg, const struct du_scan_entry *e)
 		/* The row still needs a unique key; the relative path stands in and the reason is kept. */
 		bad = kerr.msg;
 		char rel[1000];
-		utf8_escape(e->rel, rel, sizeof(rel));
+		if (!utf8_escape(e->rel, rel, sizeof(rel))) {
+			/* Too long to keep whole: a cut, made distinct by the md5 of the whole path. */
+			unsigned char md5[DU_MD5_LEN];
+			char hex[DU_MD5_HEX_LEN];
+			size_t cut = 900;
+			while (cut && ((unsigned char)rel[cut] & 0xC0) == 0x80)
+				cut--;
+			du_md5(e->rel, strlen(e->rel), md5);
+			du_hex(md5, DU_MD5_LEN, hex);
+			snprintf(rel + cut, sizeof(rel) - cut, "~%s", hex);
+		}
 		snprintf(g->key, sizeof(g->key), "%s/%s", g->cfg->s3_prefix, rel);
 	}
 	if (!du_scan_utf8_valid(e->path, strlen(e->path))) {
@@ -126,8 +143,18 @@ static int scan_row(void *arg, const struct du_scan_entry *e)
 	snprintf(size, sizeof(size), "%" PRIu64, e->size);
 	snprintf(mt, sizeof(mt), "%" PRId64, e->mtime_ns);
 	snprintf(ino, sizeof(ino), "%" PRIu64, e->ino);
-	const char *v[] = { path, g->key, size, mt, ino, du_file_type(e->rel), bad };
-	int rc = du_db_copy_row(g->cp, 7, v, g->err);
+	int rc;
+	if (g->direct) {
+		const char *v[] = { g->sid, path, g->key, size, mt, ino, du_file_type(e->rel),
+				    bad ? "failed" : "pending", bad };
+		rc = du_db_copy_row(g->cp, 9, v, g->err);
+		g->d.found++;
+		g->d.bytes_found += e->size;
+		g->d.bad_keys += bad != NULL;
+	} else {
+		const char *v[] = { path, g->key, size, mt, ino, du_file_type(e->rel), bad };
+		rc = du_db_copy_row(g->cp, 7, v, g->err);
+	}
 	free(safe_path);
 	return rc;
 }
@@ -173,12 +200,27 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		.stop = du_stop_flag(),
 	};
 	struct du_scan_stats st = { 0 };
-	if ((rc = du_dbu_stage_copy(db, true, &g.cp, err)))
+	/*
+	 * The first run into a prefix (nothing listed, no earlier row under it) has nothing to decide:
+	 * every file is to upload, and its row goes straight into file_uploads while the scan runs.
+	 */
+	if (session_id && g.d.in_s3 == 0 && has_schema) {
+		bool known = true;
+		if ((rc = du_dbu_prefix_known(db, project_id, session_id, prefix, &known, err)))
+			goto out;
+		g.direct = !known;
+	}
+	g.d.in_s3 = 0;
+	snprintf(g.sid, sizeof(g.sid), "%" PRId64, session_id);
+	if ((rc = g.direct ? du_dbu_direct_copy(db, &g.cp, err) : du_dbu_stage_copy(db, true, &g.cp, err)))
 		goto out;
 	rc = du_scan(&so, scan_row, &g, &st, err);
 	*warnings = st.warnings;
-	if (rc) {
+	/* Interrupted: direct rows are dropped with their COPY, never left half-registered. */
+	if (rc || (g.direct && du_stop_level() > 0)) {
 		du_db_copy_abort(g.cp);
+		if (!rc)
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted while scanning");
 		goto out;
 	}
 	if ((rc = du_db_copy_end(g.cp, err)))
@@ -187,7 +229,14 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted while scanning");
 		goto out;
 	}
-	rc = du_dbu_decide(db, session_id, project_id, has_schema, d, err);
+	if (g.direct) {
+		g.d.to_upload = g.d.found;
+		g.d.bytes_to_upload = g.d.bytes_found;
+		*d = g.d;
+		rc = du_dbu_scanned(db, session_id, d, err);
+	} else {
+		rc = du_dbu_decide(db, session_id, project_id, has_schema, d, err);
+	}
 out:
 	du_s3_conn_free(conn);
 	return rc;
