@@ -10,6 +10,8 @@
 #   --runs N       runs per client and scenario (default 3; slow clients run once)
 #   --update-docs  also replace the table in docs/PERFORMANCE.md
 #   --keep         keep the work directory (servers' logs, raw measurements)
+#   --only LIST    run only these parts (comma-separated): scenario names such as small5000-sink or
+#                  big512-s3rver, `scan`, `register`; to look at one figure while working on it
 #
 # Datasets are made once under bench/data/ (DU_BENCH_DATA) and reused. Servers are started here on
 # 127.0.0.1 and free ports and stopped by PID on exit, even on failure. Results: bench/results/DATE.md
@@ -18,14 +20,15 @@ set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
-SMOKE=0 RUNS=3 UPDATE_DOCS=0 KEEP=0
+SMOKE=0 RUNS=3 UPDATE_DOCS=0 KEEP=0 ONLY=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) SMOKE=1 RUNS=1 ;;
 	--runs) RUNS=$2; shift ;;
 	--update-docs) UPDATE_DOCS=1 ;;
 	--keep) KEEP=1 ;;
-	*) echo "usage: bench/run.sh [--smoke] [--runs N] [--update-docs] [--keep]" >&2; exit 2 ;;
+	--only) ONLY=,$2,; shift ;;
+	*) echo "usage: bench/run.sh [--smoke] [--runs N] [--update-docs] [--keep] [--only LIST]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -260,6 +263,7 @@ sync_quiet() { sleep 0.3; }
 # scenario NAME TARGET DIR "TOOL[:MAXRUNS] ..."; runs alternate between the clients.
 scenario() {
 	local scen=$1 target=$2 dir=$3 tools=$4 nfiles bytes
+	wanted "$scen" || return 0
 	nfiles=$(find "$dir" -type f | wc -l)
 	bytes=$(find "$dir" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
 	say "== $scen: $nfiles files, $bytes bytes, to $target"
@@ -273,6 +277,9 @@ scenario() {
 		done
 	done
 }
+
+# wanted PART: --only names PART, or there is no --only.
+wanted() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
 
 # ---- uploads -----------------------------------------------------------------------------------
 
@@ -296,6 +303,7 @@ fi
 
 # ---- scanning ----------------------------------------------------------------------------------
 
+wanted scan && {
 say "== scan: du_scan against find -printf on $TREE_BIG files (warm cache)"
 "$SCANB" compare "$DATA/tree-$TREE_BIG" "$RUNS" | tee "$WORK/scan.txt" >&2
 $PY - "$RAW" "$WORK/scan.txt" "$TREE_BIG" <<'EOF'
@@ -311,6 +319,7 @@ EOF
 for n in "$TREE_SMALL" "$TREE_BIG"; do
 	$MEASURE --out "$RAW" --tag kind=scanrss --tag files="$n" --mark-ok -- "$SCANB" scan "$DATA/tree-$n" >/dev/null
 done
+}
 
 # ---- registration: scan + listing + COPY + decision + INSERT of every row -----------------------
 
@@ -374,6 +383,7 @@ EOF
 	say "register $n psql \\copy run $run: $(tail -n 1 "$RAW")"
 }
 
+wanted register && {
 say "== registration of $TREE_BIG files, and peak RSS at $TREE_SMALL and $TREE_BIG files"
 for n in "$TREE_SMALL" "$TREE_BIG"; do
 	for run in $(seq 1 "$RUNS"); do
@@ -387,6 +397,7 @@ for n in "$TREE_SMALL" "$TREE_BIG"; do
 		register_copy "$n" "$run"
 	done
 done
+}
 
 # ---- the table ---------------------------------------------------------------------------------
 
