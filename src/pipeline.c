@@ -65,7 +65,8 @@ struct run {
 	pthread_cond_t cv_job, cv_space, cv_md5;
 	struct job *head, *tail;
 	int queued_files;           /* whole-file jobs waiting */
-	bool feeding_done;
+	int starting;               /* whole-file jobs taken that may still queue parts */
+	bool feeding_done, workers_done;
 	int fatal;                  /* a status that ends the run (database lost, auth refused) */
 	struct du_err fatal_err;
 
@@ -289,7 +290,8 @@ static void push(struct run *r, struct job *j, bool front)
 static struct job *pop(struct run *r)
 {
 	pthread_mutex_lock(&r->mu);
-	while (!r->head && !r->feeding_done && !r->fatal)
+	/* An idle worker stays while a file being started may still bring parts for everyone. */
+	while (!r->head && (!r->feeding_done || r->starting > 0) && !r->fatal)
 		pthread_cond_wait(&r->cv_job, &r->mu);
 	struct job *j = r->head;
 	if (j) {
@@ -298,6 +300,7 @@ static struct job *pop(struct run *r)
 			r->tail = NULL;
 		if (j->part == 0) {
 			r->queued_files--;
+			r->starting++;
 			pthread_cond_signal(&r->cv_space);
 		}
 	}
@@ -306,6 +309,20 @@ static struct job *pop(struct run *r)
 }
 
 /* ---- one file ------------------------------------------------------------------------------ */
+
+/* The file taken by pop() will queue no parts (any it has are queued): under r->mu. */
+static void file_started_locked(struct run *r)
+{
+	if (--r->starting == 0)
+		pthread_cond_broadcast(&r->cv_job);
+}
+
+static void file_started(struct run *r)
+{
+	pthread_mutex_lock(&r->mu);
+	file_started_locked(r);
+	pthread_mutex_unlock(&r->mu);
+}
 
 struct worker {
 	struct run *r;
@@ -839,6 +856,7 @@ static void do_file(struct worker *w, struct ufile *f)
 	struct stat st;
 
 	if (stopping(r)) {
+		file_started(r);
 		release_file(w, f);
 		ufile_free(f);
 		return;
@@ -846,6 +864,7 @@ static void do_file(struct worker *w, struct ufile *f)
 	/* Multipart when the file is big now (it may have grown since the scan). */
 	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->cfg->multipart_threshold) {
 		if (start_multipart(w, f, &e)) {
+			file_started(r);
 			if (stopping(r))
 				release_file(w, f);
 			else {
@@ -871,11 +890,13 @@ static void do_file(struct worker *w, struct ufile *f)
 			j->part = n;
 			push(r, j, true);
 		}
+		file_started_locked(r);
 		pthread_cond_broadcast(&r->cv_job);
 		pthread_mutex_unlock(&r->mu);
 		do_part(w, f, 1);
 		return;
 	}
+	file_started(r);
 	for (int attempt = 1;; attempt++) {
 		memset(&o, 0, sizeof(o));
 		if (put_small(w, f, &o, &e) == DU_OK)
@@ -987,7 +1008,8 @@ static void *stop_watch(void *arg)
 		struct timespec ts = { 0, 100 * 1000000L };
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&r->mu);
-		bool done = r->feeding_done && !r->head;
+		/* Until the last transfer has ended: a signal then still gets its bounded grace. */
+		bool done = r->workers_done;
 		pthread_cond_broadcast(&r->cv_space);
 		pthread_cond_broadcast(&r->cv_md5);
 		pthread_mutex_unlock(&r->mu);
@@ -1055,6 +1077,9 @@ join:
 	pthread_mutex_unlock(&r.mu);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	pthread_mutex_lock(&r.mu);
+	r.workers_done = true;
+	pthread_mutex_unlock(&r.mu);
 	/* Jobs nobody took (no worker started, or a fatal error): give their rows back. */
 	for (struct job *j = r.head, *next; j; j = next) {
 		next = j->next;

@@ -149,6 +149,24 @@ mk_fault_tree() {
 	[ "$(sql "SELECT count(DISTINCT split_part(worker, ':', 2)) FROM file_uploads WHERE session_id = $sid")" -ge 3 ]
 }
 
+@test "one big file alone: its parts are sent by several workers at once" {
+	d="$BATS_TEST_TMPDIR/one"
+	mkdir -p "$d"
+	head -c $((30 * 1024 * 1024)) /dev/urandom >"$d/long.mp4"
+	# Every part answer is held 0.5 s at the proxy: parts sent in parallel overlap there.
+	fp_ctl "set?ratio=1&kinds=stall&stall=0.5&methods=PUT&match=partNumber" >/dev/null
+	fp_ctl zero >/dev/null
+	run du-upload -d "$d" -b du-test -p alone -w 4 --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	parts=$(fp_py "sum(v['received'] for v in s['upload_part'].values())")
+	most=$(fp_py 's["max_inflight"]')
+	echo "parts $parts, at most $most requests open at once"
+	[ "$parts" -eq 6 ]
+	[ "$most" -ge 3 ]
+	figure "one 30 MiB file, 6 parts, 4 workers: $most requests open at once"
+}
+
 @test "20 % of PUTs fail (500, 503 SlowDown, reset mid-body, truncated answer): every file uploaded, every row true" {
 	tree="$BATS_TEST_TMPDIR/tree"
 	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$tree" --files 150 --big $((13 * 1024 * 1024)) --seed 73

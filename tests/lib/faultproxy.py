@@ -34,7 +34,8 @@ part number in "uploads"), each as
 "received" (every attempt that reached the proxy), "ok" (the upstream server answered 2xx, so the
 bytes are stored) and "bytes" (body bytes received); CreateMultipartUpload (mpu_create) and
 CompleteMultipartUpload (mpu_complete, the upload ids completed); arrivals per second of uptime
-(per_second) and "t", the uptime now, to measure request rates; "inflight", requests open now.
+(per_second) and "t", the uptime now, to measure request rates; "inflight", requests open now;
+"max_inflight", the most open at once.
 """
 import argparse
 import json
@@ -187,7 +188,7 @@ class State:
     def zero(self):
         self.s = {"requests": 0, "control": 0, "by_method": {}, "faults": {}, "status": {},
                   "put_object": {}, "upload_part": {}, "mpu_create": {}, "mpu_complete": {},
-                  "mpu_abort": {}, "per_second": [], "inflight": 0}
+                  "mpu_abort": {}, "per_second": [], "inflight": 0, "max_inflight": 0}
 
     def decide(self, method, target):
         """The fault for this request, or None; counts its arrival. Under the lock."""
@@ -195,6 +196,7 @@ class State:
             s = self.s
             s["requests"] += 1
             s["inflight"] += 1
+            s["max_inflight"] = max(s["max_inflight"], s["inflight"])
             s["by_method"][method] = s["by_method"].get(method, 0) + 1
             sec = int(time.monotonic() - self.t0)
             ps = s["per_second"]
