@@ -62,7 +62,7 @@ struct run {
 	struct du_progress *prog;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv_job, cv_space, cv_md5;
+	pthread_cond_t cv_job, cv_space, cv_md5, cv_watch;
 	struct job *head, *tail;
 	int queued_files;           /* whole-file jobs waiting */
 	int starting;               /* whole-file jobs taken that may still queue parts */
@@ -310,10 +310,13 @@ static struct job *pop(struct run *r)
 
 /* ---- one file ------------------------------------------------------------------------------ */
 
-/* The file taken by pop() will queue no parts (any it has are queued): under r->mu. */
+/*
+ * The file taken by pop() will queue no parts (any it has are queued): under r->mu. Idle workers
+ * wait on this only once feeding is done (they may then exit): no wake-ups before.
+ */
 static void file_started_locked(struct run *r)
 {
-	if (--r->starting == 0)
+	if (--r->starting == 0 && r->feeding_done)
 		pthread_cond_broadcast(&r->cv_job);
 }
 
@@ -1005,9 +1008,16 @@ static void *stop_watch(void *arg)
 	struct run *r = arg;
 	double abort_at = 0;
 	for (;;) {
-		struct timespec ts = { 0, 100 * 1000000L };
-		nanosleep(&ts, NULL);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
 		pthread_mutex_lock(&r->mu);
+		if (!r->workers_done)
+			pthread_cond_timedwait(&r->cv_watch, &r->mu, &ts);
 		/* Until the last transfer has ended: a signal then still gets its bounded grace. */
 		bool done = r->workers_done;
 		pthread_cond_broadcast(&r->cv_space);
@@ -1041,6 +1051,7 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	pthread_cond_init(&r.cv_job, NULL);
 	pthread_cond_init(&r.cv_space, NULL);
 	pthread_cond_init(&r.cv_md5, NULL);
+	pthread_cond_init(&r.cv_watch, NULL);
 	pthread_cond_init(&r.wcv, NULL);
 	if (!ws || !th) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -1079,6 +1090,7 @@ join:
 		pthread_join(th[i], NULL);
 	pthread_mutex_lock(&r.mu);
 	r.workers_done = true;
+	pthread_cond_signal(&r.cv_watch);
 	pthread_mutex_unlock(&r.mu);
 	/* Jobs nobody took (no worker started, or a fatal error): give their rows back. */
 	for (struct job *j = r.head, *next; j; j = next) {
@@ -1122,6 +1134,7 @@ out:
 	pthread_cond_destroy(&r.cv_job);
 	pthread_cond_destroy(&r.cv_space);
 	pthread_cond_destroy(&r.cv_md5);
+	pthread_cond_destroy(&r.cv_watch);
 	pthread_cond_destroy(&r.wcv);
 	if (st)
 		*st = r.st;

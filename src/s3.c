@@ -26,6 +26,7 @@
 #define MAX_HDRS 24
 #define HDRBUF 12288                  /* header lines of one request; the session token is <= 4 KiB */
 #define SLEEP_SLICE_MS 50
+#define INLINE_BODY_MAX ((size_t)60 << 10) /* PUT bodies sent with their headers (libcurl: < 64 KiB) */
 
 struct du_s3 {
 	struct du_s3_opts o;              /* strings point at the copies below */
@@ -801,6 +802,8 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		bad |= hdr_add(c, q->amz[i][0], q->amz[i][1], true);
 	if (q->content_type)
 		bad |= hdr_add(c, "Content-Type", q->content_type, false);
+	else if (!strcmp(q->method, "PUT"))
+		bad |= hdr_add(c, "Content-Type", NULL, false); /* not curl's form type for an inline body */
 	/* curl's defaults that we neither sign nor want */
 	bad |= hdr_add(c, "Expect", NULL, false);
 	bad |= hdr_add(c, "Accept", NULL, false);
@@ -832,8 +835,15 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 	c->up = q->body;
 	c->up_len = q->body ? q->len : 0;
 	c->up_off = 0;
+	bool inline_body = false;
 	if (!strcmp(q->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(q->method, "PUT") && c->up_len <= INLINE_BODY_MAX) {
+		/* A small body leaves with the headers, in one send, straight from the caller's buffer. */
+		inline_body = true;
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body ? (const char *)q->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->up_len);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
 	} else if (!strcmp(q->method, "PUT")) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->up_len);
@@ -853,6 +863,11 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 	c->errbuf[0] = '\0';
 	atomic_fetch_add_explicit(&s3->attempts, 1, memory_order_relaxed);
 	CURLcode cc = curl_easy_perform(h);
+	if (inline_body) {
+		curl_off_t up = 0;
+		curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up);
+		c->up_off = (size_t)up;
+	}
 	atomic_fetch_add_explicit(&s3->sent, c->up_off, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s3->received, r->len, memory_order_relaxed);
 	if (cc != CURLE_OK) {
