@@ -14,6 +14,7 @@
 #include "du/commands.h"
 #include "du/db.h"
 #include "du/log.h"
+#include "du/metrics.h"
 #include "du/progress.h"
 #include "pipeline.h"
 
@@ -74,6 +75,9 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 	if ((rc = du_pipeline_s3_open(&scfg, &cp, &s3, err)))
 		goto out;
 	du_s3_set_abort(s3, du_abort_flag());
+	struct du_err merr = { 0 };
+	if (du_metrics_start(cfg->metrics_file, sid, s3, &merr))
+		du_warn("metrics: %s", merr.msg); /* metrics never stop a retry */
 
 	int rounds = cfg->auto_retry ? (int)cfg->max_rounds : 1;
 	for (int round = 1; round <= rounds && left > 0; round++) {
@@ -125,6 +129,7 @@ out:
 		if (failed)
 			du_info("see them with: du-retry -s %" PRId64 " --list", sid);
 	}
+	du_metrics_stop(res->status[0] ? res->status : "failed");
 	du_pipeline_s3_close(cp, s3);
 	if (have_scfg)
 		du_config_release(&scfg);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "db_upload.h"
@@ -22,6 +23,8 @@
 #define CLAIM_BATCH_MIN 32
 #define FLUSH_ROWS 256
 #define FLUSH_MS 200
+#define HUGE_PAGE ((size_t)2 << 20)
+#define PART_BUFS_MAX 8
 #define STOP_GRACE_S 30
 
 /* A claimed file, shared by its part jobs while it is multipart. */
@@ -48,6 +51,12 @@ struct ufile {
 	struct stat st0;
 };
 
+/* A scratch buffer; its contents are not kept when it grows. */
+struct sbuf {
+	unsigned char *p;
+	size_t cap;
+};
+
 struct job {
 	struct job *next;
 	struct ufile *f;
@@ -67,6 +76,13 @@ struct run {
 	int queued_files;           /* whole-file jobs waiting */
 	int starting;               /* whole-file jobs taken that may still queue parts */
 	bool feeding_done, workers_done;
+	/*
+	 * Part buffers, shared: parts in flight hold one each, so a big file costs at most
+	 * npool x part size however many workers there are (the part md5 needs next never waits).
+	 */
+	struct sbuf pool[PART_BUFS_MAX];
+	int pool_free[PART_BUFS_MAX], nfree, npool;
+	int pool_stuck;             /* holders of a pool buffer waiting for their md5 turn */
 	int fatal;                  /* a status that ends the run (database lost, auth refused) */
 	struct du_err fatal_err;
 
@@ -330,8 +346,7 @@ static void file_started(struct run *r)
 struct worker {
 	struct run *r;
 	struct du_s3_conn *conn;
-	unsigned char *buf;
-	size_t cap;
+	struct sbuf own;            /* small files, and a part when the pool is empty */
 	uint64_t rnd;
 };
 
@@ -362,18 +377,34 @@ static void backoff(struct worker *w, int attempt, const struct du_err *e)
 	}
 }
 
-static int ensure_buf(struct worker *w, size_t n, struct du_err *err)
+/*
+ * Make b hold at least n bytes. A part-sized buffer is asked for in huge pages: first touching
+ * 16 MiB in 4 KiB pages costs 4,096 page faults, which on a virtual machine cost more than the
+ * reading itself.
+ */
+static int ensure_buf(struct sbuf *bf, size_t n, struct du_err *err)
 {
-	if (n <= w->cap)
+	if (n <= bf->cap)
 		return DU_OK;
-	size_t cap = w->cap ? w->cap : 1 << 16;
+	size_t cap = bf->cap ? bf->cap : 1 << 16;
 	while (cap < n)
 		cap *= 2;
-	unsigned char *b = realloc(w->buf, cap);
+	void *b = NULL;
+	if (cap >= HUGE_PAGE) {
+		if (posix_memalign(&b, HUGE_PAGE, cap))
+			b = NULL;
+#ifdef MADV_HUGEPAGE
+		else
+			(void)madvise(b, cap, MADV_HUGEPAGE); /* a hint: without it, small pages */
+#endif
+	} else {
+		b = malloc(cap);
+	}
 	if (!b)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory for a %zu-byte buffer", cap);
-	w->buf = b;
-	w->cap = cap;
+	free(bf->p);
+	bf->p = b;
+	bf->cap = cap;
 	return DU_OK;
 }
 
@@ -480,16 +511,16 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	size_t len = (size_t)st0.st_size;
-	if ((rc = ensure_buf(w, len ? len : 1, err)) || (rc = read_full(fd, w->buf, len, 0, err)))
+	if ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err)))
 		goto out;
-	du_md5(w->buf, len, md5);
+	du_md5(w->own.p, len, md5);
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
 		goto out;
 	}
 	struct du_s3_put put = { .md5 = md5, .mtime = st0.st_mtim.tv_sec };
 	double t0 = du_metrics_now();
-	rc = du_s3_put_object(w->conn, f->key, w->buf, len, &put, o->etag, err);
+	rc = du_s3_put_object(w->conn, f->key, w->own.p, len, &put, o->etag, err);
 	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
 	if (rc)
 		goto out;
@@ -770,7 +801,7 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	size_t len = (size_t)(off + f->part_size > f->size ? f->size - off : f->part_size);
 	unsigned char md5[DU_MD5_LEN];
 	char md5hex[DU_MD5_HEX_LEN];
-	int fd = -1;
+	int fd = -1, slot = -1;
 	struct stat st;
 
 	if (__atomic_load_n(&f->failed, __ATOMIC_RELAXED) || stopping(r)) {
@@ -778,7 +809,23 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 			part_fail(r, f, &(struct du_err){ .code = DU_ERR_INTERRUPTED, .msg = "interrupted" });
 		goto done;
 	}
-	if (ensure_buf(w, len ? len : 1, &e) || open_file(f->path, &fd, &st, &e)) {
+	pthread_mutex_lock(&r->mu);
+	/*
+	 * Wait for a pool buffer, parts in md5 order: a part more than npool ahead of the whole-file
+	 * md5 waits. Only when every buffer is held by a part waiting for its turn in that md5 does
+	 * the part the turn needs use the worker's own buffer instead.
+	 */
+	while ((r->nfree == 0 || n >= f->md5_next + r->npool) &&
+	       !(f->md5_next == n && r->pool_stuck == r->npool) && !f->failed && !r->fatal)
+		pthread_cond_wait(&r->cv_md5, &r->mu);
+	if (r->nfree > 0 && n < f->md5_next + r->npool)
+		slot = r->pool_free[--r->nfree];
+	bool give_up = f->failed || r->fatal;
+	pthread_mutex_unlock(&r->mu);
+	if (give_up)
+		goto done; /* the file failed meanwhile: its failure is recorded */
+	struct sbuf *bf = slot >= 0 ? &r->pool[slot] : &w->own;
+	if (ensure_buf(bf, len ? len : 1, &e) || open_file(f->path, &fd, &st, &e)) {
 		part_fail(r, f, &e);
 		goto done;
 	}
@@ -787,22 +834,29 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		part_fail(r, f, &e);
 		goto done;
 	}
-	if (read_full(fd, w->buf, len, off, &e)) {
+	if (read_full(fd, bf->p, len, off, &e)) {
 		part_fail(r, f, &e);
 		goto done;
 	}
-	du_md5(w->buf, len, md5);
+	du_md5(bf->p, len, md5);
 	du_hex(md5, DU_MD5_LEN, md5hex);
 
 	/* Whole-file md5: parts are queued in order, so the wait for our turn is short. */
 	pthread_mutex_lock(&r->mu);
+	bool stuck = slot >= 0 && f->md5_next != n;
+	if (stuck) {
+		r->pool_stuck++;
+		pthread_cond_broadcast(&r->cv_md5);
+	}
 	while (f->md5_next != n && !f->failed && !r->fatal)
 		pthread_cond_wait(&r->cv_md5, &r->mu);
+	if (stuck)
+		r->pool_stuck--;
 	bool mine = f->md5_next == n;
 	pthread_mutex_unlock(&r->mu);
 	if (mine) {
 		/* Only the worker whose turn it is touches f->md5: hash outside the queue's lock. */
-		du_md5_update(f->md5, w->buf, len);
+		du_md5_update(f->md5, bf->p, len);
 		pthread_mutex_lock(&r->mu);
 		f->md5_next++;
 		pthread_cond_broadcast(&r->cv_md5);
@@ -822,7 +876,7 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	}
 	for (int attempt = 1;; attempt++) {
 		double t0 = du_metrics_now();
-		int prc = du_s3_mpu_part(w->conn, f->key, f->upload_id, n, w->buf, len, md5, f->etags[n - 1], &e);
+		int prc = du_s3_mpu_part(w->conn, f->key, f->upload_id, n, bf->p, len, md5, f->etags[n - 1], &e);
 		du_metrics_request(DU_METRIC_PART, du_metrics_now() - t0);
 		if (prc == DU_OK)
 			break;
@@ -845,6 +899,12 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 done:
 	if (fd >= 0)
 		close(fd);
+	if (slot >= 0) {
+		pthread_mutex_lock(&r->mu);
+		r->pool_free[r->nfree++] = slot;
+		pthread_cond_broadcast(&r->cv_md5);
+		pthread_mutex_unlock(&r->mu);
+	}
 	if (__atomic_sub_fetch(&f->parts_left, 1, __ATOMIC_ACQ_REL) == 0) {
 		complete_multipart(w, f);
 		ufile_free(f);
@@ -1052,6 +1112,10 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	pthread_cond_init(&r.cv_space, NULL);
 	pthread_cond_init(&r.cv_md5, NULL);
 	pthread_cond_init(&r.cv_watch, NULL);
+	int npool = cfg->max_workers < PART_BUFS_MAX ? (int)cfg->max_workers : PART_BUFS_MAX;
+	for (int i = 0; i < npool; i++)
+		r.pool_free[r.nfree++] = i;
+	r.npool = npool;
 	pthread_cond_init(&r.wcv, NULL);
 	if (!ws || !th) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -1121,7 +1185,7 @@ join:
 out:
 	for (int i = 0; i < nw && ws; i++) {
 		du_s3_conn_free(ws[i].conn);
-		free(ws[i].buf);
+		free(ws[i].own.p);
 	}
 	free(ws);
 	free(th);
@@ -1135,6 +1199,8 @@ out:
 	pthread_cond_destroy(&r.cv_space);
 	pthread_cond_destroy(&r.cv_md5);
 	pthread_cond_destroy(&r.cv_watch);
+	for (int i = 0; i < PART_BUFS_MAX; i++)
+		free(r.pool[i].p);
 	pthread_cond_destroy(&r.wcv);
 	if (st)
 		*st = r.st;

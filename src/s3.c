@@ -1044,6 +1044,9 @@ static int page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct d
 {
 	if (rc == DU_ERR_S3)
 		return s3_error(c, q, &c->pg.error, err);
+	/* An answer that is not a listing is the store's trouble, like an error answer (exit 5). */
+	if (rc == DU_ERR_PARSE)
+		rc = err->code = DU_ERR_S3;
 	return rc;
 }
 

@@ -18,7 +18,7 @@ setup() {
 
 last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 
-@test "a file appended to during its upload fails 'changed during upload', then du-retry uploads it" {
+@test "a file appended to during its upload fails 'changed during upload', then du-retry uploads it (and writes its metrics)" {
 	d="$BATS_TEST_TMPDIR/grow"
 	mkdir -p "$d"
 	head -c $((40 * 1024 * 1024)) /dev/urandom >"$d/growing.wav"
@@ -34,9 +34,13 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 	[ "$(sql "SELECT status, error_message FROM file_uploads WHERE session_id = $sid AND s3_key = 'grow/growing.wav'")" = "failed|changed during upload" ]
 	[ "$(sql "SELECT status FROM sync_sessions WHERE id = $sid")" = "completed_with_errors" ]
 
-	run du-retry -s "$sid"
+	run du-retry -s "$sid" --metrics-file "$BATS_TEST_TMPDIR/retry.prom"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	# The retry's own metrics: the one file it recovered, and how the session ended.
+	cat "$BATS_TEST_TMPDIR/retry.prom"
+	grep -qx "du_files_total{session=\"$sid\",outcome=\"uploaded\"} 1" "$BATS_TEST_TMPDIR/retry.prom"
+	grep -qx "du_run_info{session=\"$sid\",status=\"completed\"} 1" "$BATS_TEST_TMPDIR/retry.prom"
 	want=$(md5sum "$d/growing.wav" | cut -d' ' -f1)
 	[ "$(sql "SELECT status, md5, retry_count FROM file_uploads WHERE session_id = $sid AND s3_key = 'grow/growing.wav'")" = "uploaded|$want|1" ]
 	[ "$(md5sum <"$(s3rver_object du-test grow/growing.wav)" | cut -d' ' -f1)" = "$want" ]
