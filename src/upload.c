@@ -69,6 +69,7 @@ struct reg {
 	bool direct;
 	char sid[24];
 	struct du_decision d;
+	uint64_t listed;            /* objects S3 listed under the prefix */
 };
 
 static int list_row(void *arg, const struct du_s3_object *o)
@@ -77,7 +78,7 @@ static int list_row(void *arg, const struct du_s3_object *o)
 	char size[24];
 	snprintf(size, sizeof(size), "%" PRIu64, o->size);
 	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL };
-	g->d.in_s3++; /* objects listed, for now */
+	g->listed++;
 	return du_db_copy_row(g->cp, 3, v, g->err);
 }
 
@@ -216,13 +217,12 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	 * The first run into a prefix (nothing listed, no earlier row under it) has nothing to decide:
 	 * every file is to upload, and its row goes straight into file_uploads while the scan runs.
 	 */
-	if (session_id && g.d.in_s3 == 0 && has_schema) {
+	if (session_id && g.listed == 0 && has_schema) {
 		bool known = true;
 		if ((rc = du_dbu_prefix_known(db, project_id, session_id, prefix, &known, err)))
 			goto out;
 		g.direct = !known;
 	}
-	g.d.in_s3 = 0;
 	snprintf(g.sid, sizeof(g.sid), "%" PRId64, session_id);
 	if ((rc = g.direct ? du_dbu_direct_copy(db, &g.cp, err) : du_dbu_stage_copy(db, true, &g.cp, err)))
 		goto out;

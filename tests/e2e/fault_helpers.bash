@@ -15,11 +15,12 @@ fp_start() {
 	rm -f "$d/fp.port"
 	/usr/bin/python3 "$DU_TOP/tests/lib/faultproxy.py" --upstream "$up" --port-file "$d/fp.port" \
 		--pid-file "$d/fp.pid" "$@" >"$d/fp.out" 2>&1 &
-	echo $! >"$d/fp.pid"
-	local i
+	local i pid=$!
+	echo "$pid" >"$d/fp.pid"
+	# Liveness from $! itself: the proxy rewrites the pid file, which may be empty at a glance.
 	for i in $(seq 1 200); do
 		[ -s "$d/fp.port" ] && break
-		kill -0 "$(cat "$d/fp.pid")" 2>/dev/null || { cat "$d/fp.out" >&2; return 1; }
+		kill -0 "$pid" 2>/dev/null || { cat "$d/fp.out" >&2; return 1; }
 		sleep 0.05
 	done
 	[ -s "$d/fp.port" ] || return 1
