@@ -324,10 +324,13 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	char sid[24];
 	const char *p[] = { I64(sid, session_id), worker };
 
-	if ((rc = q(db, err, "begin", "BEGIN", 0, NULL, NULL)))
-		return rc;
+	/*
+	 * One round trip: the transaction, and the connection's outcome table (made by the first
+	 * flush, and again after a reconnect), without the "already exists" notice every time.
+	 */
 	rc = q(db, err, "outcome table",
-	       "CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
+	       "BEGIN; SET LOCAL client_min_messages = warning;"
+	       " CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
 	       " mtime_ns bigint, md5 text, etag text, error text, retries int, count_retry bool,"
 	       " permanent bool)"
 	       " ON COMMIT DELETE ROWS",

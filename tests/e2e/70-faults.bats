@@ -116,7 +116,7 @@ mk_fault_tree() {
 	# the rows it holds are read before anyone can take them back, then killed.
 	wait_until 60 worker_uploaded "$sid" "$victim" 30
 	kill -STOP "$victim"
-	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
+	held=$(held_by "$sid" "$victim")
 	sql "COPY (SELECT s3_key FROM file_uploads WHERE session_id = $sid AND status = 'uploading'
 	     AND worker LIKE '%:$victim:%') TO STDOUT WITH (FORMAT csv)" >"$BATS_TEST_TMPDIR/held.csv"
 	kill -9 "$victim"
@@ -282,7 +282,7 @@ mk_fault_tree() {
 	victim=$!
 	wait_until 60 worker_holds "$sid" "$victim"
 	kill -STOP "$victim"
-	held=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploading' AND worker LIKE '%:$victim:%'")
+	held=$(held_by "$sid" "$victim")
 	kill -9 "$victim"
 	wait "$victim" || true
 	# Every row is claimed while the dead joiner's are still leased, and the survivor is still there.

@@ -14,16 +14,9 @@ fp_start() {
 	mkdir -p "$d"
 	rm -f "$d/fp.port"
 	/usr/bin/python3 "$DU_TOP/tests/lib/faultproxy.py" --upstream "$up" --port-file "$d/fp.port" \
-		--pid-file "$d/fp.pid" "$@" >"$d/fp.out" 2>&1 &
-	local i pid=$!
-	echo "$pid" >"$d/fp.pid"
-	# Liveness from $! itself: the proxy rewrites the pid file, which may be empty at a glance.
-	for i in $(seq 1 200); do
-		[ -s "$d/fp.port" ] && break
-		kill -0 "$pid" 2>/dev/null || { cat "$d/fp.out" >&2; return 1; }
-		sleep 0.05
-	done
-	[ -s "$d/fp.port" ] || return 1
+		"$@" >"$d/fp.out" 2>&1 &
+	echo $! >"$d/fp.pid"
+	du_wait_file "$d/fp.port" $! "$d/fp.out" || return 1
 	export DU_FP_URL="http://127.0.0.1:$(cat "$d/fp.port")"
 }
 
@@ -290,9 +283,14 @@ print("%d rows true" % n)
 PY
 }
 
+# held_by SESSION PID: how many rows of SESSION the du process PID holds (claimed, not finished).
+held_by() {
+	sql "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'uploading' AND worker LIKE '%:$2:%'"
+}
+
 # worker_holds SESSION PID: the du process PID holds claimed rows of SESSION.
 worker_holds() {
-	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'uploading' AND worker LIKE '%:$2:%'")" -gt 0 ]
+	[ "$(held_by "$1" "$2")" -gt 0 ]
 }
 
 # all_claimed_victim_holds SESSION PID: no row of SESSION is pending and du process PID holds some.

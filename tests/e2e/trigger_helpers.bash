@@ -14,16 +14,9 @@ recv_start() {
 	RECV_LOG="$d/requests.jsonl"
 	RECV_PIDFILE="$d/pid"
 	/usr/bin/python3 "$DU_TOP/tests/lib/receiver.py" --port-file "$d/port" --log "$RECV_LOG" \
-		--pid-file "$RECV_PIDFILE" "$@" >"$d/receiver.log" 2>&1 &
-	local pid=$!
-	echo "$pid" >"$RECV_PIDFILE"
-	# Its liveness from $! itself: the receiver rewrites the pid file, which may be empty at a glance.
-	for _ in $(seq 1 200); do
-		[ -s "$d/port" ] && break
-		kill -0 "$pid" 2>/dev/null || { cat "$d/receiver.log" >&2; return 1; }
-		sleep 0.05
-	done
-	[ -s "$d/port" ] || return 1
+		"$@" >"$d/receiver.log" 2>&1 &
+	echo $! >"$RECV_PIDFILE"
+	du_wait_file "$d/port" $! "$d/receiver.log" || return 1
 	RECV_URL="http://127.0.0.1:$(cat "$d/port")/hooks/du"
 	export RECV_URL RECV_LOG RECV_PIDFILE
 }

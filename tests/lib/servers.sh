@@ -70,6 +70,19 @@ du_wait_port() {
 	return 1
 }
 
+# du_wait_file FILE PID LOG [SECONDS]: wait (10 s by default) until a server started as PID has written
+# FILE (its port, its keys); if PID dies first, show its LOG. Liveness comes from the PID the shell
+# got ($!), never from a pid file the server may be rewriting.
+du_wait_file() {
+	_f=$1; _pid=$2; _log=$3
+	for _i in $(seq 1 $((${4:-10} * 20))); do
+		[ -s "$_f" ] && return 0
+		kill -0 "$_pid" 2>/dev/null || { cat "$_log" >&2; return 1; }
+		sleep 0.05
+	done
+	[ -s "$_f" ] || { cat "$_log" >&2; return 1; }
+}
+
 du_s3rver_start() {
 	_d=$1
 	mkdir -p "$_d/s3data"
@@ -92,12 +105,7 @@ du_moto_start() {
 	"$DU_PY" "$DU_TOP/tests/lib/moto_server.py" --port "$_port" --buckets "${DU_TEST_BUCKETS:-du-test}" \
 		--keys "$_d/moto.keys" >"$_d/moto.log" 2>&1 &
 	echo $! >"$_d/moto.pid"
-	for _i in $(seq 1 300); do
-		[ -s "$_d/moto.keys" ] && break
-		kill -0 "$(cat "$_d/moto.pid")" 2>/dev/null || { cat "$_d/moto.log" >&2; return 1; }
-		sleep 0.1
-	done
-	[ -s "$_d/moto.keys" ] || { cat "$_d/moto.log" >&2; return 1; }
+	du_wait_file "$_d/moto.keys" $! "$_d/moto.log" 30 || return 1
 	DU_MOTO_AK=$(sed -n 1p "$_d/moto.keys")
 	DU_MOTO_SK=$(sed -n 2p "$_d/moto.keys")
 	export DU_MOTO_URL="http://127.0.0.1:$_port" DU_MOTO_AK DU_MOTO_SK
