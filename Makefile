@@ -16,7 +16,7 @@ DATADIR     := $(PREFIX)/share/du
 MANDIR      := $(PREFIX)/share/man
 
 CC          ?= cc
-PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto
+PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto libisal
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
