@@ -108,6 +108,9 @@ static int check_header(const struct opt *, union val *, const char *, struct du
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
+/* in the order of enum du_cksum_alg (checksum.h) */
+static const char *const checksum_names[] = { "auto", "none", "md5", "crc32", "crc32c", "crc64nvme", "sha256",
+					      NULL };
 static const char *const stale_names[] = { "none", "list", "abort", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
@@ -204,6 +207,12 @@ static const struct opt opts[] = {
 	  .def = "false", .group = G_S3, .metavar = "BOOL",
 	  .help = "sign the body's SHA-256 instead of UNSIGNED-PAYLOAD + Content-MD5",
 	  .off = OFF(payload_signing) },
+	{ .key = "checksum_algorithm", .flag = "checksum-algorithm", .tools = U | R | M,
+	  .env = { "DU_CHECKSUM_ALGORITHM" }, .type = T_ENUM, .names = checksum_names, .def = "auto",
+	  .group = G_S3, .metavar = "ALG",
+	  .help = "checksum S3 verifies: auto (CRC32C where the server checks it, else Content-MD5), "
+		  "crc32c, crc32, crc64nvme, sha256, md5, or none (unsafe: nothing checked)",
+	  .off = OFF(checksum_algorithm) },
 	{ .key = "retry_base_ms", .flag = "retry-base-ms", .tools = U | R | T | M, .type = T_INT,
 	  .def = "100", .min = 1, .max = 60000, .group = G_S3, .metavar = "MS",
 	  .help = "first back-off delay of a retried request", .off = OFF(retry_base_ms) },

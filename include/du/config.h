@@ -75,6 +75,7 @@ struct du_config {
 	char *sse;                    /* NULL, "AES256" or "aws:kms" */
 	char *sse_kms_key_id;         /* with sse=aws:kms */
 	bool payload_signing;         /* false: UNSIGNED-PAYLOAD + Content-MD5 */
+	int checksum_algorithm;       /* enum du_cksum_alg (checksum.h), auto */
 	long retry_base_ms;           /* 100 */
 	long retry_cap_ms;            /* 20000 */
 	long connect_timeout;         /* seconds, 10 */
