@@ -332,7 +332,7 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	       "BEGIN; SET LOCAL client_min_messages = warning;"
 	       " CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
 	       " mtime_ns bigint, md5 text, etag text, error text, retries int, count_retry bool,"
-	       " permanent bool)"
+	       " permanent bool, ck_alg text, ck_value text, ck_type text)"
 	       " ON COMMIT DELETE ROWS",
 	       0, NULL, NULL);
 	if (rc || (rc = du_db_copy_begin(db, "COPY du_outcome FROM STDIN", &cp, err)))
@@ -343,8 +343,10 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 				    I64(mt, o[i].mtime_ns), o[i].md5[0] ? o[i].md5 : NULL,
 				    o[i].etag[0] ? o[i].etag : NULL, o[i].error[0] ? o[i].error : NULL,
 				    I64(rt, o[i].retries), o[i].count_retry ? "t" : "f",
-				    o[i].permanent ? "t" : "f" };
-		rc = du_db_copy_row(cp, 10, v, err);
+				    o[i].permanent ? "t" : "f", o[i].checksum_alg[0] ? o[i].checksum_alg : NULL,
+				    o[i].checksum[0] ? o[i].checksum : NULL,
+				    o[i].checksum_type[0] ? o[i].checksum_type : NULL };
+		rc = du_db_copy_row(cp, 13, v, err);
 	}
 	if (rc) {
 		du_db_copy_abort(cp);
@@ -358,7 +360,11 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	 */
 	rc = q(db, err, "write outcomes",
 	       "WITH u AS (UPDATE file_uploads f SET status = o.status, file_size = o.size,"
-	       "  mtime_ns = o.mtime_ns, md5 = coalesce(o.md5, f.md5), etag = coalesce(o.etag, f.etag),"
+	       "  mtime_ns = o.mtime_ns, md5 = CASE WHEN o.ck_alg IS NULL THEN coalesce(o.md5, f.md5) ELSE o.md5 END,"
+	       "  etag = coalesce(o.etag, f.etag),"
+	       "  checksum_algorithm = CASE WHEN o.status = 'uploaded' THEN o.ck_alg ELSE f.checksum_algorithm END,"
+	       "  checksum_value = CASE WHEN o.status = 'uploaded' THEN o.ck_value ELSE f.checksum_value END,"
+	       "  checksum_type = CASE WHEN o.status = 'uploaded' THEN o.ck_type ELSE f.checksum_type END,"
 	       "  error_message = CASE WHEN o.status = 'failed' THEN o.error ELSE NULL END,"
 	       "  error_permanent = (o.status = 'failed' AND o.permanent),"
 	       "  retry_count = f.retry_count + o.retries + CASE WHEN o.count_retry THEN 1 ELSE 0 END,"
@@ -494,8 +500,8 @@ static const char mpu_adopt_sql[] =
 	"  SELECT $1, upload_id, part_size, created_at FROM multipart_uploads WHERE file_id = $2"
 	"  ON CONFLICT (file_id) DO UPDATE SET upload_id = EXCLUDED.upload_id,"
 	"  part_size = EXCLUDED.part_size RETURNING file_id),"
-	" p AS (INSERT INTO multipart_parts (file_id, part_number, size, md5, etag)"
-	"  SELECT $1, part_number, size, md5, etag FROM multipart_parts WHERE file_id = $2"
+	" p AS (INSERT INTO multipart_parts (file_id, part_number, size, md5, etag, checksum)"
+	"  SELECT $1, part_number, size, md5, etag, checksum FROM multipart_parts WHERE file_id = $2"
 	"  AND EXISTS (SELECT 1 FROM n) ON CONFLICT DO NOTHING)"
 	" DELETE FROM multipart_uploads WHERE file_id = $2";
 
@@ -529,7 +535,7 @@ int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_
 			goto fail;
 	}
 	if ((rc = q(db, err, "multipart parts",
-		    "SELECT part_number, size, md5, etag FROM multipart_parts WHERE file_id = $1"
+		    "SELECT part_number, size, md5, etag, coalesce(checksum, '') FROM multipart_parts WHERE file_id = $1"
 		    " ORDER BY part_number",
 		    1, p, &r)))
 		goto fail;
@@ -546,6 +552,7 @@ int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_
 		pp->size = strtoull(PQgetvalue(r, i, 1), NULL, 10);
 		snprintf(pp->md5, sizeof(pp->md5), "%s", PQgetvalue(r, i, 2));
 		snprintf(pp->etag, sizeof(pp->etag), "%s", PQgetvalue(r, i, 3));
+		snprintf(pp->checksum, sizeof(pp->checksum), "%s", PQgetvalue(r, i, 4));
 	}
 	*nparts = n;
 	PQclear(r);
@@ -571,12 +578,14 @@ int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, u
 int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *pt, struct du_err *err)
 {
 	char fid[24], num[24], sz[24];
-	const char *p[] = { I64(fid, file_id), I64(num, pt->number), I64(sz, pt->size), pt->md5, pt->etag };
+	const char *p[] = { I64(fid, file_id), I64(num, pt->number), I64(sz, pt->size), pt->md5, pt->etag,
+			    pt->checksum[0] ? pt->checksum : NULL };
 	return q(db, err, "record part",
-		 "INSERT INTO multipart_parts (file_id, part_number, size, md5, etag) VALUES ($1, $2, $3, $4, $5)"
+		 "INSERT INTO multipart_parts (file_id, part_number, size, md5, etag, checksum)"
+		 " VALUES ($1, $2, $3, $4, $5, $6)"
 		 " ON CONFLICT (file_id, part_number) DO UPDATE SET size = EXCLUDED.size,"
-		 " md5 = EXCLUDED.md5, etag = EXCLUDED.etag",
-		 5, p, NULL);
+		 " md5 = EXCLUDED.md5, etag = EXCLUDED.etag, checksum = EXCLUDED.checksum",
+		 6, p, NULL);
 }
 
 int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err)

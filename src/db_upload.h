@@ -78,6 +78,9 @@ struct du_outcome {
 	int64_t mtime_ns;
 	char md5[33];
 	char etag[128];
+	char checksum_alg[12];     /* "crc32c", "md5", ...; "" when none was verified */
+	char checksum[64];         /* S3's form: base64, or md5's "hex" / composite "hex-N" */
+	char checksum_type[12];    /* "FULL_OBJECT" or "COMPOSITE" */
 	char error[256];
 	int retries;               /* attempts beyond the first in this run */
 	bool count_retry;          /* du-retry: add 1 to retry_count */
@@ -109,8 +112,9 @@ int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
 struct du_mpu_part {
 	int number;
 	uint64_t size;
-	char md5[33];
+	char md5[33];              /* "" when the part was sent with a checksum instead */
 	char etag[128];
+	char checksum[64];         /* x-amz-checksum value sent with it, "" for none */
 };
 int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_t *part_size,
 		    struct du_mpu_part **parts, int *nparts, struct du_err *err);
