@@ -54,6 +54,7 @@ struct ufile {
 	uint64_t *crcs;             /* each part's CRC, combined at Complete */
 	char (*cks)[DU_CKSUM_B64_LEN]; /* each part's checksum as sent */
 	unsigned char (*pmd5)[DU_MD5_LEN]; /* each part's md5 (md5 mode): the composite ETag */
+	int md5_parts;              /* atomic: parts whose md5 is in pmd5 */
 	struct stat st0;
 };
 
@@ -843,7 +844,8 @@ static void object_checksum(const struct ufile *f, char whole[DU_CKSUM_B64_LEN],
 		}
 		du_cksum_b64(f->ck_alg, acc, whole);
 	}
-	if (f->ck_alg == DU_CK_MD5) {
+	/* also after a fall back to Content-MD5, when every part was sent with its md5 */
+	if (__atomic_load_n(&f->md5_parts, __ATOMIC_ACQUIRE) == f->nparts) {
 		unsigned char m[DU_MD5_LEN];
 		du_md5(f->pmd5, (size_t)f->nparts * DU_MD5_LEN, m);
 		du_hex(m, DU_MD5_LEN, composite);
@@ -893,7 +895,7 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	o.mtime_ns = f->mtime_ns;
 	if (whole[0] && (run_alg(r) == f->ck_alg || !r->ck_auto))
 		outcome_ck(&o, f->ck_alg, whole, "FULL_OBJECT");
-	else if (f->ck_alg == DU_CK_MD5)
+	else if (composite[0])
 		outcome_ck(&o, DU_CK_MD5, composite, "COMPOSITE");
 	finish_file(w, f, &o);
 	return;
@@ -925,8 +927,10 @@ static void part_checksums(struct run *r, struct ufile *f, int n, const unsigned
 	} else if (alg == DU_CK_SHA256) {
 		du_cksum_buf_b64(alg, p, len, f->cks[n - 1]);
 	}
-	if (*md5_too)
+	if (*md5_too) {
 		du_md5(p, len, f->pmd5[n - 1]);
+		__atomic_add_fetch(&f->md5_parts, 1, __ATOMIC_RELAXED);
+	}
 }
 
 /* A part an earlier run sent: the same bytes if it has the same size and checksum. */
@@ -1006,6 +1010,7 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		    ck_not_echoed(r, f->ck_alg, f->key)) {
 			/* not verified: send it again with Content-MD5, which this server checks */
 			du_md5(bf->p, len, f->pmd5[n - 1]);
+			__atomic_add_fetch(&f->md5_parts, 1, __ATOMIC_RELAXED);
 			md5_too = true;
 			attempt = 0;
 			continue;
