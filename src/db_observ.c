@@ -165,14 +165,16 @@ static const char verify_cursor[] =
 	"DECLARE du_verify_rows NO SCROLL CURSOR FOR"
 	" WITH me AS (SELECT id, project_id, s3_prefix, local_directory FROM sync_sessions WHERE id = $1),"
 	" r AS (SELECT DISTINCT ON (f.s3_key) f.id, f.local_path, f.s3_key, f.file_size, f.md5, f.etag,"
-	"   coalesce(f.mtime_ns, 0) AS mtime_ns, f.uploaded_at, f.status, f.session_id"
+	"   coalesce(f.mtime_ns, 0) AS mtime_ns, f.uploaded_at, f.status, f.session_id,"
+	"   f.checksum_algorithm, f.checksum_value, f.checksum_type"
 	"  FROM file_uploads f JOIN sync_sessions s ON s.id = f.session_id CROSS JOIN me"
 	"  WHERE s.project_id = me.project_id AND s.s3_prefix = me.s3_prefix"
 	"   AND s.local_directory = me.local_directory AND s.id <= me.id"
 	"   AND (f.session_id = me.id OR f.status = 'uploaded')"
 	"  ORDER BY f.s3_key, (f.session_id = me.id) DESC, f.uploaded_at DESC NULLS LAST)"
 	" SELECT r.id, r.local_path, r.s3_key, r.file_size, r.md5, r.etag, r.mtime_ns,"
-	"  " ISO("r.uploaded_at") ", r.status, r.session_id, o.s3_key IS NOT NULL, coalesce(o.size, 0), o.etag"
+	"  " ISO("r.uploaded_at") ", r.status, r.session_id, o.s3_key IS NOT NULL, coalesce(o.size, 0), o.etag,"
+	"  r.checksum_algorithm, r.checksum_value, r.checksum_type"
 	" FROM r LEFT JOIN du_verify_s3 o ON o.s3_key = r.s3_key"
 	" ORDER BY r.s3_key COLLATE \"C\"";
 
@@ -219,6 +221,9 @@ int du_dbo_verify_rows(struct du_db *db, int64_t session_id,
 				.listed = du_db_get_bool(r, i, 10),
 				.s3_size = (uint64_t)du_db_get_int64(r, i, 11),
 				.s3_etag = str(r, i, 12),
+				.checksum_alg = str(r, i, 13),
+				.checksum = str(r, i, 14),
+				.checksum_type = str(r, i, 15),
 			};
 			struct du_verify_outcome o = { 0 };
 			if ((rc = cb(arg, &row, &o)))

@@ -74,6 +74,9 @@ struct du_verify_row {
 	bool listed;              /* the listing holds the key */
 	uint64_t s3_size;
 	const char *s3_etag;      /* NULL when not listed or without ETag */
+	const char *checksum_alg; /* recorded at upload (migration 060): "crc32c", "md5", ...; NULL */
+	const char *checksum;     /* S3's form: base64, md5 hex, or composite "hex-N" */
+	const char *checksum_type;/* "FULL_OBJECT" or "COMPOSITE" */
 };
 struct du_verify_outcome {
 	bool ok;

@@ -520,6 +520,14 @@ static void release_file(struct worker *w, struct ufile *f)
 
 /* ---- checksums ------------------------------------------------------------------------------ */
 
+/* Retried within the run: what du_retry_is_retryable says, and a body the server (BadDigest) or
+ * du (ETag or echoed checksum not the one sent) found damaged on the way: sent again, it may pass. */
+static bool resend(const struct du_err *e)
+{
+	return du_retry_is_retryable(e) || !strcmp(e->s3_code, "BadDigest") ||
+	       (e->code == DU_ERR_S3 && e->retryable && e->http_status >= 200 && e->http_status < 300);
+}
+
 static int run_alg(struct run *r)
 {
 	return __atomic_load_n(&r->ck_alg, __ATOMIC_RELAXED);
@@ -1017,7 +1025,7 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		}
 		if (prc == DU_OK)
 			break;
-		if (!du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
+		if (!resend(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
 			part_fail(r, f, &e);
 			goto done;
 		}
@@ -1109,7 +1117,7 @@ static void do_file(struct worker *w, struct ufile *f)
 			return;
 		}
 		/* A changed file is retried later (du-retry), when it has settled. */
-		if (e.code == DU_ERR_CHANGED || !du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry) {
+		if (e.code == DU_ERR_CHANGED || !resend(&e) || attempt > r->cfg->times_to_retry) {
 			if (e.code == DU_ERR_S3_AUTH)
 				set_fatal(r, &e);
 			fill_failed(&o, f, &e);
