@@ -40,6 +40,9 @@ static int q(struct du_db *db, struct du_err *err, const char *what, const char 
 	return DU_OK;
 }
 
+/* Reasons of the decision that skip a file at scan time, so that no row records them. */
+#define DU_SCAN_ONLY_REASONS "('already_uploaded', 'unverifiable_not_newer', 'same_size')"
+
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
 
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
@@ -83,7 +86,8 @@ int du_dbu_stage_begin(struct du_db *db, struct du_err *err)
 	return q(db, err, "staging tables",
 		 "SET client_min_messages = warning;"
 		 "DROP TABLE IF EXISTS du_s3_stage, du_scan_stage, du_decision;"
-		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint NOT NULL, etag text);"
+		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint NOT NULL, etag text,"
+		 " mtime bigint);"
 		 "CREATE TEMP TABLE du_scan_stage (local_path text NOT NULL, s3_key text NOT NULL,"
 		 " file_size bigint NOT NULL, mtime_ns bigint, inode bigint, file_type text NOT NULL,"
 		 " bad_key text)",
@@ -95,51 +99,77 @@ int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, stru
 	return du_db_copy_begin(db,
 				scan ? "COPY du_scan_stage (local_path, s3_key, file_size, mtime_ns, inode,"
 				       " file_type, bad_key) FROM STDIN"
-				     : "COPY du_s3_stage (s3_key, size, etag) FROM STDIN",
+				     : "COPY du_s3_stage (s3_key, size, etag, mtime) FROM STDIN",
 				out, err);
 }
 
 /*
- * One set-based decision. A file is skipped when S3 holds its key with the same size (and the
- * same md5 where both are known), or when this bucket's rows record it uploaded with the same
- * size and S3 does not contradict that with another size. A size change means upload again.
+ * One set-based decision: the table in docs/DATABASE.md ("What a run uploads"). The listing (o) says
+ * what exists; du's last row of the key for this endpoint (r) says what du sent. Each scanned file
+ * gets an action (skip, upload, or check: a worker hashes it and compares) and a reason, one of
+ * the keys of sync_sessions.decision. $3 is the endpoint, $4 whether it is AWS (where sessions
+ * without an endpoint count), $5 the mode: normal, checksum, size_only or trust_db.
  */
 static const char decision_sql[] =
-	"SELECT s.local_path, s.s3_key, s.file_size, s.file_type, s.mtime_ns, s.inode, s.bad_key,"
-	" (s.bad_key IS NULL AND ("
-	"   (coalesce(o.size = s.file_size, false) AND NOT coalesce(r.unfinished, false)"
-	"    AND NOT coalesce(r.md5 IS NOT NULL AND o.etag ~ '^[0-9a-f]{32}$' AND o.etag <> r.md5"
-	"                     AND r.file_size = s.file_size, false))"
-	"   OR (coalesce(r.file_size = s.file_size, false) AND (o.size IS NULL OR o.size = s.file_size))"
-	" )) AS skip,"
-	" coalesce(o.size = s.file_size, false) AS in_s3,"
-	" coalesce(r.file_size = s.file_size, false) AS recorded,"
-	" (coalesce(o.size <> s.file_size, false) OR coalesce(r.file_size <> s.file_size, false)) AS changed "
-	"FROM du_scan_stage s "
-	"LEFT JOIN du_s3_stage o ON o.s3_key = s.s3_key "
-	"LEFT JOIN (%s) r ON r.s3_key = s.s3_key";
+	"SELECT s.local_path, s.s3_key, s.file_size, s.file_type, s.mtime_ns, s.inode, s.bad_key, x.*,"
+	" x.action = 'skip' AS skip"
+	" FROM du_scan_stage s"
+	" LEFT JOIN du_s3_stage o ON o.s3_key = s.s3_key"
+	" LEFT JOIN (%s) r ON r.s3_key = s.s3_key"
+	" CROSS JOIN LATERAL (SELECT"
+	"  r.status = 'uploaded' AND r.file_size = s.file_size AND r.mtime_ns = s.mtime_ns"
+	"   AND r.inode = s.inode AS same_row,"
+	"  lower(o.etag) ~ '^[0-9a-f]{32}$' AS plain_etag,"
+	"  lower(o.etag) ~ '^[0-9a-f]{32}-[0-9]{1,5}$' AND r.part_size > 0 AS composite_known,"
+	"  CASE WHEN r.status = 'uploaded' AND r.file_size = s.file_size AND lower(r.md5) ~ '^[0-9a-f]{32}$'"
+	"   THEN lower(r.md5) END AS row_md5) k"
+	" CROSS JOIN LATERAL (SELECT a[1] AS action, a[2] AS reason,"
+	"  CASE WHEN a[1] = 'check' THEN lower(coalesce(o.etag, r.etag)) END AS check_etag,"
+	"  CASE WHEN a[1] = 'check' AND (k.plain_etag IS NOT TRUE OR $5 = 'trust_db')"
+	"   AND (lower(r.etag) = lower(o.etag) OR $5 = 'trust_db') THEN k.row_md5 END AS check_md5,"
+	"  CASE WHEN a[1] = 'check' AND k.composite_known THEN r.part_size END AS part_size"
+	"  FROM (SELECT CASE"
+	"   WHEN s.bad_key IS NOT NULL THEN '{upload,bad_key}'::text[]"
+	"   WHEN $5 = 'trust_db' THEN CASE"
+	"    WHEN k.same_row THEN '{skip,already_uploaded}'"
+	"    WHEN k.row_md5 IS NOT NULL THEN '{check,to_check}'"
+	"    WHEN r.status = 'uploaded' THEN '{upload,changed}'"
+	"    ELSE '{upload,new}' END::text[]"
+	"   WHEN o.s3_key IS NULL THEN CASE WHEN r.status = 'uploaded' THEN '{upload,missing_in_s3}'"
+	"    ELSE '{upload,new}' END::text[]"
+	"   WHEN o.size <> s.file_size THEN '{upload,changed}'"
+	"   WHEN $5 = 'size_only' THEN '{skip,same_size}'"
+	"   WHEN $5 <> 'checksum' AND k.same_row AND lower(r.etag) = lower(o.etag)"
+	"    THEN '{skip,already_uploaded}'"
+	"   WHEN k.plain_etag OR k.composite_known"
+	"    OR (k.row_md5 IS NOT NULL AND lower(r.etag) = lower(o.etag)) THEN '{check,to_check}'"
+	"   WHEN o.mtime > 0 AND s.mtime_ns <= o.mtime * 1000000000 THEN '{skip,unverifiable_not_newer}'"
+	"   ELSE '{upload,unverifiable_newer}' END AS a) t) x";
 
 /*
- * The latest row of each key in this project. An unfinished latest row (a run died between the
- * PUT and its outcome) means S3's copy was never checked against the file: upload it again.
+ * du's last row of each key in this project for this endpoint. Sessions without an endpoint
+ * (the Python tool's, du's before it recorded one) were made against AWS.
  */
 static const char recorded_sql[] =
-	"SELECT DISTINCT ON (f.s3_key) f.s3_key,"
-	" CASE WHEN f.status = 'uploaded' THEN f.file_size END AS file_size,"
-	" CASE WHEN f.status = 'uploaded' THEN f.md5 END AS md5, f.status <> 'uploaded' AS unfinished"
+	"SELECT DISTINCT ON (f.s3_key) f.s3_key, f.status, f.file_size, f.mtime_ns, f.inode, f.md5,"
+	" f.etag, f.part_size"
 	" FROM file_uploads f JOIN sync_sessions ss ON ss.id = f.session_id"
-	" WHERE ss.project_id = $1"
+	" WHERE ss.project_id = $1 AND (ss.endpoint = $3 OR (ss.endpoint IS NULL AND $4::bool))"
 	" ORDER BY f.s3_key, f.id DESC";
 static const char no_recorded_sql[] =
-	"SELECT NULL::text AS s3_key, NULL::bigint AS file_size, NULL::text AS md5, false AS unfinished"
-	" WHERE $1::bigint IS NULL";
+	"SELECT NULL::text AS s3_key, NULL::text AS status, NULL::bigint AS file_size,"
+	" NULL::bigint AS mtime_ns, NULL::bigint AS inode, NULL::text AS md5, NULL::text AS etag,"
+	" NULL::bigint AS part_size WHERE $1::bigint IS NULL AND $3::text IS NULL AND $4::bool IS NULL";
 
+/* Totals, and the reasons as a JSON object for sync_sessions.decision; both %s name the decision. */
 static const char counts_sql[] =
 	"SELECT count(*), coalesce(sum(file_size),0),"
-	" count(*) FILTER (WHERE NOT skip), coalesce(sum(file_size) FILTER (WHERE NOT skip),0),"
-	" count(*) FILTER (WHERE in_s3), count(*) FILTER (WHERE recorded AND NOT in_s3),"
-	" count(*) FILTER (WHERE changed), count(*) FILTER (WHERE bad_key IS NOT NULL)"
-	" FROM ";
+	" count(*) FILTER (WHERE action = 'upload'), coalesce(sum(file_size) FILTER (WHERE action = 'upload'),0),"
+	" count(*) FILTER (WHERE action = 'check'), coalesce(sum(file_size) FILTER (WHERE action = 'check'),0),"
+	" count(*) FILTER (WHERE bad_key IS NOT NULL),"
+	" coalesce((SELECT jsonb_object_agg(reason, n) FROM (SELECT reason, count(*) AS n FROM %s GROUP BY reason) g),"
+	"  '{}')::text"
+	" FROM %s";
 
 /*
  * A run decides and registers in one statement: every row is written once, into file_uploads
@@ -148,56 +178,84 @@ static const char counts_sql[] =
  */
 static const char register_sql[] =
 	"WITH d AS (%s), ins AS (INSERT INTO file_uploads (session_id, local_path, s3_key, file_size,"
-	" file_type, status, error_message, mtime_ns, inode)"
+	" file_type, status, error_message, mtime_ns, inode, reason, check_etag, check_md5, part_size)"
 	" SELECT $2, local_path, s3_key, file_size, file_type,"
-	"  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode"
-	" FROM d WHERE NOT skip) %sd";
-static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS %s";
+	"  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode, reason,"
+	"  check_etag, check_md5, part_size"
+	" FROM d WHERE NOT skip) %s";
+static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS SELECT * FROM (%s) dd WHERE $2::bigint = 0";
 
-int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
-		  struct du_decision *d, struct du_err *err)
+static const char *const mode_names[] = { "normal", "checksum", "size_only", "trust_db" };
+
+int du_dbu_decide(struct du_db *db, const struct du_decide_opts *o, struct du_decision *d, struct du_err *err)
 {
 	char decision[sizeof(decision_sql) + sizeof(recorded_sql)];
-	char sql[sizeof(register_sql) + sizeof(decision) + sizeof(counts_sql) + 32];
+	char counts[sizeof(counts_sql) + 32];
+	char sql[sizeof(register_sql) + sizeof(decision) + sizeof(counts) + 64];
 	char pid[24], sid[24];
-	const char *p[] = { I64(pid, project_id), I64(sid, session_id) };
+	const char *p[] = { I64(pid, o->project_id), I64(sid, o->session_id), o->endpoint ? o->endpoint : "",
+			    o->endpoint_is_aws ? "t" : "f", mode_names[o->mode] };
 	PGresult *r = NULL;
 	int rc;
 
 	snprintf(decision, sizeof(decision), decision_sql,
-		 has_schema && project_id ? recorded_sql : no_recorded_sql);
+		 o->has_schema && o->project_id ? recorded_sql : no_recorded_sql);
 	if ((rc = q(db, err, "analyze staging", "ANALYZE du_s3_stage; ANALYZE du_scan_stage", 0, NULL, NULL)))
 		return rc;
-	if (session_id) {
-		snprintf(sql, sizeof(sql), register_sql, decision, counts_sql);
-		rc = q(db, err, "decide and register files", sql, 2, p, &r);
+	if (o->session_id) {
+		snprintf(counts, sizeof(counts), counts_sql, "d", "d");
+		snprintf(sql, sizeof(sql), register_sql, decision, counts);
+		rc = q(db, err, "decide and register files", sql, 5, p, &r);
 	} else {
 		snprintf(sql, sizeof(sql), dry_sql, decision);
-		rc = q(db, err, "decide", sql, 1, p, NULL);
+		rc = q(db, err, "decide", sql, 5, p, NULL);
 		if (!rc) {
-			snprintf(sql, sizeof(sql), "%sdu_decision", counts_sql);
+			snprintf(sql, sizeof(sql), counts_sql, "du_decision", "du_decision");
 			rc = q(db, err, "decision counts", sql, 0, NULL, &r);
 		}
 	}
 	if (rc)
 		return rc;
 	uint64_t *f[] = { &d->found, &d->bytes_found, &d->to_upload, &d->bytes_to_upload,
-			  &d->in_s3, &d->recorded, &d->changed, &d->bad_keys };
-	for (int i = 0; i < 8; i++)
+			  &d->to_check, &d->bytes_to_check, &d->bad_keys };
+	for (int i = 0; i < 7; i++)
 		*f[i] = strtoull(PQgetvalue(r, 0, i), NULL, 10);
+	snprintf(d->reasons, sizeof(d->reasons), "%s", PQgetvalue(r, 0, 7));
 	PQclear(r);
-	return session_id ? du_dbu_scanned(db, session_id, d, err) : DU_OK;
+	return o->session_id ? du_dbu_scanned(db, o->session_id, d, err) : DU_OK;
 }
 
 int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decision *d, struct du_err *err)
 {
 	char sid[24], n1[24], n2[24], n3[24];
 	const char *p[] = { I64(sid, session_id), I64(n1, d->found), I64(n2, d->bytes_found),
-			    I64(n3, d->found - d->to_upload) };
+			    I64(n3, d->found - d->to_upload - d->to_check), d->reasons[0] ? d->reasons : "{}" };
 	return q(db, err, "session totals",
 		 "UPDATE sync_sessions SET total_files = $2, total_size_bytes = $3, files_skipped = $4,"
-		 " scanned_at = now() WHERE id = $1",
-		 4, p, NULL);
+		 " decision = $5::jsonb, scanned_at = now() WHERE id = $1",
+		 5, p, NULL);
+}
+
+int du_dbu_session_decision(struct du_db *db, int64_t session_id, char *out, size_t n, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r = NULL;
+	int rc = q(db, err, "session decision", "SELECT coalesce(decision::text, '{}') FROM sync_sessions WHERE id = $1",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 1)
+		snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbu_session_endpoint(struct du_db *db, int64_t session_id, const char *endpoint, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), endpoint };
+	return q(db, err, "session endpoint", "UPDATE sync_sessions SET endpoint = $2 WHERE id = $1", 2, p, NULL);
 }
 
 int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id, const char *prefix,
@@ -224,21 +282,22 @@ int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err 
 {
 	return du_db_copy_begin(db,
 				"COPY file_uploads (session_id, local_path, s3_key, file_size, mtime_ns, inode,"
-				" file_type, status, error_message) FROM STDIN",
+				" file_type, status, error_message, reason) FROM STDIN",
 				out, err);
 }
 
-int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
+int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, const char *action,
+					      const char *reason),
 		    void *arg, struct du_err *err)
 {
 	PGresult *r = NULL;
 	int rc = q(db, err, "dry-run listing",
-		   "SELECT s3_key, file_size, NOT skip FROM du_decision ORDER BY s3_key", 0, NULL, &r);
+		   "SELECT s3_key, file_size, action, reason FROM du_decision ORDER BY s3_key", 0, NULL, &r);
 	if (rc)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && !rc; i++)
-		rc = cb(arg, PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10),
-			PQgetvalue(r, i, 2)[0] == 't');
+		rc = cb(arg, PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10), PQgetvalue(r, i, 2),
+			PQgetvalue(r, i, 3));
 	PQclear(r);
 	return rc;
 }
@@ -255,7 +314,7 @@ static const char claim_sql[] =
 	"  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
 	" WHERE f.id = c.id"
 	" RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
-	" coalesce(f.inode, 0), f.retry_count";
+	" coalesce(f.inode, 0), f.retry_count, f.check_etag, f.check_md5, coalesce(f.part_size, 0)";
 static const char claim_pending[] = "status = 'pending' AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
 static const char claim_rest[] =
 	"((status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
@@ -280,6 +339,9 @@ static int claim_some(struct du_db *db, const char *where, const char *const *p,
 			.mtime_ns = strtoll(PQgetvalue(r, i, 4), NULL, 10),
 			.inode = strtoull(PQgetvalue(r, i, 5), NULL, 10),
 			.retry_count = atoi(PQgetvalue(r, i, 6)),
+			.check_etag = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7),
+			.check_md5 = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8),
+			.part_size = strtoull(PQgetvalue(r, i, 9), NULL, 10),
 		};
 		rc = cb(arg, &c);
 	}
@@ -332,19 +394,20 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	       "BEGIN; SET LOCAL client_min_messages = warning;"
 	       " CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
 	       " mtime_ns bigint, md5 text, etag text, error text, retries int, count_retry bool,"
-	       " permanent bool)"
+	       " permanent bool, reason text, part_size bigint)"
 	       " ON COMMIT DELETE ROWS",
 	       0, NULL, NULL);
 	if (rc || (rc = du_db_copy_begin(db, "COPY du_outcome FROM STDIN", &cp, err)))
 		goto fail;
 	for (int i = 0; i < n && !rc; i++) {
-		char id[24], sz[24], mt[24], rt[24];
+		char id[24], sz[24], mt[24], rt[24], ps[24];
 		const char *v[] = { I64(id, o[i].id), status_names[o[i].status], I64(sz, o[i].size),
 				    I64(mt, o[i].mtime_ns), o[i].md5[0] ? o[i].md5 : NULL,
 				    o[i].etag[0] ? o[i].etag : NULL, o[i].error[0] ? o[i].error : NULL,
 				    I64(rt, o[i].retries), o[i].count_retry ? "t" : "f",
-				    o[i].permanent ? "t" : "f" };
-		rc = du_db_copy_row(cp, 10, v, err);
+				    o[i].permanent ? "t" : "f", o[i].reason,
+				    o[i].part_size ? I64(ps, o[i].part_size) : NULL };
+		rc = du_db_copy_row(cp, 12, v, err);
 	}
 	if (rc) {
 		du_db_copy_abort(cp);
@@ -364,15 +427,21 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	       "  retry_count = f.retry_count + o.retries + CASE WHEN o.count_retry THEN 1 ELSE 0 END,"
 	       "  uploaded_at = CASE WHEN o.status = 'uploaded' THEN now() ELSE f.uploaded_at END,"
 	       "  worker = CASE WHEN o.status = 'pending' THEN NULL ELSE f.worker END,"
+	       "  reason = coalesce(o.reason, f.reason),"
+	       "  check_etag = CASE WHEN o.reason IS NULL THEN f.check_etag END,"
+	       "  check_md5 = CASE WHEN o.reason IS NULL THEN f.check_md5 END,"
+	       "  part_size = CASE WHEN o.status = 'uploaded' THEN o.part_size ELSE f.part_size END,"
 	       "  lease_until = NULL, updated_at = now()"
 	       "  FROM du_outcome o WHERE f.id = o.id AND f.session_id = $1 AND f.status = 'uploading'"
-	       "  AND f.worker = $2 RETURNING f.status, f.file_size)"
+	       "  AND f.worker = $2 RETURNING f.status, f.file_size, f.reason = 'unchanged_checked' AS checked)"
 	       " UPDATE sync_sessions s SET"
 	       "  files_uploaded = s.files_uploaded + c.up, files_failed = s.files_failed + c.failed,"
-	       "  bytes_uploaded = s.bytes_uploaded + c.bytes"
-	       " FROM (SELECT count(*) FILTER (WHERE status = 'uploaded') AS up,"
+	       "  files_skipped = s.files_skipped + c.checked, bytes_uploaded = s.bytes_uploaded + c.bytes"
+	       " FROM (SELECT count(*) FILTER (WHERE status = 'uploaded' AND checked IS NOT TRUE) AS up,"
 	       "  count(*) FILTER (WHERE status = 'failed') AS failed,"
-	       "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'), 0) AS bytes FROM u) c"
+	       "  count(*) FILTER (WHERE checked) AS checked,"
+	       "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded' AND checked IS NOT TRUE), 0) AS bytes"
+	       "  FROM u) c"
 	       " WHERE s.id = $1",
 	       2, p, NULL);
 	if (rc)
@@ -390,6 +459,10 @@ fail:
 	return rc;
 }
 
+/*
+ * Counters from the rows. The reasons of the decision that left no row (skipped at scan time)
+ * stay as the scan counted them; those of rows are counted again, as checks settle them.
+ */
 int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, const char *error_message,
 		  struct du_err *err)
 {
@@ -399,10 +472,20 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 		 "UPDATE sync_sessions s SET files_uploaded = c.up, files_failed = c.failed,"
 		 " bytes_uploaded = c.bytes, status = coalesce($2, s.status),"
 		 " completed_at = CASE WHEN $2 IS NULL OR $2 = 'in_progress' THEN s.completed_at ELSE now() END,"
-		 " error_message = coalesce($3, s.error_message)"
-		 " FROM (SELECT count(*) FILTER (WHERE status = 'uploaded') AS up,"
+		 " error_message = coalesce($3, s.error_message),"
+		 " decision = CASE WHEN s.decision IS NULL THEN NULL"
+		 "  ELSE (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(s.decision)"
+		 "   WHERE key IN " DU_SCAN_ONLY_REASONS ") || c.reasons END,"
+		 " files_skipped = CASE WHEN s.decision IS NULL THEN s.files_skipped"
+		 "  ELSE (SELECT coalesce(sum(value::text::bigint), 0) FROM jsonb_each(s.decision)"
+		 "   WHERE key IN " DU_SCAN_ONLY_REASONS ") + c.checked END"
+		 " FROM (SELECT count(*) FILTER (WHERE status = 'uploaded' AND reason IS DISTINCT FROM 'unchanged_checked') AS up,"
 		 "  count(*) FILTER (WHERE status = 'failed') AS failed,"
-		 "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'), 0) AS bytes"
+		 "  count(*) FILTER (WHERE reason = 'unchanged_checked') AS checked,"
+		 "  coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'"
+		 "   AND reason IS DISTINCT FROM 'unchanged_checked'), 0) AS bytes,"
+		 "  coalesce((SELECT jsonb_object_agg(reason, n) FROM (SELECT reason, count(*) AS n FROM file_uploads"
+		 "   WHERE session_id = $1 AND reason IS NOT NULL GROUP BY reason) g), '{}') AS reasons"
 		 "  FROM file_uploads WHERE session_id = $1) c"
 		 " WHERE s.id = $1",
 		 3, p, NULL);
@@ -679,4 +762,24 @@ int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long 
 	}
 	PQclear(r);
 	return rc;
+}
+
+const char *du_reason_label(const char *reason)
+{
+	static const char *const labels[][2] = {
+		{ "new", "new" },
+		{ "missing_in_s3", "missing in S3" },
+		{ "changed", "changed" },
+		{ "bad_key", "invalid key" },
+		{ "already_uploaded", "already uploaded" },
+		{ "same_size", "same size (--size-only)" },
+		{ "to_check", "to check" },
+		{ "unchanged_checked", "unchanged (checked)" },
+		{ "unverifiable_newer", "unverifiable (by date): newer" },
+		{ "unverifiable_not_newer", "unverifiable (by date): not newer" },
+	};
+	for (size_t i = 0; reason && i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (!strcmp(reason, labels[i][0]))
+			return labels[i][1];
+	return reason ? reason : "";
 }

@@ -18,21 +18,48 @@
 struct du_decision {
 	uint64_t found, bytes_found;
 	uint64_t to_upload, bytes_to_upload;
-	uint64_t in_s3, recorded, changed, bad_keys;
+	uint64_t to_check, bytes_to_check;   /* listed with the same size: a worker hashes them */
+	uint64_t bad_keys;
+	char reasons[1024];                  /* {"new": 3, ...}: the keys below, as JSON */
+};
+
+/*
+ * The reasons of the decision (keys of sync_sessions.decision, values of file_uploads.reason):
+ *   new, missing_in_s3, changed, bad_key           uploaded
+ *   unverifiable_newer                             uploaded: ETag not checkable, file newer
+ *   already_uploaded, same_size,                   skipped at scan time (no row)
+ *   unverifiable_not_newer
+ *   to_check -> unchanged_checked | changed        hashed by a worker, then skipped or uploaded
+ * du_reason_label() gives the words a person reads.
+ */
+const char *du_reason_label(const char *reason);
+
+enum du_decide_mode { DU_DECIDE_NORMAL, DU_DECIDE_CHECKSUM, DU_DECIDE_SIZE_ONLY, DU_DECIDE_TRUST_DB };
+
+struct du_decide_opts {
+	int64_t session_id;        /* 0: dry run (decide into a temporary table, write nothing) */
+	int64_t project_id;
+	bool has_schema;           /* false: the database holds no du schema yet (dry run) */
+	const char *endpoint;      /* rows of sessions against another endpoint decide nothing */
+	bool endpoint_is_aws;      /* sessions without a recorded endpoint were against AWS */
+	enum du_decide_mode mode;
 };
 
 /* Create the temporary staging tables (du_s3_stage, du_scan_stage). */
 int du_dbu_stage_begin(struct du_db *db, struct du_err *err);
-/* COPY handles for the two stages: rows are (s3_key, size, etag) and
+/* COPY handles for the two stages: rows are (s3_key, size, etag, mtime seconds) and
  * (local_path, s3_key, file_size, mtime_ns, inode, file_type, bad_key). */
 int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, struct du_err *err);
 /*
- * Decide. With session_id > 0, insert the rows to upload into file_uploads for that session and
- * set the session's totals; with 0 (dry run), only count and keep du_decision for listing.
- * has_schema false: the database holds no du schema yet (dry run on a fresh database).
+ * Decide (docs/DATABASE.md, "What a run uploads"). With o->session_id, insert the rows to upload
+ * or check into file_uploads for that session and set the session's totals; with 0 (dry run),
+ * only count and keep the decision for du_dbu_dry_list.
  */
-int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
-		  struct du_decision *d, struct du_err *err);
+int du_dbu_decide(struct du_db *db, const struct du_decide_opts *o, struct du_decision *d, struct du_err *err);
+/* The session's decision by reason as JSON (after du_dbu_finish: with the checks' results). */
+int du_dbu_session_decision(struct du_db *db, int64_t session_id, char *out, size_t n, struct du_err *err);
+/* Record the S3 endpoint the session works against. */
+int du_dbu_session_endpoint(struct du_db *db, int64_t session_id, const char *endpoint, struct du_err *err);
 /* Set the session's totals from the decision and mark it scanned. */
 int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decision *d, struct du_err *err);
 /*
@@ -42,10 +69,11 @@ int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decisio
 int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id, const char *prefix,
 			bool *known, struct du_err *err);
 /* COPY straight into file_uploads: rows are (session_id, local_path, s3_key, file_size, mtime_ns,
- * inode, file_type, status, error_message). */
+ * inode, file_type, status, error_message, reason). */
 int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err *err);
-/* Dry run: hand each decided row to cb (key, size, upload?). */
-int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
+/* Dry run: hand each decided file to cb (key, size, action "upload"/"check"/"skip", reason). */
+int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, const char *action,
+					      const char *reason),
 		    void *arg, struct du_err *err);
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err);
 /* Whether the connection still reaches the server (a round trip). */
@@ -61,6 +89,9 @@ struct du_claimed {
 	int64_t mtime_ns;
 	uint64_t inode;
 	int retry_count;
+	const char *check_etag;    /* a row to check: the listed ETag (NULL: upload it) */
+	const char *check_md5;     /* the recorded md5 of that object, when the ETag cannot say */
+	uint64_t part_size;        /* the recorded part size, for a composite ETag (0: none) */
 };
 /* Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
  * failed_too, failed rows whose retry_count < max_retry are claimed as well (du-retry). */
@@ -82,6 +113,8 @@ struct du_outcome {
 	int retries;               /* attempts beyond the first in this run */
 	bool count_retry;          /* du-retry: add 1 to retry_count */
 	bool permanent;            /* failed for good: file gone, permission or access denied */
+	const char *reason;        /* a check's result (unchanged_checked, changed), or NULL */
+	uint64_t part_size;        /* multipart: the part size (0: one PUT) */
 };
 /* Write outcomes (one transaction) and bump the session's live counters. Only rows still held by
  * worker ('uploading' with our worker id) change: a file's final row is written once. */

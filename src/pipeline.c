@@ -34,6 +34,10 @@ struct ufile {
 	uint64_t size;
 	int64_t mtime_ns;
 	int retries;
+	/* a row to check before sending: see du_claimed */
+	char *check_etag, *check_md5;
+	uint64_t check_part_size;
+	const char *reason;         /* the check's result, once known */
 
 	/* multipart */
 	char *upload_id;
@@ -167,6 +171,8 @@ static void ufile_free(struct ufile *f)
 		return;
 	free(f->path);
 	free(f->key);
+	free(f->check_etag);
+	free(f->check_md5);
 	free(f->upload_id);
 	free(f->etags);
 	free(f->done);
@@ -480,6 +486,12 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 	struct run *r = w->r;
 	o->retries = f->retries;
 	o->count_retry = r->po->retry_mode;
+	o->reason = f->reason;
+	if (o->status == DU_OUT_UPLOADED && f->reason && !strcmp(f->reason, "unchanged_checked")) {
+		__atomic_add_fetch(&r->st.files_checked_same, 1, __ATOMIC_RELAXED);
+		emit(r, o);
+		return;
+	}
 	du_metrics_file(o->status == DU_OUT_UPLOADED ? DU_METRIC_UPLOADED
 			: o->status == DU_OUT_FAILED ? DU_METRIC_FAILED : DU_METRIC_RELEASED, o->size);
 	if (o->status == DU_OUT_UPLOADED) {
@@ -772,6 +784,7 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	o.status = DU_OUT_UPLOADED;
 	o.size = f->size;
 	o.mtime_ns = f->mtime_ns;
+	o.part_size = f->part_size;
 	du_hex(md5, DU_MD5_LEN, o.md5);
 	finish_file(w, f, &o);
 	return;
@@ -911,6 +924,100 @@ done:
 	}
 }
 
+/*
+ * Hash the file as S3 would have for the object it is compared with: its md5 (a plain ETag, or
+ * the md5 du recorded for that object), or the md5 of its parts' md5s at the recorded part size
+ * (a multipart ETag "hex-N"). Read through the worker's own buffer in pieces, with the same
+ * change-during-read check as an upload. *same is set only on success.
+ */
+#define CHECK_CHUNK ((size_t)1 << 20)
+
+static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, bool *same, struct du_err *err)
+{
+	int fd, rc;
+	struct stat st0, st1;
+	const char *etag = f->check_etag ? f->check_etag : "";
+	bool plain = strlen(etag) == 32 && strspn(etag, "0123456789abcdef") == 32;
+	const char *dash = strchr(etag, '-');
+	uint64_t ps = f->check_md5 || plain || !dash ? 0 : f->check_part_size;
+	struct du_md5_ctx *whole = NULL, *part = NULL, *comp = NULL;
+	unsigned char md[DU_MD5_LEN];
+	char hex[DU_MD5_HEX_LEN + 16];
+	uint64_t nparts = 0;
+
+	if ((rc = open_file(f->path, &fd, &st0, err)))
+		return rc;
+	uint64_t len = (uint64_t)st0.st_size;
+	if ((rc = ensure_buf(&w->own, CHECK_CHUNK, err)))
+		goto out;
+	if (!(whole = du_md5_new()) || (ps && (!(part = du_md5_new()) || !(comp = du_md5_new())))) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint64_t off = 0, in_part = 0; off < len && !rc;) {
+		size_t n = len - off < CHECK_CHUNK ? (size_t)(len - off) : CHECK_CHUNK;
+		if (ps && n > ps - in_part)
+			n = (size_t)(ps - in_part);
+		if ((rc = read_full(fd, w->own.p, n, off, err)))
+			break;
+		du_md5_update(whole, w->own.p, n);
+		off += n;
+		if (ps) {
+			du_md5_update(part, w->own.p, n);
+			in_part += n;
+			if (in_part == ps || off == len) {
+				du_md5_final(part, md);
+				part = off < len ? du_md5_new() : NULL;
+				du_md5_update(comp, md, DU_MD5_LEN);
+				nparts++;
+				in_part = 0;
+				if (off < len && !part)
+					rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			}
+		}
+		if (stopping(w->r) && du_stop_level() > 1)
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted");
+	}
+	if (rc)
+		goto out;
+	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
+		rc = du_err_set(err, DU_ERR_CHANGED, "changed during check");
+		goto out;
+	}
+	du_md5_final(whole, md);
+	whole = NULL;
+	du_hex(md, DU_MD5_LEN, o->md5);
+	if (f->check_md5)
+		*same = !strcmp(o->md5, f->check_md5);
+	else if (plain)
+		*same = !strcmp(o->md5, etag);
+	else if (ps) {
+		du_md5_final(comp, md);
+		comp = NULL;
+		du_hex(md, DU_MD5_LEN, hex);
+		snprintf(hex + 32, sizeof(hex) - 32, "-%" PRIu64, nparts);
+		*same = !strcmp(hex, etag);
+	} else {
+		*same = false;
+	}
+	o->id = f->id;
+	o->status = DU_OUT_UPLOADED;
+	o->size = len;
+	o->mtime_ns = mtime_ns(&st0);
+	o->part_size = ps;
+	snprintf(o->etag, sizeof(o->etag), "%s", etag);
+	*same = *same && len == f->size;
+out:
+	if (whole)
+		du_md5_final(whole, md);
+	if (part)
+		du_md5_final(part, md);
+	if (comp)
+		du_md5_final(comp, md);
+	close(fd);
+	return rc;
+}
+
 static void do_file(struct worker *w, struct ufile *f)
 {
 	struct run *r = w->r;
@@ -923,6 +1030,29 @@ static void do_file(struct worker *w, struct ufile *f)
 		release_file(w, f);
 		ufile_free(f);
 		return;
+	}
+	if (f->check_etag || f->check_md5) {
+		/* Listed with the file's size: send it only if its bytes differ from the object's. */
+		bool same = false;
+		if (check_file(w, f, &o, &same, &e)) {
+			file_started(r);
+			if (stopping(r) && e.code != DU_ERR_CHANGED && !permanent(&e))
+				release_file(w, f);
+			else {
+				fill_failed(&o, f, &e);
+				finish_file(w, f, &o);
+			}
+			ufile_free(f);
+			return;
+		}
+		f->reason = same ? "unchanged_checked" : "changed";
+		du_progress_checked(r->prog, same, same ? f->size : 0);
+		if (same) {
+			file_started(r);
+			finish_file(w, f, &o);
+			ufile_free(f);
+			return;
+		}
 	}
 	/* Multipart when the file is big now (it may have grown since the scan). */
 	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->cfg->multipart_threshold) {
@@ -1012,6 +1142,13 @@ static int enqueue_claimed(void *arg, const struct du_claimed *c)
 	f->id = c->id;
 	f->size = c->size;
 	f->mtime_ns = c->mtime_ns;
+	f->check_part_size = c->part_size;
+	if ((c->check_etag && !(f->check_etag = strdup(c->check_etag))) ||
+	    (c->check_md5 && !(f->check_md5 = strdup(c->check_md5)))) {
+		ufile_free(f);
+		free(j);
+		return DU_ERR_NOMEM;
+	}
 	j->f = f;
 	pthread_mutex_lock(&r->mu);
 	push(r, j, false);

@@ -35,6 +35,7 @@ struct du_pipeline_opts {
 
 struct du_pipeline_stats {
 	uint64_t files_ok, files_failed, files_released, bytes_ok;
+	uint64_t files_checked_same;   /* hashed, found unchanged in S3, not sent */
 	uint64_t parts_sent, parts_reused;
 };
 

@@ -15,6 +15,8 @@ struct du_progress {
 	int mode;
 	uint64_t total, total_bytes, skipped;
 	uint64_t ok, failed, bytes;      /* atomics */
+	uint64_t checks;                 /* files to hash against S3 before sending */
+	uint64_t checks_done, checked;   /* hashed, and of those found unchanged (atomics) */
 	uint64_t scan_files, scan_bytes;
 	double t0;
 	bool running, shown;
@@ -79,8 +81,16 @@ static void render(struct du_progress *p, char *buf, size_t sz)
 	uint64_t ok = __atomic_load_n(&p->ok, __ATOMIC_RELAXED);
 	uint64_t failed = __atomic_load_n(&p->failed, __ATOMIC_RELAXED);
 	uint64_t bytes = __atomic_load_n(&p->bytes, __ATOMIC_RELAXED);
-	du_progress_line(ok + failed, p->total, p->skipped, bytes, p->total_bytes, ok, failed, du_monotonic() - p->t0,
-			 buf, sz);
+	uint64_t checked = __atomic_load_n(&p->checked, __ATOMIC_RELAXED);
+	uint64_t checks_done = __atomic_load_n(&p->checks_done, __ATOMIC_RELAXED);
+	size_t n = 0;
+	if (p->checks)
+		n = (size_t)snprintf(buf, sz, "checked %llu of %llu (%llu unchanged), ", (unsigned long long)checks_done,
+				     (unsigned long long)p->checks, (unsigned long long)checked);
+	if (n >= sz)
+		n = 0;
+	du_progress_line(ok + failed + checked, p->total, p->skipped + checked, bytes, p->total_bytes, ok, failed,
+			 du_monotonic() - p->t0, buf + n, sz - n);
 }
 
 /* Log hooks: a message first clears our line, then we draw it again below the message. */
@@ -119,10 +129,12 @@ static void draw(struct du_progress *p, bool final)
 		snprintf(out, sizeof(out),
 			 "{\"event\":\"progress\",\"files_total\":%llu,\"files_done\":%llu,\"files_ok\":%llu,"
 			 "\"files_failed\":%llu,\"files_skipped\":%llu,\"bytes_total\":%llu,\"bytes_done\":%llu,"
-			 "\"elapsed\":%.3f}\n",
-			 (unsigned long long)p->total, (unsigned long long)(p->ok + p->failed),
-			 (unsigned long long)p->ok, (unsigned long long)p->failed, (unsigned long long)p->skipped,
-			 (unsigned long long)p->total_bytes, (unsigned long long)p->bytes, du_monotonic() - p->t0);
+			 "\"files_to_check\":%llu,\"files_checked_unchanged\":%llu,\"elapsed\":%.3f}\n",
+			 (unsigned long long)p->total, (unsigned long long)(p->ok + p->failed + p->checked),
+			 (unsigned long long)p->ok, (unsigned long long)p->failed,
+			 (unsigned long long)(p->skipped + p->checked), (unsigned long long)p->total_bytes,
+			 (unsigned long long)p->bytes, (unsigned long long)p->checks, (unsigned long long)p->checked,
+			 du_monotonic() - p->t0);
 		du_log_raw(stdout, out);
 	}
 }
@@ -197,6 +209,23 @@ void du_progress_begin(struct du_progress *p, uint64_t files, uint64_t bytes, ui
 	p->running = true;
 	if (pthread_create(&p->thr, NULL, loop, p))
 		p->running = false;
+}
+
+void du_progress_checks(struct du_progress *p, uint64_t files)
+{
+	if (p)
+		p->checks = files;
+}
+
+void du_progress_checked(struct du_progress *p, bool same, uint64_t bytes)
+{
+	if (!p)
+		return;
+	__atomic_add_fetch(&p->checks_done, 1, __ATOMIC_RELAXED);
+	if (!same)
+		return;
+	__atomic_add_fetch(&p->checked, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&p->bytes, bytes, __ATOMIC_RELAXED);
 }
 
 void du_progress_done(struct du_progress *p, uint64_t ok, uint64_t failed, uint64_t bytes)

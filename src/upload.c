@@ -75,11 +75,12 @@ struct reg {
 static int list_row(void *arg, const struct du_s3_object *o)
 {
 	struct reg *g = arg;
-	char size[24];
+	char size[24], mt[24];
 	snprintf(size, sizeof(size), "%" PRIu64, o->size);
-	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL };
+	snprintf(mt, sizeof(mt), "%" PRId64, o->mtime);
+	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL, mt };
 	g->listed++;
-	return du_db_copy_row(g->cp, 3, v, g->err);
+	return du_db_copy_row(g->cp, 4, v, g->err);
 }
 
 /*
@@ -147,8 +148,8 @@ static int scan_row(void *arg, const struct du_scan_entry *e)
 	int rc;
 	if (g->direct) {
 		const char *v[] = { g->sid, path, g->key, size, mt, ino, du_file_type(e->rel),
-				    bad ? "failed" : "pending", bad };
-		rc = du_db_copy_row(g->cp, 9, v, g->err);
+				    bad ? "failed" : "pending", bad, bad ? "bad_key" : "new" };
+		rc = du_db_copy_row(g->cp, 10, v, g->err);
 		g->d.found++;
 		g->d.bytes_found += e->size;
 		g->d.bad_keys += bad != NULL;
@@ -171,6 +172,28 @@ static int scan_threads(void)
 	return n > 2 ? (int)n - 1 : 1;
 }
 
+/*
+ * The endpoint a session's rows are valid for: the configured one (without a trailing '/'), or
+ * AWS's endpoint of the region.
+ */
+static void endpoint_of(const struct du_config *cfg, char *buf, size_t n, bool *aws)
+{
+	*aws = !cfg->s3_endpoint || !cfg->s3_endpoint[0];
+	if (*aws)
+		snprintf(buf, n, "https://s3.%s.amazonaws.com", cfg->aws_region ? cfg->aws_region : "us-east-1");
+	else
+		snprintf(buf, n, "%s", cfg->s3_endpoint);
+	size_t l = strlen(buf);
+	while (l > 0 && buf[l - 1] == '/')
+		buf[--l] = '\0';
+}
+
+static enum du_decide_mode decide_mode(const struct du_config *cfg)
+{
+	return cfg->checksum ? DU_DECIDE_CHECKSUM : cfg->size_only ? DU_DECIDE_SIZE_ONLY
+		: cfg->trust_db ? DU_DECIDE_TRUST_DB : DU_DECIDE_NORMAL;
+}
+
 static int register_files(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3,
 			  struct du_progress *prog, int64_t session_id, int64_t project_id, bool has_schema,
 			  struct du_decision *d, uint64_t *warnings, struct du_err *err)
@@ -186,15 +209,18 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	snprintf(prefix, sizeof(prefix), "%s/", cfg->s3_prefix);
 	if ((rc = du_s3_conn_new(s3, &conn, err)))
 		return rc;
-	if ((rc = du_dbu_stage_copy(db, false, &g.cp, err)))
-		goto out;
-	rc = du_s3_list(conn, prefix, list_row, &g, err);
-	if (rc) {
-		du_db_copy_abort(g.cp);
-		goto out;
+	/* --trust-db: the rows are the listing's cache; nothing is listed (the summary says so). */
+	if (!cfg->trust_db) {
+		if ((rc = du_dbu_stage_copy(db, false, &g.cp, err)))
+			goto out;
+		rc = du_s3_list(conn, prefix, list_row, &g, err);
+		if (rc) {
+			du_db_copy_abort(g.cp);
+			goto out;
+		}
+		if ((rc = du_db_copy_end(g.cp, err)))
+			goto out;
 	}
-	if ((rc = du_db_copy_end(g.cp, err)))
-		goto out;
 
 	struct du_scan_opts so = {
 		.root = cfg->local_directory,
@@ -244,10 +270,16 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	if (g.direct) {
 		g.d.to_upload = g.d.found;
 		g.d.bytes_to_upload = g.d.bytes_found;
+		snprintf(g.d.reasons, sizeof(g.d.reasons), "{\"new\": %" PRIu64 ", \"bad_key\": %" PRIu64 "}",
+			 g.d.found - g.d.bad_keys, g.d.bad_keys);
 		*d = g.d;
 		rc = du_dbu_scanned(db, session_id, d, err);
 	} else {
-		rc = du_dbu_decide(db, session_id, project_id, has_schema, d, err);
+		char ep[512];
+		struct du_decide_opts o = { .session_id = session_id, .project_id = project_id,
+					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg) };
+		endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
+		rc = du_dbu_decide(db, &o, d, err);
 	}
 out:
 	du_s3_conn_free(conn);
@@ -322,13 +354,39 @@ static int stale_uploads(const struct du_config *cfg, struct du_db *db, struct d
 
 /* ---- dry run ------------------------------------------------------------------------------- */
 
-static int dry_line(void *arg, const char *key, uint64_t size, bool upload)
+static int dry_line(void *arg, const char *key, uint64_t size, const char *action, const char *reason)
 {
 	char b[32];
 	(void)arg;
 	du_fmt_bytes(size, b, sizeof(b));
-	printf("%s %s (%s)\n", upload ? "upload" : "skip  ", key, b);
+	if (du_log_level() >= DU_LOG_DEBUG)
+		printf("%-6s %s (%s): %s\n", action, key, b, du_reason_label(reason));
+	else if (strcmp(action, "skip") != 0)
+		printf("%-6s %s (%s)\n", action, key, b);
 	return 0;
+}
+
+/*
+ * "3 new, 1 missing in S3, 2 already uploaded" from the decision's JSON ({"new": 3, ...}), in a
+ * fixed order. A small flat object of our own making: no JSON parser needed.
+ */
+static void reasons_text(const char *json, char *out, size_t n)
+{
+	static const char *const order[] = { "new", "missing_in_s3", "changed", "unverifiable_newer",
+					     "already_uploaded", "unchanged_checked", "to_check", "same_size",
+					     "unverifiable_not_newer", "bad_key" };
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && o + 1 < n; i++) {
+		char pat[64];
+		snprintf(pat, sizeof(pat), "\"%s\": ", order[i]);
+		const char *at = strstr(json, pat);
+		unsigned long long v = at ? strtoull(at + strlen(pat), NULL, 10) : 0;
+		if (v)
+			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_reason_label(order[i]));
+	}
+	if (!o)
+		snprintf(out, n, "nothing");
 }
 
 /* ---- summary -------------------------------------------------------------------------------- */
@@ -349,23 +407,30 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 	du_fmt_bytes(res->bytes_found, b2, sizeof(b2));
 	du_fmt_bytes((uint64_t)(res->bytes_uploaded / el), rate, sizeof(rate));
 	if (du_progress_is_json(prog)) {
-		char json[1024];
+		char json[2048];
 		snprintf(json, sizeof(json),
 			 "{\"event\":\"summary\",\"session_id\":%" PRId64 ",\"status\":\"%s\",\"files_found\":%" PRIu64
 			 ",\"files_to_upload\":%" PRIu64 ",\"files_uploaded\":%" PRIu64 ",\"files_failed\":%" PRIu64
-			 ",\"files_skipped\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64 ",\"elapsed\":%.3f}",
+			 ",\"files_skipped\":%" PRIu64 ",\"files_checked\":%" PRIu64 ",\"files_checked_unchanged\":%" PRIu64
+			 ",\"bytes_uploaded\":%" PRIu64 ",\"elapsed\":%.3f,\"trust_db\":%s,\"decision\":%s}",
 			 res->session_id, res->status, res->files_found, res->files_to_upload, res->files_uploaded,
-			 res->files_failed, res->files_found - res->files_to_upload, res->bytes_uploaded, res->elapsed);
+			 res->files_failed, res->files_found - res->files_to_upload - res->files_to_check + res->files_checked_same,
+			 res->files_to_check, res->files_checked_same, res->bytes_uploaded, res->elapsed,
+			 res->trusted_db ? "true" : "false", res->reasons[0] ? res->reasons : "{}");
 		du_progress_json(prog, json);
 		return;
 	}
-	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s), %" PRIu64 " already in S3, %" PRIu64
-		" already recorded, %" PRIu64 " changed",
-		res->session_id, res->status, res->files_found, b2, res->files_in_s3, res->files_recorded,
-		res->files_changed);
-	du_info("uploaded %" PRIu64 " of %" PRIu64 " files (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64 " failed",
-		res->files_uploaded, res->files_to_upload, b1, res->elapsed, res->files_uploaded / el, rate,
-		res->files_failed);
+	char why[512];
+	reasons_text(res->reasons, why, sizeof(why));
+	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s)%s: %s", res->session_id, res->status,
+		res->files_found, b2, res->trusted_db ? ", decided from the database alone (--trust-db: bucket not listed)" : "",
+		why);
+	uint64_t sent = res->files_to_upload + res->files_to_check - res->files_checked_same;
+	if (res->files_to_check)
+		du_info("checked %" PRIu64 " listed file%s by hash: %" PRIu64 " unchanged, not sent", res->files_to_check,
+			res->files_to_check == 1 ? "" : "s", res->files_checked_same);
+	du_info("uploaded %" PRIu64 " of %" PRIu64 " files to send (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64 " failed",
+		res->files_uploaded, sent, b1, res->elapsed, res->files_uploaded / el, rate, res->files_failed);
 	if (res->files_failed && db) {
 		du_info("failures by error:");
 		du_dbu_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
@@ -452,7 +517,10 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		}
 		rc = du_db_session_create(db, project_id, cfg, json, &sid, err);
 		free(json);
-		if (rc)
+		char ep[512];
+		bool aws;
+		endpoint_of(cfg, ep, sizeof(ep), &aws);
+		if (rc || (rc = du_dbu_session_endpoint(db, sid, ep, err)))
 			goto out;
 	}
 	res->session_id = sid;
@@ -476,18 +544,22 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		res->bytes_found = d.bytes_found;
 		res->files_to_upload = d.to_upload;
 		res->bytes_to_upload = d.bytes_to_upload;
-		res->files_in_s3 = d.in_s3;
-		res->files_recorded = d.recorded;
-		res->files_changed = d.changed;
+		res->files_to_check = d.to_check;
+		snprintf(res->reasons, sizeof(res->reasons), "%s", d.reasons);
+		res->trusted_db = cfg->trust_db;
 	}
 	if (cfg->dry_run) {
 		char b1[32], b2[32];
+		char why[512], b3[32];
 		du_dbu_dry_list(db, dry_line, NULL, err);
 		du_fmt_bytes(d.bytes_to_upload, b1, sizeof(b1));
-		du_fmt_bytes(d.bytes_found - d.bytes_to_upload, b2, sizeof(b2));
-		printf("dry run: would upload %" PRIu64 " files (%s), skip %" PRIu64 " (%s): %" PRIu64
-		       " already in S3, %" PRIu64 " already recorded\n",
-		       d.to_upload, b1, d.found - d.to_upload, b2, d.in_s3, d.recorded);
+		du_fmt_bytes(d.bytes_to_check, b3, sizeof(b3));
+		du_fmt_bytes(d.bytes_found - d.bytes_to_upload - d.bytes_to_check, b2, sizeof(b2));
+		reasons_text(d.reasons, why, sizeof(why));
+		printf("dry run: would upload %" PRIu64 " files (%s), check %" PRIu64 " by hash (%s), skip %" PRIu64
+		       " (%s)%s: %s\n",
+		       d.to_upload, b1, d.to_check, b3, d.found - d.to_upload - d.to_check, b2,
+		       cfg->trust_db ? "; bucket not listed (--trust-db)" : "", why);
 		snprintf(res->status, sizeof(res->status), "dry-run");
 		goto out;
 	}
@@ -496,7 +568,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		if (du_dbu_open_rows(db, sid, &open_rows, NULL) == DU_OK)
 			res->files_to_upload = (uint64_t)open_rows;
 	}
-	du_progress_begin(prog, res->files_to_upload, res->bytes_to_upload, res->files_found - res->files_to_upload);
+	du_progress_checks(prog, res->files_to_check);
+	du_progress_begin(prog, res->files_to_upload + res->files_to_check, res->bytes_to_upload + d.bytes_to_check,
+			  res->files_found - res->files_to_upload - res->files_to_check);
 	struct du_pipeline_opts po = { .session_id = sid };
 	struct du_pipeline_stats ps = { 0 };
 	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
@@ -505,6 +579,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		du_info("continued multipart uploads: %" PRIu64 " part(s) reused, %" PRIu64 " sent", ps.parts_reused,
 			ps.parts_sent);
 	res->files_uploaded = ps.files_ok;
+	res->files_checked_same = ps.files_checked_same;
 	res->bytes_uploaded = ps.bytes_ok;
 	res->files_failed = ps.files_failed + d.bad_keys;
 
@@ -521,6 +596,9 @@ finish:
 			*err = e2;
 		}
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
+		/* The decision as the checks settled it, for the summary. */
+		if (res->reasons[0])
+			du_dbu_session_decision(db, sid, res->reasons, sizeof(res->reasons), NULL);
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */

@@ -30,6 +30,10 @@ void du_progress_scan(struct du_progress *p, uint64_t files, uint64_t bytes);
 void du_progress_begin(struct du_progress *p, uint64_t files, uint64_t bytes, uint64_t skipped);
 void du_progress_done(struct du_progress *p, uint64_t ok, uint64_t failed, uint64_t bytes);
 void du_progress_failed(struct du_progress *p, const char *key, const char *error);
+/* Of the files begun, how many are hashed against S3 first; one check done (any thread): an
+ * unchanged file is done with its bytes, a changed one goes on to be uploaded. */
+void du_progress_checks(struct du_progress *p, uint64_t files);
+void du_progress_checked(struct du_progress *p, bool same, uint64_t bytes);
 void du_progress_end(struct du_progress *p);
 /* Emit a JSON summary event (JSON mode only); json is a complete object. */
 void du_progress_json(struct du_progress *p, const char *json);
