@@ -198,6 +198,9 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 		goto out;
 	if ((rc = du_dbo_counts(db, sid, &c, err)))
 		goto out;
+	char decision[1024];
+	if ((rc = du_dbo_decision(db, sid, decision, sizeof(decision), err)))
+		goto out;
 	const struct du_obs_session *s = &o.s;
 	bool running = s->status && !strcmp(s->status, "in_progress");
 	double recent_fps = c.files_last_minute / 60.0, recent_bps = c.bytes_last_minute / 60.0;
@@ -230,6 +233,11 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 		cJSON_AddNumberToObject(o.json, "recent_bytes_per_s", recent_bps);
 		cJSON_AddNumberToObject(o.json, "verified_ok", (double)c.verified_ok);
 		cJSON_AddNumberToObject(o.json, "verified_mismatch", (double)c.verified_bad);
+		cJSON *dj = decision[0] ? cJSON_Parse(decision) : NULL;
+		if (dj)
+			cJSON_AddItemToObject(o.json, "decision", dj);
+		else
+			cJSON_AddNullToObject(o.json, "decision");
 		cJSON_DeleteItemFromObject(o.json, "eta_s");
 		if (eta_s >= 0)
 			cJSON_AddNumberToObject(o.json, "eta_s", eta_s);
@@ -256,9 +264,14 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 	if (s->completed_at)
 		printf("completed   %s\n", s->completed_at);
 	printf("progress    %.1f %% of %" PRId64 " files: %" PRId64 " uploaded, %" PRId64 " failed, %" PRId64
-	       " skipped (already in S3), %" PRId64 " to go\n",
+	       " skipped, %" PRId64 " to go\n",
 	       s->progress_percent, s->total_files, s->files_uploaded, s->files_failed, s->files_skipped,
 	       s->files_remaining);
+	if (decision[0]) {
+		char why[512];
+		du_reasons_text(decision, why, sizeof(why));
+		printf("decided     %s\n", why);
+	}
 	printf("files       pending %" PRId64 ", uploading %" PRId64 ", uploaded %" PRId64 ", failed %" PRId64 "\n",
 	       c.files[DU_OBS_PENDING], c.files[DU_OBS_UPLOADING], c.files[DU_OBS_UPLOADED], c.files[DU_OBS_FAILED]);
 	du_fmt_bytes((uint64_t)s->bytes_uploaded, b1, sizeof(b1));

@@ -274,3 +274,18 @@ void du_dbo_verify_abort(struct du_db *db)
 {
 	du_db_rollback(db);
 }
+
+int du_dbo_decision(struct du_db *db, int64_t id, char *out, size_t n, struct du_err *err)
+{
+	char sid[21];
+	const char *p[] = { du_db_i64(sid, id) };
+	/* Through to_jsonb: a database without the column (the Python tool's, an older du's) reads too. */
+	PGresult *r = du_db_query(db, err, "SELECT to_jsonb(s)->>'decision' FROM sync_sessions s WHERE id = $1", 1, p);
+	if (!r)
+		return err->code;
+	out[0] = '\0';
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return DU_OK;
+}

@@ -47,6 +47,9 @@ int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const stru
 int du_dbo_session(struct du_db *db, int64_t id, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		   struct du_err *err);
 
+/* The session's decision by reason as JSON (sync_sessions.decision), "" when it has none. */
+int du_dbo_decision(struct du_db *db, int64_t id, char *out, size_t n, struct du_err *err);
+
 /* The session's file rows by status (pending, uploading, uploaded, failed; absent ones are 0). */
 struct du_obs_counts {
 	int64_t files[4], bytes[4];

@@ -783,3 +783,26 @@ const char *du_reason_label(const char *reason)
 			return labels[i][1];
 	return reason ? reason : "";
 }
+
+/*
+ * "3 new, 1 missing in S3, 2 already uploaded" from the decision's JSON ({"new": 3, ...}), in a
+ * fixed order. A small flat object of our own making: no JSON parser needed.
+ */
+void du_reasons_text(const char *json, char *out, size_t n)
+{
+	static const char *const order[] = { "new", "missing_in_s3", "changed", "unverifiable_newer",
+					     "already_uploaded", "unchanged_checked", "to_check", "same_size",
+					     "unverifiable_not_newer", "bad_key" };
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && o + 1 < n; i++) {
+		char pat[64];
+		snprintf(pat, sizeof(pat), "\"%s\": ", order[i]);
+		const char *at = strstr(json, pat);
+		unsigned long long v = at ? strtoull(at + strlen(pat), NULL, 10) : 0;
+		if (v)
+			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_reason_label(order[i]));
+	}
+	if (!o)
+		snprintf(out, n, "nothing");
+}

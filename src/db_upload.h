@@ -33,6 +33,8 @@ struct du_decision {
  * du_reason_label() gives the words a person reads.
  */
 const char *du_reason_label(const char *reason);
+/* "3 new, 1 missing in S3, 2 already uploaded" from a decision's JSON, in a fixed order. */
+void du_reasons_text(const char *json, char *out, size_t n);
 
 enum du_decide_mode { DU_DECIDE_NORMAL, DU_DECIDE_CHECKSUM, DU_DECIDE_SIZE_ONLY, DU_DECIDE_TRUST_DB };
 

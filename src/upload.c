@@ -366,29 +366,6 @@ static int dry_line(void *arg, const char *key, uint64_t size, const char *actio
 	return 0;
 }
 
-/*
- * "3 new, 1 missing in S3, 2 already uploaded" from the decision's JSON ({"new": 3, ...}), in a
- * fixed order. A small flat object of our own making: no JSON parser needed.
- */
-static void reasons_text(const char *json, char *out, size_t n)
-{
-	static const char *const order[] = { "new", "missing_in_s3", "changed", "unverifiable_newer",
-					     "already_uploaded", "unchanged_checked", "to_check", "same_size",
-					     "unverifiable_not_newer", "bad_key" };
-	size_t o = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && o + 1 < n; i++) {
-		char pat[64];
-		snprintf(pat, sizeof(pat), "\"%s\": ", order[i]);
-		const char *at = strstr(json, pat);
-		unsigned long long v = at ? strtoull(at + strlen(pat), NULL, 10) : 0;
-		if (v)
-			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_reason_label(order[i]));
-	}
-	if (!o)
-		snprintf(out, n, "nothing");
-}
-
 /* ---- summary -------------------------------------------------------------------------------- */
 
 static int error_line(void *arg, const char *error, uint64_t count)
@@ -421,7 +398,7 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 		return;
 	}
 	char why[512];
-	reasons_text(res->reasons, why, sizeof(why));
+	du_reasons_text(res->reasons, why, sizeof(why));
 	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s)%s: %s", res->session_id, res->status,
 		res->files_found, b2, res->trusted_db ? ", decided from the database alone (--trust-db: bucket not listed)" : "",
 		why);
@@ -555,7 +532,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		du_fmt_bytes(d.bytes_to_upload, b1, sizeof(b1));
 		du_fmt_bytes(d.bytes_to_check, b3, sizeof(b3));
 		du_fmt_bytes(d.bytes_found - d.bytes_to_upload - d.bytes_to_check, b2, sizeof(b2));
-		reasons_text(d.reasons, why, sizeof(why));
+		du_reasons_text(d.reasons, why, sizeof(why));
 		printf("dry run: would upload %" PRIu64 " files (%s), check %" PRIu64 " by hash (%s), skip %" PRIu64
 		       " (%s)%s: %s\n",
 		       d.to_upload, b1, d.to_check, b3, d.found - d.to_upload - d.to_check, b2,
