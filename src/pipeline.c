@@ -712,10 +712,21 @@ static const struct du_mpu_part *recorded_part(const struct ufile *f, int n)
 	return NULL;
 }
 
+/* An ETag S3 computes from the bytes: a hex md5, or a multipart one "hex-N". Others (SSE-KMS,
+ * some stores) say nothing about the content. */
+static bool md5_like(const char *etag)
+{
+	size_t n = strspn(etag, "0123456789abcdef");
+	return n == 32 && (etag[32] == '\0' || (etag[32] == '-' && etag[33] && strspn(etag + 33, "0123456789") == strlen(etag + 33)));
+}
+
 /*
- * A continued upload whose Complete fails may have been completed by the run that died (after
- * S3 acknowledged it, before its row was written). The object is ours if it has the file's size
- * and either the multipart ETag of these parts or the whole file's md5 (servers differ).
+ * The object behind a Complete whose answer cannot be trusted, confirmed by HEAD: a continued
+ * upload that the run that died may have completed (after S3 acknowledged it, before its row was
+ * written), or a Complete answered 200 without an ETag or with an error body (Ceph RGW answers
+ * its first Complete with an empty <ETag>). The object is ours if it has the file's size and the
+ * multipart ETag of these parts or the whole file's md5 (servers differ), or an ETag that does
+ * not describe content at all.
  */
 static bool completed_earlier(struct worker *w, struct ufile *f, const unsigned char md5[DU_MD5_LEN],
 			      char etag_out[128])
@@ -737,9 +748,8 @@ static bool completed_earlier(struct worker *w, struct ufile *f, const unsigned 
 	snprintf(multi + 32, sizeof(multi) - 32, "-%d", f->nparts);
 	du_hex(md5, DU_MD5_LEN, whole);
 	if (du_s3_head_object(w->conn, f->key, &info, NULL) == DU_OK && info.size == f->size &&
-	    (!strcmp(info.etag, multi) || !strcmp(info.etag, whole))) {
+	    (!strcmp(info.etag, multi) || !strcmp(info.etag, whole) || !md5_like(info.etag))) {
 		snprintf(etag_out, 128, "%s", info.etag);
-		du_info("'%s' was completed by an earlier run; recording it", f->key);
 		ours = true;
 	}
 	return ours;
@@ -773,8 +783,13 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i] };
 	double t0 = du_metrics_now();
 	int rc = du_s3_mpu_complete(w->conn, f->key, f->upload_id, parts, f->nparts, o.etag, &e);
-	if (rc && f->ndone > 0 && completed_earlier(w, f, md5, o.etag))
+	/* A 200 whose body is not a proper answer (no ETag, an <Error>) leaves the object's fate open. */
+	bool unsure = rc == DU_ERR_PARSE || (rc && e.http_status == 200);
+	if (rc && (f->ndone > 0 || unsure) && completed_earlier(w, f, md5, o.etag)) {
+		du_info("'%s': %s; the object is there with the file's size%s, recording it", f->key,
+			unsure ? e.msg : "completed by an earlier run", md5_like(o.etag) ? " and ETag" : "");
 		rc = DU_OK;
+	}
 	du_metrics_request(DU_METRIC_COMPLETE, du_metrics_now() - t0);
 	free(parts);
 	if (rc)

@@ -292,7 +292,8 @@ struct stale {
 	struct du_db *db;
 	struct du_s3_conn *conn;
 	bool abort;
-	uint64_t listed, aborted, kept;
+	uint64_t listed, aborted, kept, failed;
+	char first_failed[1100];
 	struct du_err *err;
 };
 
@@ -327,6 +328,9 @@ static int stale_one(void *arg, const char *key, const char *upload_id, int64_t 
 	struct du_err e = { 0 };
 	if (du_s3_mpu_abort(st->conn, key, upload_id, &e)) {
 		du_warn("cannot abort the upload of '%s': %s", key, e.msg);
+		st->failed++;
+		if (!st->first_failed[0])
+			snprintf(st->first_failed, sizeof(st->first_failed), "%s", key);
 		return 0;
 	}
 	st->aborted++;
@@ -349,6 +353,9 @@ static int stale_uploads(const struct du_config *cfg, struct du_db *db, struct d
 	du_info("%" PRIu64 " multipart upload%s under s3://%s/%s: %" PRIu64 " resumable, %" PRIu64 " %s",
 		st.listed, st.listed == 1 ? "" : "s", cfg->bucket_name, prefix, st.kept,
 		st.abort ? st.aborted : st.listed - st.kept, st.abort ? "aborted" : "stale");
+	if (st.failed)
+		return du_err_set(err, DU_ERR_S3, "%" PRIu64 " stale upload%s could not be aborted (first: '%s'; all named above)",
+				  st.failed, st.failed == 1 ? "" : "s", st.first_failed);
 	return DU_OK;
 }
 
