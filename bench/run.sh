@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: du-upload side by side with rclone, the AWS CLI, s3cmd and one `curl --parallel`
-# process, against s3rver (a real store) and an nginx null sink (the client's own cost), plus du's
+# process, against s3rver (a real store), Ceph's RADOS Gateway (a production one, in memory) and an
+# nginx null sink (the client's own cost), plus du's
 # scanner against find(1), registration of 1M rows against `psql \copy`, and peak RSS.
 #
 #   bash bench/run.sh [--smoke] [--runs N] [--update-docs] [--keep]
@@ -98,6 +99,7 @@ NGINX_PID=
 cleanup() {
 	[ -n "$NGINX_PID" ] && { kill -QUIT "$NGINX_PID" 2>/dev/null; sleep 0.2; kill -KILL "$NGINX_PID" 2>/dev/null; }
 	du_kill_pidfile "$WORK/s3/s3rver.pid"
+	du_rgw_stop "$WORK/rgw"
 	du_pg_stop "$WORK/pg"
 	if [ "$KEEP" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -121,6 +123,14 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -e "$WORK/nginx/error.log" >"
 NGINX_PID=$!
 du_wait_port "$SINK_PORT" "$NGINX_PID" || { cat "$WORK/nginx/stderr" >&2; die "nginx did not start"; }
 SINK_URL=http://127.0.0.1:$SINK_PORT
+
+# RGW only for its scenarios (not in the smoke run): start ~3 s, objects in memory.
+RGW_URL=
+rgw_wanted() { [ "$SMOKE" = 0 ] && { [ -z "$ONLY" ] || [[ $ONLY == *-rgw,* ]]; }; }
+if rgw_wanted; then
+	DU_TEST_BUCKETS=$BUCKET du_rgw_start "$WORK/rgw" >/dev/null || die "RGW did not start (log: $WORK/rgw/log)"
+	RGW_URL=$DU_RGW_URL
+fi
 
 # Every client gets the same fixed keys and never a user's AWS files or a TLS bundle.
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -169,11 +179,11 @@ sed "s|${S3RVER_URL#http://}|${SINK_URL#http://}|" "$WORK/s3cmd-s3rver.cfg" >"$W
 client_cmd() {
 	local tool=$1 url=$2 target=$3 dir=$4 prefix=$5
 	case $tool in
-	du) CMD=(env AWS_ENDPOINT_URL_S3="$url" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none) ;;
-	du-tuned) CMD=(env AWS_ENDPOINT_URL_S3="$url" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
+	du) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none) ;;
+	du-tuned) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
 		-w 32 --use-find=false) ;;
-	rclone) CMD=(env RCLONE_CONFIG_BX_TYPE=s3 RCLONE_CONFIG_BX_PROVIDER=Other RCLONE_CONFIG_BX_ACCESS_KEY_ID=S3RVER
-		RCLONE_CONFIG_BX_SECRET_ACCESS_KEY=S3RVER RCLONE_CONFIG_BX_ENDPOINT="$url" RCLONE_CONFIG_BX_REGION=us-east-1
+	rclone) CMD=(env RCLONE_CONFIG_BX_TYPE=s3 RCLONE_CONFIG_BX_PROVIDER=Other RCLONE_CONFIG_BX_ACCESS_KEY_ID="$AK"
+		RCLONE_CONFIG_BX_SECRET_ACCESS_KEY="$SK" RCLONE_CONFIG_BX_ENDPOINT="$url" RCLONE_CONFIG_BX_REGION=us-east-1
 		RCLONE_CONFIG_BX_FORCE_PATH_STYLE=true RCLONE_CONFIG=/dev/null
 		rclone copy -q --transfers 16 --fast-list --s3-no-head --s3-no-check-bucket "$dir" "bx:$BUCKET/$prefix") ;;
 	aws) CMD=(/usr/bin/aws s3 cp --recursive --only-show-errors --no-progress --endpoint-url "$url" "$dir"
@@ -192,7 +202,7 @@ client_cmd() {
 		(cd "$dir" && find . -type f) | sed 's|^\./||' |
 			awk -v u="$url/$BUCKET/$prefix/" -v d="$dir/" \
 				'{ printf "url = \"%s%s\"\nupload-file = \"%s%s\"\noutput = \"/dev/null\"\n", u, $0, d, $0 }' >"$cfg"
-		CMD=(curl --parallel --parallel-max 16 -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER
+		CMD=(curl --parallel --parallel-max 16 -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK"
 			-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --config "$cfg") ;;
 	esac
 }
@@ -208,7 +218,12 @@ FAILS=0
 one_run() {
 	local scen=$1 target=$2 dir=$3 nfiles=$4 bytes=$5 tool=$6 run=$7
 	local prefix=$scen-$tool-r$run url sinkarg=() ok=1 note=
-	if [ "$target" = sink ]; then url=$SINK_URL; sinkarg=(--sink-pid "$NGINX_PID" --sink-log "$WORK/nginx/access.log"); else url=$S3RVER_URL; fi
+	AK=S3RVER SK=S3RVER
+	case $target in
+	sink) url=$SINK_URL; sinkarg=(--sink-pid "$NGINX_PID" --sink-log "$WORK/nginx/access.log") ;;
+	rgw) url=$RGW_URL AK=$DU_RGW_AK SK=$DU_RGW_SK ;;
+	*) url=$S3RVER_URL ;;
+	esac
 	case $tool in du*) db_reset ;; esac
 	client_cmd "$tool" "$url" "$target" "$dir" "$prefix"
 	sync_quiet
@@ -223,6 +238,12 @@ one_run() {
 		n=$(find "$WORK/s3/s3data/$BUCKET/$prefix" -name '*._S3rver_object' 2>/dev/null | wc -l)
 		[ "$n" -eq "$nfiles" ] || { ok=0; note="$n of $nfiles objects stored"; }
 		rm -rf "${WORK:?}/s3/s3data/$BUCKET/$prefix"
+	fi
+	if [ "$ok" = 1 ] && [ "$target" = rgw ]; then
+		local n
+		n=$($PY "$TOP/tests/lib/s3_admin.py" "$RGW_URL" "$AK" "$SK" ls "$BUCKET" "$prefix/" | wc -l)
+		[ "$n" -eq "$nfiles" ] || { ok=0; note="$n of $nfiles objects stored"; }
+		$PY "$TOP/tests/lib/s3_admin.py" "$RGW_URL" "$AK" "$SK" rmprefix "$BUCKET" "$prefix/"
 	fi
 	if [ "$ok" = 1 ] && [ "$target" = sink ]; then
 		# Smoke: the sink's own count of body bytes read. Timing runs: the loopback interface's.
@@ -299,6 +320,8 @@ else
 	scenario "small$N_B-sink" sink "$DATA/small-$N_B" "du du-tuned rclone curl"
 	scenario "big$BIG_MIB-sink" sink "$BIG" "du du-tuned rclone aws s3cmd:1 curl"
 	scenario "big$BIG_MIB-s3rver" s3rver "$BIG" "du du-tuned rclone aws:1 curl"
+	scenario "small$N_A-rgw" rgw "$SMALL_A" "du rclone curl"
+	scenario "big$BIG_MIB-rgw" rgw "$BIG" "du rclone curl"
 fi
 
 # ---- scanning ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
     s3_admin.py URL AK SK mpu BUCKET KEY           start a multipart upload, print its id
     s3_admin.py URL AK SK get BUCKET KEY FILE      download one object
     s3_admin.py URL AK SK ls BUCKET PREFIX         print "key size etag" of every object
+    s3_admin.py URL AK SK rmprefix BUCKET PREFIX   delete every object under PREFIX
 """
 import sys
 
@@ -36,6 +37,11 @@ def main():
         for page in c.get_paginator("list_objects_v2").paginate(Bucket=args[0], Prefix=args[1]):
             for o in page.get("Contents", []):
                 print(o["Key"], o["Size"], o["ETag"].strip('"'))
+    elif verb == "rmprefix":
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=args[0], Prefix=args[1]):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                c.delete_objects(Bucket=args[0], Delete={"Objects": keys, "Quiet": True})
     else:
         sys.exit("unknown verb " + verb)
 
