@@ -12,7 +12,7 @@
 #   --update-docs  also replace the table in docs/PERFORMANCE.md
 #   --keep         keep the work directory (servers' logs, raw measurements)
 #   --only LIST    run only these parts (comma-separated): scenario names such as small5000-sink or
-#                  big512-s3rver, `scan`, `register`; to look at one figure while working on it
+#                  big512-s3rver or small5000-rgw, `scan`, `register`, `resync`; to look at one figure
 #
 # Datasets are made once under bench/data/ (DU_BENCH_DATA) and reused. Servers are started here on
 # 127.0.0.1 and free ports and stopped by PID on exit, even on failure. Results: bench/results/DATE.md
@@ -420,6 +420,35 @@ for n in "$TREE_SMALL" "$TREE_BIG"; do
 		register_copy "$n" "$run"
 	done
 done
+}
+
+# ---- re-runs: the sync decision over a bucket that already holds everything ---------------------
+
+# The N_B small files uploaded once to s3rver (not measured), then: a re-run with nothing changed
+# (listing and rows decide, no file is read), a re-run after `touch` of every file (each one hashed
+# by a worker and compared with its ETag, none sent), and `cat` of the same tree as the floor of
+# reading it. Peak RSS is in the raw records (kind=resync).
+resync_run() {
+	local variant=$1 dir=$2 prefix=$3
+	$MEASURE --out "$RAW" --tag kind=resync --tag variant="$variant" --tag files="$N_B" --pg-pid "$PG_PID" \
+		--timeout 900 -- env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" \
+		-q --progress=none >"$WORK/resync-$variant.log" 2>&1
+	say "resync $variant: $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall, %.2f s CPU, %d MiB peak RSS" % (r["wall"], r["user"] + r["sys"], r.get("rss_kb", 0) // 1024))'); $(sql "SELECT 'sent ' || files_uploaded || ', decision ' || decision FROM sync_sessions ORDER BY id DESC LIMIT 1")"
+}
+[ "$SMOKE" = 0 ] && wanted resync && {
+	dir=$DATA/small-$N_B
+	say "== resync: $N_B files already in s3rver"
+	db_reset
+	env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p resync -q --progress=none ||
+		die "resync: first upload failed"
+	resync_run unchanged "$dir" resync
+	find "$dir" -type f -exec touch {} +
+	resync_run touched "$dir" resync
+	resync_run after-touch "$dir" resync
+	$MEASURE --out "$RAW" --tag kind=resync --tag variant=cat --tag files="$N_B" -- \
+		sh -c "find '$dir' -type f -print0 | xargs -0 cat >/dev/null"
+	say "resync cat floor: $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall" % r["wall"])')"
+	rm -rf "${WORK:?}/s3/s3data/$BUCKET/resync"
 }
 
 # ---- the table ---------------------------------------------------------------------------------
