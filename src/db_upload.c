@@ -236,21 +236,6 @@ int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decisio
 		 5, p, NULL);
 }
 
-int du_dbu_session_decision(struct du_db *db, int64_t session_id, char *out, size_t n, struct du_err *err)
-{
-	char sid[24];
-	const char *p[] = { I64(sid, session_id) };
-	PGresult *r = NULL;
-	int rc = q(db, err, "session decision", "SELECT coalesce(decision::text, '{}') FROM sync_sessions WHERE id = $1",
-		   1, p, &r);
-	if (rc)
-		return rc;
-	if (PQntuples(r) == 1)
-		snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return DU_OK;
-}
-
 int du_dbu_session_endpoint(struct du_db *db, int64_t session_id, const char *endpoint, struct du_err *err)
 {
 	char sid[24];

@@ -58,8 +58,6 @@ int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, stru
  * only count and keep the decision for du_dbu_dry_list.
  */
 int du_dbu_decide(struct du_db *db, const struct du_decide_opts *o, struct du_decision *d, struct du_err *err);
-/* The session's decision by reason as JSON (after du_dbu_finish: with the checks' results). */
-int du_dbu_session_decision(struct du_db *db, int64_t session_id, char *out, size_t n, struct du_err *err);
 /* Record the S3 endpoint the session works against. */
 int du_dbu_session_endpoint(struct du_db *db, int64_t session_id, const char *endpoint, struct du_err *err);
 /* Set the session's totals from the decision and mark it scanned. */

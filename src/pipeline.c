@@ -1033,6 +1033,20 @@ out:
 	return rc;
 }
 
+/* A whole-file job that ends before any part was queued: released for later (stopping) or failed. */
+static void end_early(struct worker *w, struct ufile *f, const struct du_err *e, bool release)
+{
+	struct du_outcome o = { 0 };
+	file_started(w->r);
+	if (release) {
+		release_file(w, f);
+	} else {
+		fill_failed(&o, f, e);
+		finish_file(w, f, &o);
+	}
+	ufile_free(f);
+}
+
 static void do_file(struct worker *w, struct ufile *f)
 {
 	struct run *r = w->r;
@@ -1050,14 +1064,7 @@ static void do_file(struct worker *w, struct ufile *f)
 		/* Listed with the file's size: send it only if its bytes differ from the object's. */
 		bool same = false;
 		if (check_file(w, f, &o, &same, &e)) {
-			file_started(r);
-			if (stopping(r) && e.code != DU_ERR_CHANGED && !permanent(&e))
-				release_file(w, f);
-			else {
-				fill_failed(&o, f, &e);
-				finish_file(w, f, &o);
-			}
-			ufile_free(f);
+			end_early(w, f, &e, stopping(r) && e.code != DU_ERR_CHANGED && !permanent(&e));
 			return;
 		}
 		f->reason = same ? "unchanged_checked" : "changed";
@@ -1072,14 +1079,7 @@ static void do_file(struct worker *w, struct ufile *f)
 	/* Multipart when the file is big now (it may have grown since the scan). */
 	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->cfg->multipart_threshold) {
 		if (start_multipart(w, f, &e)) {
-			file_started(r);
-			if (stopping(r))
-				release_file(w, f);
-			else {
-				fill_failed(&o, f, &e);
-				finish_file(w, f, &o);
-			}
-			ufile_free(f);
+			end_early(w, f, &e, stopping(r));
 			return;
 		}
 		/* Parts go to the front of the queue, in order, so all workers help with this file. */

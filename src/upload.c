@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db_observ.h"
 #include "db_upload.h"
 #include "du/commands.h"
 #include "du/crypto.h"
@@ -582,7 +583,7 @@ finish:
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
 		/* The decision as the checks settled it, for the summary. */
 		if (res->reasons[0])
-			du_dbu_session_decision(db, sid, res->reasons, sizeof(res->reasons), NULL);
+			du_dbo_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */
