@@ -60,7 +60,7 @@ up() { du-upload -d "$T" -b du-test -p "$P" --progress=none "$@"; }
 	[ "$(reason already_uploaded)" -eq 4 ]
 	[[ "$output" == *"1 missing in S3, 4 already uploaded"* ]]
 	[[ "$output" == *"uploaded 1 of 1 files"* ]]
-	run du-master verify "$(last_session)"
+	run du-master verify "$(last_session)" --manifest "$BATS_TEST_TMPDIR/manifest"
 	[ "$status" -eq 0 ]
 }
 

@@ -56,7 +56,7 @@ same_bytes() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(reason already_uploaded)" -eq 1051 ]
-	run du-master verify 1
+	run du-master verify 1 --manifest "$BATS_TEST_TMPDIR/manifest"
 	echo "$output"
 	[ "$status" -eq 0 ]
 }
@@ -71,7 +71,7 @@ same_bytes() {
 	sid=$(last_session)
 	[ "$(sql "SELECT status, part_size, etag ~ '^[0-9a-f]{32}-5\$' FROM file_uploads WHERE session_id = $sid")" = "uploaded|5242880|t" ]
 	same_bytes "$T/clip.mp4" big/clip.mp4
-	run du-master verify "$sid" --deep
+	run du-master verify "$sid" --deep --manifest "$BATS_TEST_TMPDIR/manifest"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# A touch: the composite ETag at the recorded part size proves the bytes; nothing is sent.
@@ -96,7 +96,7 @@ same_bytes() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	same_bytes "$T/long.mov" kill/long.mov
-	run du-master verify "$(last_session)" --deep
+	run du-master verify "$(last_session)" --deep --manifest "$BATS_TEST_TMPDIR/manifest"
 	[ "$status" -eq 0 ]
 }
 
@@ -143,7 +143,7 @@ same_bytes() {
 	[ "$(fp_py 'sum(s["faults"].values())')" -gt 0 ]
 	[ "$(admin ls du-test flaky/ | wc -l)" -eq "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $(last_session) AND status = 'uploaded'")" ]
 	same_bytes "$T/sensor-c/clip.mp4" flaky/sensor-c/clip.mp4
-	run du-master verify "$(last_session)" --deep
+	run du-master verify "$(last_session)" --deep --manifest "$BATS_TEST_TMPDIR/manifest"
 	[ "$status" -eq 0 ]
 }
 
