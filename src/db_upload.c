@@ -8,6 +8,7 @@
 
 #include "db_internal.h"
 #include "db_upload.h"
+#include "du/progress.h"
 
 static int pq_fail(struct du_err *err, PGconn *c, PGresult *r, const char *what)
 {
@@ -183,7 +184,12 @@ static const char register_sql[] =
 	"  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode, reason,"
 	"  check_etag, check_md5, part_size"
 	" FROM d WHERE NOT skip) %s";
-static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS SELECT * FROM (%s) dd WHERE $2::bigint = 0";
+/* du_dbu_stage_begin dropped any earlier du_decision. */
+static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS SELECT * FROM (%s) dd WHERE $2::bigint IS NOT NULL";
+/* The decision kept (for per-file lines), then registered from the table. */
+static const char kept_sql[] =
+	"SELECT * FROM du_decision WHERE $1::bigint IS NOT NULL AND $3::text IS NOT NULL AND $4::bool IS NOT NULL"
+	" AND $5::text IS NOT NULL";
 
 static const char *const mode_names[] = { "normal", "checksum", "size_only", "trust_db" };
 
@@ -202,7 +208,14 @@ int du_dbu_decide(struct du_db *db, const struct du_decide_opts *o, struct du_de
 		 o->has_schema && o->project_id ? recorded_sql : no_recorded_sql);
 	if ((rc = q(db, err, "analyze staging", "ANALYZE du_s3_stage; ANALYZE du_scan_stage", 0, NULL, NULL)))
 		return rc;
-	if (o->session_id) {
+	if (o->session_id && o->keep) {
+		snprintf(sql, sizeof(sql), dry_sql, decision);
+		if (!(rc = q(db, err, "decide", sql, 5, p, NULL))) {
+			snprintf(counts, sizeof(counts), counts_sql, "d", "d");
+			snprintf(sql, sizeof(sql), register_sql, kept_sql, counts);
+			rc = q(db, err, "register files", sql, 5, p, &r);
+		}
+	} else if (o->session_id) {
 		snprintf(counts, sizeof(counts), counts_sql, "d", "d");
 		snprintf(sql, sizeof(sql), register_sql, decision, counts);
 		rc = q(db, err, "decide and register files", sql, 5, p, &r);
@@ -299,7 +312,7 @@ static const char claim_sql[] =
 	"  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
 	" WHERE f.id = c.id"
 	" RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
-	" coalesce(f.inode, 0), f.retry_count, f.check_etag, f.check_md5, coalesce(f.part_size, 0)";
+	" coalesce(f.inode, 0), f.retry_count, f.check_etag, f.check_md5, coalesce(f.part_size, 0), f.reason";
 static const char claim_pending[] = "status = 'pending' AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
 static const char claim_rest[] =
 	"((status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
@@ -327,6 +340,7 @@ static int claim_some(struct du_db *db, const char *where, const char *const *p,
 			.check_etag = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7),
 			.check_md5 = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8),
 			.part_size = strtoull(PQgetvalue(r, i, 9), NULL, 10),
+			.reason = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10),
 		};
 		rc = cb(arg, &c);
 	}
@@ -749,25 +763,6 @@ int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long 
 	return rc;
 }
 
-const char *du_reason_label(const char *reason)
-{
-	static const char *const labels[][2] = {
-		{ "new", "new" },
-		{ "missing_in_s3", "missing in S3" },
-		{ "changed", "changed" },
-		{ "bad_key", "invalid key" },
-		{ "already_uploaded", "already uploaded" },
-		{ "same_size", "same size (--size-only)" },
-		{ "to_check", "to check" },
-		{ "unchanged_checked", "unchanged (checked)" },
-		{ "unverifiable_newer", "unverifiable (by date): newer" },
-		{ "unverifiable_not_newer", "unverifiable (by date): not newer" },
-	};
-	for (size_t i = 0; reason && i < sizeof(labels) / sizeof(labels[0]); i++)
-		if (!strcmp(reason, labels[i][0]))
-			return labels[i][1];
-	return reason ? reason : "";
-}
 
 /*
  * "3 new, 1 missing in S3, 2 already uploaded" from the decision's JSON ({"new": 3, ...}), in a
@@ -786,7 +781,7 @@ void du_reasons_text(const char *json, char *out, size_t n)
 		const char *at = strstr(json, pat);
 		unsigned long long v = at ? strtoull(at + strlen(pat), NULL, 10) : 0;
 		if (v)
-			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_reason_label(order[i]));
+			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_progress_reason_label(order[i]));
 	}
 	if (!o)
 		snprintf(out, n, "nothing");

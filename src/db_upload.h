@@ -30,9 +30,8 @@ struct du_decision {
  *   already_uploaded, same_size,                   skipped at scan time (no row)
  *   unverifiable_not_newer
  *   to_check -> unchanged_checked | changed        hashed by a worker, then skipped or uploaded
- * du_reason_label() gives the words a person reads.
+ * du_progress_reason_label() gives the words a person reads.
  */
-const char *du_reason_label(const char *reason);
 /* "3 new, 1 missing in S3, 2 already uploaded" from a decision's JSON, in a fixed order. */
 void du_reasons_text(const char *json, char *out, size_t n);
 
@@ -45,6 +44,7 @@ struct du_decide_opts {
 	const char *endpoint;      /* rows of sessions against another endpoint decide nothing */
 	bool endpoint_is_aws;      /* sessions without a recorded endpoint were against AWS */
 	enum du_decide_mode mode;
+	bool keep;                 /* keep the decision for du_dbu_dry_list also in a real run */
 };
 
 /* Create the temporary staging tables (du_s3_stage, du_scan_stage). */
@@ -71,7 +71,8 @@ int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id
 /* COPY straight into file_uploads: rows are (session_id, local_path, s3_key, file_size, mtime_ns,
  * inode, file_type, status, error_message, reason). */
 int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err *err);
-/* Dry run: hand each decided file to cb (key, size, action "upload"/"check"/"skip", reason). */
+/* After a dry run or a kept decision: hand each decided file to cb (key, size, action
+ * "upload"/"check"/"skip", reason). */
 int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, const char *action,
 					      const char *reason),
 		    void *arg, struct du_err *err);
@@ -92,6 +93,7 @@ struct du_claimed {
 	const char *check_etag;    /* a row to check: the listed ETag (NULL: upload it) */
 	const char *check_md5;     /* the recorded md5 of that object, when the ETag cannot say */
 	uint64_t part_size;        /* the recorded part size, for a composite ETag (0: none) */
+	const char *reason;        /* why the decision registered it, or NULL */
 };
 /* Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
  * failed_too, failed rows whose retry_count < max_retry are claimed as well (du-retry). */

@@ -36,8 +36,10 @@ struct ufile {
 	int retries;
 	/* a row to check before sending: see du_claimed */
 	char *check_etag, *check_md5;
+	char row_reason[32];        /* why the decision registered it (file_uploads.reason) */
 	uint64_t check_part_size;
 	const char *reason;         /* the check's result, once known */
+	double t0;                  /* when a worker took it (per-file duration and rate) */
 
 	/* multipart */
 	char *upload_id;
@@ -481,6 +483,26 @@ static void fill_failed(struct du_outcome *o, const struct ufile *f, const struc
 	o->permanent = permanent(e);
 }
 
+/* The file's line or event for the person watching (du_progress_file). */
+static void tell(struct run *r, const struct ufile *f, const struct du_outcome *o, bool skipped)
+{
+	bool failed = o->status == DU_OUT_FAILED;
+	if (o->status == DU_OUT_PENDING || (!failed && !du_progress_wants_files(r->prog)))
+		return;
+	struct du_file_event ev = {
+		.key = f->key, .size = o->size ? o->size : f->size,
+		.outcome = failed ? "failed" : skipped ? "skipped" : "uploaded",
+		.reason = failed ? NULL : f->reason ? f->reason : f->row_reason[0] ? f->row_reason : NULL,
+		.error = failed ? o->error : NULL,
+		/* du-retry takes it again unless the failure is for good or it has had its attempts */
+		.will_retry = failed && !o->permanent,
+		.checksum = o->md5[0] ? o->md5 : NULL,
+		.attempt = 1 + f->retries,
+		.duration = f->t0 > 0 ? du_monotonic() - f->t0 : 0,
+	};
+	du_progress_file(r->prog, &ev);
+}
+
 static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 {
 	struct run *r = w->r;
@@ -489,9 +511,11 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 	o->reason = f->reason;
 	if (o->status == DU_OUT_UPLOADED && f->reason && !strcmp(f->reason, "unchanged_checked")) {
 		__atomic_add_fetch(&r->st.files_checked_same, 1, __ATOMIC_RELAXED);
+		tell(r, f, o, true);
 		emit(r, o);
 		return;
 	}
+	tell(r, f, o, false);
 	du_metrics_file(o->status == DU_OUT_UPLOADED ? DU_METRIC_UPLOADED
 			: o->status == DU_OUT_FAILED ? DU_METRIC_FAILED : DU_METRIC_RELEASED, o->size);
 	if (o->status == DU_OUT_UPLOADED) {
@@ -500,8 +524,7 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 		du_progress_done(r->prog, 1, 0, o->size);
 	} else if (o->status == DU_OUT_FAILED) {
 		__atomic_add_fetch(&r->st.files_failed, 1, __ATOMIC_RELAXED);
-		du_progress_done(r->prog, 0, 1, 0);
-		du_progress_failed(r->prog, f->key, o->error);
+		du_progress_done(r->prog, 0, 1, o->size);
 	} else {
 		__atomic_add_fetch(&r->st.files_released, 1, __ATOMIC_RELAXED);
 	}
@@ -1054,6 +1077,7 @@ static void do_file(struct worker *w, struct ufile *f)
 	struct du_err e = { 0 };
 	struct stat st;
 
+	f->t0 = du_monotonic();
 	if (stopping(r)) {
 		file_started(r);
 		release_file(w, f);
@@ -1158,6 +1182,7 @@ static int enqueue_claimed(void *arg, const struct du_claimed *c)
 	f->size = c->size;
 	f->mtime_ns = c->mtime_ns;
 	f->check_part_size = c->part_size;
+	snprintf(f->row_reason, sizeof(f->row_reason), "%s", c->reason ? c->reason : "");
 	if ((c->check_etag && !(f->check_etag = strdup(c->check_etag))) ||
 	    (c->check_md5 && !(f->check_md5 = strdup(c->check_md5)))) {
 		ufile_free(f);

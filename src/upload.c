@@ -195,6 +195,15 @@ static enum du_decide_mode decide_mode(const struct du_config *cfg)
 		: cfg->trust_db ? DU_DECIDE_TRUST_DB : DU_DECIDE_NORMAL;
 }
 
+/* A file the decision skipped, for the per-file lines (-v, --progress=json). */
+static int skipped_line(void *arg, const char *key, uint64_t size, const char *action, const char *reason)
+{
+	if (!strcmp(action, "skip"))
+		du_progress_file(arg, &(struct du_file_event){ .key = key, .size = size, .outcome = "skipped",
+							      .reason = reason, .attempt = 1 });
+	return 0;
+}
+
 static int register_files(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3,
 			  struct du_progress *prog, int64_t session_id, int64_t project_id, bool has_schema,
 			  struct du_decision *d, uint64_t *warnings, struct du_err *err)
@@ -278,9 +287,12 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	} else {
 		char ep[512];
 		struct du_decide_opts o = { .session_id = session_id, .project_id = project_id,
-					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg) };
+					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg),
+					    .keep = session_id && du_progress_wants_files(prog) };
 		endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
 		rc = du_dbu_decide(db, &o, d, err);
+		if (!rc && o.keep)
+			rc = du_dbu_dry_list(db, skipped_line, prog, err);
 	}
 out:
 	du_s3_conn_free(conn);
@@ -368,7 +380,7 @@ static int dry_line(void *arg, const char *key, uint64_t size, const char *actio
 	(void)arg;
 	du_fmt_bytes(size, b, sizeof(b));
 	if (du_log_level() >= DU_LOG_DEBUG)
-		printf("%-6s %s (%s): %s\n", action, key, b, du_reason_label(reason));
+		printf("%-6s %s (%s): %s\n", action, key, b, du_progress_reason_label(reason));
 	else if (strcmp(action, "skip") != 0)
 		printf("%-6s %s (%s)\n", action, key, b);
 	return 0;
@@ -387,7 +399,8 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 		    struct du_progress *prog)
 {
 	char b1[32], b2[32], rate[32];
-	double el = res->elapsed > 0 ? res->elapsed : 1e-9;
+	/* Rates on the progress line's clock: the upload phase, not the scan before it. */
+	double el = res->upload_elapsed > 0 ? res->upload_elapsed : 1e-9;
 	du_fmt_bytes(res->bytes_uploaded, b1, sizeof(b1));
 	du_fmt_bytes(res->bytes_found, b2, sizeof(b2));
 	du_fmt_bytes((uint64_t)(res->bytes_uploaded / el), rate, sizeof(rate));
@@ -414,8 +427,9 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 	if (res->files_to_check)
 		du_info("checked %" PRIu64 " listed file%s by hash: %" PRIu64 " unchanged, not sent", res->files_to_check,
 			res->files_to_check == 1 ? "" : "s", res->files_checked_same);
-	du_info("uploaded %" PRIu64 " of %" PRIu64 " files to send (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64 " failed",
-		res->files_uploaded, sent, b1, res->elapsed, res->files_uploaded / el, rate, res->files_failed);
+	du_info("uploaded %" PRIu64 " of %" PRIu64 " files to send (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64
+		" failed; %.1f s in all", res->files_uploaded, sent, b1, res->upload_elapsed, res->files_uploaded / el,
+		rate, res->files_failed, res->elapsed);
 	if (res->files_failed && db) {
 		du_info("failures by error:");
 		du_dbu_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
@@ -558,7 +572,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 			  res->files_found - res->files_to_upload - res->files_to_check);
 	struct du_pipeline_opts po = { .session_id = sid };
 	struct du_pipeline_stats ps = { 0 };
+	double tu = du_monotonic();
 	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
+	res->upload_elapsed = du_monotonic() - tu;
 	du_progress_end(prog);
 	if (ps.parts_reused)
 		du_info("continued multipart uploads: %" PRIu64 " part(s) reused, %" PRIu64 " sent", ps.parts_reused,

@@ -32,6 +32,7 @@ struct du_upload_result {
 	uint64_t files_failed;
 	uint64_t scan_warnings;
 	double elapsed;
+	double upload_elapsed;    /* from the first file taken to the last done: the rates' clock */
 	char status[32];          /* final session status */
 };
 
