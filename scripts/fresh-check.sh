@@ -13,6 +13,8 @@ root=$work/root
 mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 commit=$(git -C "$top" rev-parse HEAD)
+# The repository itself (a worktree's .git is only a pointer to it).
+gitdir=$(cd "$top" && cd "$(git rev-parse --git-common-dir)" && pwd)
 mounted=()
 
 say() { printf 'fresh-check: %s (%d s)\n' "$*" "$SECONDS"; }
@@ -51,8 +53,8 @@ mnt -t sysfs sysfs "$root/sys"
 mnt --bind /dev "$root/dev"
 mnt --bind /dev/pts "$root/dev/pts"
 mnt -t tmpfs tmpfs "$root/dev/shm"
-mkdir -p "$root/mnt/src"
-mnt --bind -o ro "$top" "$root/mnt/src"
+mkdir -p "$root/mnt/src.git"
+mnt --bind -o ro "$gitdir" "$root/mnt/src.git"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 	cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
@@ -68,7 +70,7 @@ chmod 755 "$root/usr/sbin/policy-rc.d"
 say "apt-get install git make"
 in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git make ca-certificates" \
 	>"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log" >&2; exit 1; }
-in_root "chmod 700 /root && git clone -q --no-local /mnt/src /root/du && cd /root/du && git checkout -q $commit"
+in_root "chmod 700 /root && git clone -q --no-local /mnt/src.git /root/du && cd /root/du && git checkout -q $commit"
 
 say "make demo (first command, first time)"
 in_root "cd /root/du && make demo" >"$work/demo.log" 2>&1 || { tail -n 40 "$work/demo.log" >&2; say "make demo FAILED"; exit 1; }
