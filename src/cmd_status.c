@@ -112,7 +112,11 @@ static int list_row(void *arg, const struct du_obs_session *s)
 	if (l->n == 1)
 		printf("%-7s %-22s %-34s %8s %8s %6s %8s %10s %-16s %9s\n", "SESSION", "STATUS", "BUCKET/PREFIX",
 		       "FILES", "UPLOADED", "FAILED", "SKIPPED", "BYTES", "STARTED (UTC)", "DURATION");
-	du_fmt_bytes((uint64_t)s->bytes_uploaded, bytes, sizeof(bytes));
+	/* The Python tool recorded no bytes uploaded: unknown, not 0 B beside its uploaded files. */
+	if (s->python_era)
+		snprintf(bytes, sizeof(bytes), "-");
+	else
+		du_fmt_bytes((uint64_t)s->bytes_uploaded, bytes, sizeof(bytes));
 	dur(s->duration_s, d, sizeof(d));
 	snprintf(where, sizeof(where), "%s/%s", s->bucket_name ? s->bucket_name : "?", s->s3_prefix ? s->s3_prefix : "");
 	/* "2024-05-01T10:20:30.123Z" -> "2024-05-01 10:20" */
@@ -272,12 +276,20 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 		du_reasons_text(decision, why, sizeof(why));
 		printf("decided     %s\n", why);
 	}
-	printf("files       pending %" PRId64 ", uploading %" PRId64 ", uploaded %" PRId64 ", failed %" PRId64 "\n",
-	       c.files[DU_OBS_PENDING], c.files[DU_OBS_UPLOADING], c.files[DU_OBS_UPLOADED], c.files[DU_OBS_FAILED]);
-	du_fmt_bytes((uint64_t)s->bytes_uploaded, b1, sizeof(b1));
 	du_fmt_bytes((uint64_t)s->total_size_bytes, b2, sizeof(b2));
-	du_fmt_bytes((uint64_t)(c.bytes[DU_OBS_PENDING] + c.bytes[DU_OBS_UPLOADING]), b3, sizeof(b3));
-	printf("bytes       %s uploaded of %s found, %s to go\n", b1, b2, b3);
+	if (s->python_era) {
+		/* Its rows all say 'pending' (the Python tool never wrote a status): only the counters count. */
+		printf("files       %" PRId64 " file rows; the Python tool wrote no file statuses, the counters above are its own\n",
+		       c.files[DU_OBS_PENDING] + c.files[DU_OBS_UPLOADING] + c.files[DU_OBS_UPLOADED] + c.files[DU_OBS_FAILED]);
+		printf("bytes       %s found; bytes uploaded were not recorded\n", b2);
+	} else {
+		printf("files       pending %" PRId64 ", uploading %" PRId64 ", uploaded %" PRId64 ", failed %" PRId64 "\n",
+		       c.files[DU_OBS_PENDING], c.files[DU_OBS_UPLOADING], c.files[DU_OBS_UPLOADED], c.files[DU_OBS_FAILED]);
+		du_fmt_bytes((uint64_t)s->bytes_uploaded, b1, sizeof(b1));
+		du_fmt_bytes((uint64_t)(s->files_remaining > 0 ? c.bytes[DU_OBS_PENDING] + c.bytes[DU_OBS_UPLOADING] : 0),
+			     b3, sizeof(b3));
+		printf("bytes       %s uploaded of %s found, %s to go\n", b1, b2, b3);
+	}
 	du_fmt_bytes((uint64_t)(s->bytes_per_s > 0 ? s->bytes_per_s : 0), b1, sizeof(b1));
 	printf("rate        %.1f files/s, %s/s over the session", s->files_per_s > 0 ? s->files_per_s : 0, b1);
 	if (running) {
@@ -323,8 +335,7 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
 	/* Read-only when the views exist (a monitoring role needs no DDL rights); a database of an
 	 * older du gets them by the usual idempotent migration. */
 	bool views = false;
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_dbo_has_views(db, &views, err)) ||
-	    (!views && (rc = du_db_migrate(db, err))))
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_dbo_has_views(db, &views, err)))
 		goto out;
 	rc = sid ? one_session(db, sid, cfg->json, err) : recent(db, cfg->json, err);
 out:

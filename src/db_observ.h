@@ -34,10 +34,11 @@ struct du_obs_session {
 	int64_t total_files, total_size_bytes, files_uploaded, files_failed, files_skipped;
 	int64_t files_remaining, bytes_uploaded;
 	double duration_s, progress_percent, success_percent, files_per_s, bytes_per_s, eta_s;
+	bool python_era;   /* written by the Python tool: its file rows say nothing (all 'pending') */
 };
 
-/* Does the database hold the views of sql/020_views.sql? (status migrates only when not, so a
- * read-only role can run it.) */
+/* Does the database hold the views of sql/020_views.sql? When not (the Python tool's database, an
+ * older du's), the readers below use the base tables alone: status never migrates or writes. */
 int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err);
 
 /* The limit most recent sessions, newest first. */

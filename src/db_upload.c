@@ -313,10 +313,17 @@ static const char claim_sql[] =
 	" WHERE f.id = c.id"
 	" RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
 	" coalesce(f.inode, 0), f.retry_count, f.check_etag, f.check_md5, coalesce(f.part_size, 0), f.reason";
+/*
+ * What du-retry may take: failed rows with attempts left whose failure is not for good. The same
+ * words count them (du_dbu_count_retryable); pending rows are never du-retry's (a finished
+ * session's pending rows are the upload's: the sync decision checks them against S3).
+ */
+#define RETRYABLE(max) "status = 'failed' AND retry_count < " max "::int AND NOT error_permanent"
 static const char claim_pending[] = "status = 'pending' AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
 static const char claim_rest[] =
-	"((status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
-	"  OR ($5::bool AND status = 'failed' AND retry_count < $6::int AND NOT error_permanent))";
+	"status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2"
+	" AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
+static const char claim_failed[] = RETRYABLE("$6") " AND $5::bool";
 
 static int claim_some(struct du_db *db, const char *where, const char *const *p,
 		      int (*cb)(void *arg, const struct du_claimed *c), void *arg, int *n, struct du_err *err)
@@ -356,8 +363,9 @@ int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int l
 	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
 			    failed_too ? "t" : "f", I64(mr, max_retry) };
 	int n = 0, m = 0;
-	int rc = claim_some(db, claim_pending, p, cb, arg, &n, err);
-	if (!rc && n < limit) {
+	/* du-retry: failed rows only. du-upload: pending rows, then those a dead worker left. */
+	int rc = claim_some(db, failed_too ? claim_failed : claim_pending, p, cb, arg, &n, err);
+	if (!rc && n < limit && !failed_too) {
 		p[2] = I64(rest, limit - n);
 		rc = claim_some(db, claim_rest, p, cb, arg, &m, err);
 	}
@@ -694,6 +702,20 @@ int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg
 	}
 	PQclear(r);
 	return rc;
+}
+
+int du_dbu_count_failed(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r = NULL;
+	int rc = q(db, err, "failed files", "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'failed'",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
 }
 
 int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,

@@ -167,6 +167,8 @@ struct du_failed_row {
 };
 int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
 		       void *arg, struct du_err *err);
+/* The session's failed rows, all of them. */
+int du_dbu_count_failed(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
 /* Failed rows that du-retry would still try (retry_count < max_attempts, not permanent). */
 int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
 			   struct du_err *err);

@@ -1223,6 +1223,9 @@ static int feed(struct run *r, struct du_err *err)
 		delay = 200;
 		if (n > 0)
 			continue;
+		/* du-retry takes failed rows only: none left to claim is the end of its round. */
+		if (r->po->retry_mode)
+			return DU_OK;
 		/*
 		 * Nothing to claim. Rows other workers hold may still come back (their lease expires
 		 * when they die): wait for them, so the session ends only when its last file is done.
