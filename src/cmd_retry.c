@@ -67,8 +67,10 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 
 	memset(res, 0, sizeof(*res));
 	res->session_id = sid;
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)) ||
-	    (rc = du_db_session_get(db, sid, &sess, err)))
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)))
+		goto out;
+	du_reap_dead_sessions(db);
+	if ((rc = du_db_session_get(db, sid, &sess, err)))
 		goto out;
 	if (counters_only(db, &sess)) {
 		res->files_still_failed = (uint64_t)sess.files_failed;

@@ -100,6 +100,17 @@ int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err)
 	return DU_OK;
 }
 
+int du_dbo_has_table(struct du_db *db, const char *name, bool *out, struct du_err *err)
+{
+	const char *p[] = { name };
+	PGresult *r = du_db_query(db, err, "SELECT to_regclass($1) IS NOT NULL", 1, p);
+	if (!r)
+		return err->code;
+	*out = du_db_get_bool(r, 0, 0);
+	PQclear(r);
+	return DU_OK;
+}
+
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		    struct du_err *err)
 {

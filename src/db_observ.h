@@ -41,6 +41,8 @@ struct du_obs_session {
  * older du's), the readers below use the base tables alone: status never migrates or writes. */
 int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err);
 
+int du_dbo_has_table(struct du_db *db, const char *name, bool *out, struct du_err *err);
+
 /* The limit most recent sessions, newest first. */
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		    struct du_err *err);

@@ -377,10 +377,108 @@ int du_dbu_renew(struct du_db *db, int64_t session_id, const char *worker, int l
 {
 	char sid[24], lease[24];
 	const char *p[] = { I64(sid, session_id), worker, I64(lease, lease_s) };
+	/* The leases and the worker's heartbeat, in one round trip. */
 	return q(db, err, "renew lease",
-		 "UPDATE file_uploads SET lease_until = now() + make_interval(secs => $3::int)"
+		 "WITH hb AS (UPDATE session_workers SET heartbeat_at = now() WHERE session_id = $1 AND worker = $2)"
+		 " UPDATE file_uploads SET lease_until = now() + make_interval(secs => $3::int)"
 		 " WHERE session_id = $1 AND worker = $2 AND status = 'uploading'",
 		 3, p, NULL);
+}
+
+int du_dbu_worker_begin(struct du_db *db, int64_t session_id, const struct du_worker *w, struct du_err *err)
+{
+	char sid[24], pid[24], st[24];
+	const char *p[] = { I64(sid, session_id), w->worker, w->host, I64(pid, w->pid), I64(st, w->proc_start),
+			    w->boot_id[0] ? w->boot_id : NULL };
+	return q(db, err, "worker row",
+		 "INSERT INTO session_workers (session_id, worker, host, pid, proc_start, boot_id)"
+		 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, worker)"
+		 " DO UPDATE SET heartbeat_at = now(), ended_at = NULL",
+		 6, p, NULL);
+}
+
+int du_dbu_worker_end(struct du_db *db, int64_t session_id, const char *worker, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), worker };
+	return q(db, err, "worker row",
+		 "UPDATE session_workers SET ended_at = now() WHERE session_id = $1 AND worker = $2", 2, p, NULL);
+}
+
+/*
+ * The in_progress sessions none of whose workers is alive (see du_dbu_dead_sessions). Sessions
+ * without worker rows (du before 0.2) are judged by the process that made them, as before; the
+ * Python tool's, which recorded none, are left alone.
+ */
+int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
+			 void *arg, struct du_err *err)
+{
+	char secs[24];
+	const char *p[] = { me->host, me->boot_id[0] ? me->boot_id : "", I64(secs, remote_dead_s) };
+	PGresult *r = NULL;
+	/* One row per live-looking worker (none: one row of NULLs), and whether the session has any. */
+	int rc = q(db, err, "sessions without a live worker",
+		   "SELECT s.id, w.worker IS NOT NULL,"
+		   " EXISTS (SELECT 1 FROM session_workers x WHERE x.session_id = s.id),"
+		   " coalesce(w.host = $1 AND coalesce(w.boot_id, '') = $2, s.hostname = $1, false),"
+		   " coalesce(w.pid, s.pid, 0), coalesce(w.proc_start, -1),"
+		   " coalesce(w.heartbeat_at > now() - make_interval(secs => $3::int), false),"
+		   " coalesce(w.host, s.hostname, '?')"
+		   " FROM sync_sessions s LEFT JOIN session_workers w ON w.session_id = s.id AND w.ended_at IS NULL"
+		   " WHERE s.status = 'in_progress'"
+		   "  AND (s.pid IS NOT NULL OR EXISTS (SELECT 1 FROM session_workers x WHERE x.session_id = s.id))"
+		   " ORDER BY s.id",
+		   3, p, &r);
+	if (rc)
+		return rc;
+	int n = PQntuples(r);
+	for (int i = 0; i < n && !rc;) {
+		int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		bool any_alive = false;
+		char why[200] = "";
+		int j = i;
+		for (; j < n && strtoll(PQgetvalue(r, j, 0), NULL, 10) == id; j++) {
+			bool worker_row = PQgetvalue(r, j, 1)[0] == 't', has_workers = PQgetvalue(r, j, 2)[0] == 't';
+			bool here = PQgetvalue(r, j, 3)[0] == 't', fresh = PQgetvalue(r, j, 6)[0] == 't';
+			long pid = atol(PQgetvalue(r, j, 4));
+			int64_t start = strtoll(PQgetvalue(r, j, 5), NULL, 10);
+			const char *host = PQgetvalue(r, j, 7);
+			if (!worker_row && has_workers) {
+				snprintf(why, sizeof(why), "every worker left without finishing it");
+			} else if (!worker_row && !here) {
+				any_alive = true; /* an older du's session on another host: nothing to go by */
+			} else if (here ? alive(pid, worker_row ? start : -1) : fresh) {
+				any_alive = true;
+			} else if (!why[0] && here) {
+				snprintf(why, sizeof(why), "its process %ld on %s ended", pid, host);
+			} else if (!why[0]) {
+				snprintf(why, sizeof(why), "no heartbeat from %s for over %d s", host, remote_dead_s);
+			}
+		}
+		if (!any_alive)
+			rc = cb(arg, id, why);
+		i = j;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *why, bool *done, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), why };
+	PGresult *r = NULL;
+	int rc = q(db, err, "mark a dead session interrupted",
+		   "UPDATE sync_sessions SET status = 'interrupted', completed_at = now(),"
+		   " error_message = coalesce(error_message, 'no worker left: ' || $2)"
+		   " WHERE id = $1 AND status = 'in_progress'",
+		   2, p, &r);
+	if (rc)
+		return rc;
+	*done = atoi(PQcmdTuples(r)) > 0;
+	PQclear(r);
+	return DU_OK;
 }
 
 static const char *const status_names[] = { "uploaded", "failed", "pending" };
@@ -752,38 +850,6 @@ int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, 
 	return DU_OK;
 }
 
-int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
-		     struct du_err *err)
-{
-	const char *p[] = { hostname };
-	PGresult *r = NULL;
-	int rc = q(db, err, "find sessions of dead processes",
-		   "SELECT id, pid FROM sync_sessions WHERE status = 'in_progress' AND hostname = $1"
-		   " AND pid IS NOT NULL",
-		   1, p, &r);
-	if (rc)
-		return rc;
-	*reaped = 0;
-	for (int i = 0; i < PQntuples(r) && !rc; i++) {
-		if (alive(atol(PQgetvalue(r, i, 1))))
-			continue;
-		const char *p1[] = { PQgetvalue(r, i, 0) };
-		/* Not while any worker still holds a live lease on its files (a joiner elsewhere). */
-		PGresult *u = NULL;
-		rc = q(db, err, "mark a dead session interrupted",
-		       "UPDATE sync_sessions SET status = 'interrupted', completed_at = now(),"
-		       " error_message = coalesce(error_message, 'its process ended without finishing it')"
-		       " WHERE id = $1 AND status = 'in_progress' AND NOT EXISTS (SELECT 1 FROM file_uploads"
-		       "  WHERE session_id = $1 AND status = 'uploading' AND lease_until > now())",
-		       1, p1, &u);
-		if (!rc && atoi(PQcmdTuples(u)) > 0)
-			(*reaped)++;
-		if (u)
-			PQclear(u);
-	}
-	PQclear(r);
-	return rc;
-}
 
 
 /*

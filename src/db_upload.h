@@ -128,9 +128,29 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 		  struct du_err *err);
 /* How many rows of session are pending or uploading (by anyone). */
 int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
-/* Sessions left in_progress by processes of this host that no longer exist become interrupted. */
-int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
-		     struct du_err *err);
+/*
+ * Worker rows (session_workers): each process working on a session has one, its heartbeat renewed
+ * with its leases (du_dbu_renew), ended when it leaves.
+ */
+struct du_worker {
+	char worker[160];           /* du_worker_id() */
+	char host[256];
+	long pid;
+	int64_t proc_start;         /* /proc/self/stat starttime */
+	char boot_id[64];
+};
+int du_dbu_worker_begin(struct du_db *db, int64_t session_id, const struct du_worker *w, struct du_err *err);
+int du_dbu_worker_end(struct du_db *db, int64_t session_id, const char *worker, struct du_err *err);
+/*
+ * Hand cb each in_progress session none of whose workers is alive: a worker on me's host (same
+ * boot) by alive(pid, proc_start), any other by a heartbeat newer than remote_dead_s; why says
+ * what was seen. Read only: status uses it to show presumed-dead sessions.
+ */
+int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
+			 void *arg, struct du_err *err);
+/* in_progress -> interrupted, with why; *done says whether it changed. */
+int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *why, bool *done, struct du_err *err);
 /* Rows of session that are pending, or uploading under another worker's lease. */
 int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
 		       struct du_err *err);

@@ -134,6 +134,78 @@ static int lease_seconds(void)
 	return v > 0 ? v : 300;
 }
 
+/* starttime, field 22 of /proc/PID/stat (after the command's closing parenthesis); -1: none. */
+static int64_t proc_start(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	long long v = -1;
+	/* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+	 * stime cutime cstime priority nice num_threads itrealvalue starttime(22) */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %lld",
+			 &v) != 1)
+		return -1;
+	return v;
+}
+
+bool du_proc_alive(long pid, int64_t start)
+{
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return false;
+	/* The same process, not another one that got its PID since. */
+	return start < 0 || proc_start(pid) == start;
+}
+
+void du_worker_self(struct du_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->worker, sizeof(w->worker), "%s", du_worker_id());
+	if (gethostname(w->host, sizeof(w->host) - 1))
+		snprintf(w->host, sizeof(w->host), "host");
+	w->pid = (long)getpid();
+	w->proc_start = proc_start(w->pid);
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		if (!fgets(w->boot_id, sizeof(w->boot_id), f))
+			w->boot_id[0] = '\0';
+		w->boot_id[strcspn(w->boot_id, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+int du_dead_after_seconds(void)
+{
+	return 2 * lease_seconds();
+}
+
+static int mark_dead(void *arg, int64_t id, const char *why)
+{
+	struct du_db *db = arg;
+	bool done = false;
+	struct du_err e = { 0 };
+	if (du_dbu_mark_interrupted(db, id, why, &done, &e))
+		du_warn("%s", e.msg);
+	else if (done)
+		du_info("session %" PRId64 " marked interrupted: %s", id, why);
+	return 0;
+}
+
+void du_reap_dead_sessions(struct du_db *db)
+{
+	struct du_worker me;
+	struct du_err e = { 0 };
+	du_worker_self(&me);
+	if (du_dbu_dead_sessions(db, &me, du_dead_after_seconds(), du_proc_alive, mark_dead, db, &e))
+		du_warn("%s", e.msg);
+}
+
 /* How long the run waits for a database that went away before it stops (resumably). */
 static double db_grace(void)
 {
@@ -1303,6 +1375,11 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	}
 	if ((rc = du_db_open(&r.wdb, cfg, err)) || (rc = du_db_open(&r.mdb, cfg, err)))
 		goto out;
+	/* This process works on the session: its row, whose heartbeat the writer renews with the leases. */
+	struct du_worker self;
+	du_worker_self(&self);
+	if ((rc = du_dbu_worker_begin(db, po->session_id, &self, err)))
+		goto out;
 	if (pthread_create(&r.writer, NULL, writer_main, &r)) {
 		rc = du_err_set(err, DU_ERR_INTERNAL, "cannot start the writer thread");
 		goto out;
@@ -1362,6 +1439,7 @@ join:
 	}
 	if (!rc && du_stop_level() > 0)
 		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+	du_dbu_worker_end(db, po->session_id, du_worker_id(), NULL);
 out:
 	for (int i = 0; i < nw && ws; i++) {
 		du_s3_conn_free(ws[i].conn);

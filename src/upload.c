@@ -438,25 +438,6 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 	}
 }
 
-static bool pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
-}
-
-/* A session whose process died (kill -9, power loss) must not stay in_progress forever. */
-static void reap_dead_sessions(struct du_db *db)
-{
-	char host[256] = "";
-	int n = 0;
-	struct du_err e = { 0 };
-	if (gethostname(host, sizeof(host) - 1))
-		return;
-	if (du_dbu_reap_dead(db, host, pid_alive, &n, &e))
-		du_warn("%s", e.msg);
-	else if (n)
-		du_info("marked %d session%s of ended processes interrupted", n, n == 1 ? "" : "s");
-}
-
 /* ---- the command ------------------------------------------------------------------------------ */
 
 static const char *final_status(int rc, uint64_t failed)
@@ -491,7 +472,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		if ((rc = du_db_migrate(db, err)) ||
 		    (rc = du_db_project_ensure(db, cfg->bucket_name, cfg->aws_region, &project_id, err)))
 			goto out;
-		reap_dead_sessions(db);
+		du_reap_dead_sessions(db);
 	}
 	if (has_schema && cfg->dry_run && (rc = du_dbu_project_find(db, cfg->bucket_name, &project_id, err)))
 		goto out;
@@ -597,6 +578,8 @@ finish:
 			*err = e2;
 		}
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
+		/* Whoever died while we ran (another joiner, an earlier run) is seen now, not next time. */
+		du_reap_dead_sessions(db);
 		/* The decision as the checks settled it, for the summary. */
 		if (res->reasons[0])
 			du_dbo_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
