@@ -2,6 +2,8 @@
 #
 #   make                 build libdu.a and the four tools into bin/
 #   make check           unit tests (cmocka) + end-to-end tests (bats) against real servers
+#   make docs            regenerate docs/CONFIG.md from the option table
+#   make fresh-check     the README's two commands on a brand-new Debian 12 root (debootstrap; root)
 #   make demo            upload a generated sensor tree to a local s3rver + private PostgreSQL
 #   make bench           benchmarks (not part of check; BENCH_ARGS="--runs 1 --update-docs"); make bench-smoke
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -17,6 +19,8 @@ MANDIR      := $(PREFIX)/share/man
 
 CC          ?= cc
 PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto libisal
+# Read when this make starts: check, demo and bench first install the -dev packages, then build in
+# a make of their own, which reads them again (a fresh machine's first 'make check' works).
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -27,7 +31,7 @@ ifneq ($(WERROR)$(CI),)
 WARN        += -Werror
 endif
 DU_CFLAGS   := $(WARN) -D_GNU_SOURCE -DDU_VERSION='"$(VERSION)"' \
-               -DDU_SQLDIR='"$(DATADIR)/sql"' -Iinclude $(PKG_CFLAGS) -pthread -MMD -MP
+               -Iinclude $(PKG_CFLAGS) -pthread -MMD -MP
 DU_LDFLAGS  := -pthread
 ifdef SANITIZE
 DU_CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -44,9 +48,8 @@ TOOL_BIN    := $(TOOLS:%=$(OUT)/bin/%)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 SQL         := $(sort $(wildcard sql/*.sql))
-MAN         := $(wildcard docs/man/*.1)
 
-.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind
+.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind docs fresh-check
 # Objects of the tools and tests are intermediate files to make; keep them so nothing rebuilds.
 .SECONDARY:
 all: bin
@@ -120,7 +123,11 @@ valgrind: bin
 deps:
 	sh scripts/deps.sh
 
-check: deps-quiet bin
+# The build runs in a make of its own, started after deps are in place (see PKG_CFLAGS).
+SUBMAKE     = $(MAKE) --no-print-directory
+
+check: deps-quiet
+	$(SUBMAKE) bin
 	bash tests/run-unit.sh $(OUT)/tests
 	bash tests/run-e2e.sh
 
@@ -134,8 +141,12 @@ e2e: bin
 deps-quiet:
 	@sh scripts/deps.sh --if-missing
 
-demo: deps-quiet bin
+demo: deps-quiet
+	$(SUBMAKE) bin
 	bash scripts/demo.sh
+
+fresh-check:
+	bash scripts/fresh-check.sh
 
 # bench/scan_bench.c drives the du_scan API directly (scan speed and RSS without the rest of du).
 SCAN_BENCH  := $(OUT)/bench/scan_bench
@@ -144,18 +155,24 @@ bench/scan_bench: $(SCAN_BENCH)
 $(SCAN_BENCH): $(OUT)/bench/scan_bench.o $(OUT)/libdu.a
 	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
 
-bench: deps-quiet bin $(SCAN_BENCH)
+bench: deps-quiet
+	$(SUBMAKE) bin $(SCAN_BENCH)
 	bash bench/run.sh $(BENCH_ARGS)
 
 bench-smoke: bin $(SCAN_BENCH)
 	bash bench/run.sh --smoke
 
 install: bin
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(SQL) $(DESTDIR)$(DATADIR)/sql/
 	install -m 644 config.example.json .env.example $(DESTDIR)$(DATADIR)/
-	$(if $(MAN),install -m 644 $(MAN) $(DESTDIR)$(MANDIR)/man1/)
+
+# docs/CONFIG.md is written by the option table itself (the unit test fails when it drifts).
+CONFIG_DOC  := $(OUT)/scripts/config-doc
+$(CONFIG_DOC): $(OUT)/scripts/config-doc.o $(OUT)/libdu.a
+	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
+docs: $(CONFIG_DOC)
+	$(CONFIG_DOC) >docs/CONFIG.md
 
 clean:
 	rm -rf build bin

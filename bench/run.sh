@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: du-upload side by side with rclone, the AWS CLI, s3cmd and one `curl --parallel`
-# process, against s3rver (a real store) and an nginx null sink (the client's own cost), plus du's
+# process, against s3rver (a real store), Ceph's RADOS Gateway (a production one, in memory) and an
+# nginx null sink (the client's own cost), plus du's
 # scanner against find(1), registration of 1M rows against `psql \copy`, and peak RSS.
 #
 #   bash bench/run.sh [--smoke] [--runs N] [--update-docs] [--keep]
@@ -11,7 +12,7 @@
 #   --update-docs  also replace the table in docs/PERFORMANCE.md
 #   --keep         keep the work directory (servers' logs, raw measurements)
 #   --only LIST    run only these parts (comma-separated): scenario names such as small5000-sink or
-#                  big512-s3rver, `scan`, `register`; to look at one figure while working on it
+#                  big512-s3rver or small5000-rgw, `scan`, `register`, `resync`; to look at one figure
 #
 # Datasets are made once under bench/data/ (DU_BENCH_DATA) and reused. Servers are started here on
 # 127.0.0.1 and free ports and stopped by PID on exit, even on failure. Results: bench/results/DATE.md
@@ -98,6 +99,7 @@ NGINX_PID=
 cleanup() {
 	[ -n "$NGINX_PID" ] && { kill -QUIT "$NGINX_PID" 2>/dev/null; sleep 0.2; kill -KILL "$NGINX_PID" 2>/dev/null; }
 	du_kill_pidfile "$WORK/s3/s3rver.pid"
+	du_rgw_stop "$WORK/rgw"
 	du_pg_stop "$WORK/pg"
 	if [ "$KEEP" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -121,6 +123,14 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -e "$WORK/nginx/error.log" >"
 NGINX_PID=$!
 du_wait_port "$SINK_PORT" "$NGINX_PID" || { cat "$WORK/nginx/stderr" >&2; die "nginx did not start"; }
 SINK_URL=http://127.0.0.1:$SINK_PORT
+
+# RGW only for its scenarios (not in the smoke run): start ~3 s, objects in memory.
+RGW_URL=
+rgw_wanted() { [ "$SMOKE" = 0 ] && { [ -z "$ONLY" ] || [[ $ONLY == *-rgw,* ]]; }; }
+if rgw_wanted; then
+	DU_TEST_BUCKETS=$BUCKET du_rgw_start "$WORK/rgw" >/dev/null || die "RGW did not start (log: $WORK/rgw/log)"
+	RGW_URL=$DU_RGW_URL
+fi
 
 # Every client gets the same fixed keys and never a user's AWS files or a TLS bundle.
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -169,13 +179,13 @@ sed "s|${S3RVER_URL#http://}|${SINK_URL#http://}|" "$WORK/s3cmd-s3rver.cfg" >"$W
 client_cmd() {
 	local tool=$1 url=$2 target=$3 dir=$4 prefix=$5
 	case $tool in
-	du) CMD=(env AWS_ENDPOINT_URL_S3="$url" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none) ;;
-	du-md5) CMD=(env AWS_ENDPOINT_URL_S3="$url" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
+	du) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none) ;;
+	du-md5) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
 		--checksum-algorithm=md5) ;;
-	du-tuned) CMD=(env AWS_ENDPOINT_URL_S3="$url" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
+	du-tuned) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
 		-w 32 --use-find=false) ;;
-	rclone) CMD=(env RCLONE_CONFIG_BX_TYPE=s3 RCLONE_CONFIG_BX_PROVIDER=Other RCLONE_CONFIG_BX_ACCESS_KEY_ID=S3RVER
-		RCLONE_CONFIG_BX_SECRET_ACCESS_KEY=S3RVER RCLONE_CONFIG_BX_ENDPOINT="$url" RCLONE_CONFIG_BX_REGION=us-east-1
+	rclone) CMD=(env RCLONE_CONFIG_BX_TYPE=s3 RCLONE_CONFIG_BX_PROVIDER=Other RCLONE_CONFIG_BX_ACCESS_KEY_ID="$AK"
+		RCLONE_CONFIG_BX_SECRET_ACCESS_KEY="$SK" RCLONE_CONFIG_BX_ENDPOINT="$url" RCLONE_CONFIG_BX_REGION=us-east-1
 		RCLONE_CONFIG_BX_FORCE_PATH_STYLE=true RCLONE_CONFIG=/dev/null
 		rclone copy -q --transfers 16 --fast-list --s3-no-head --s3-no-check-bucket "$dir" "bx:$BUCKET/$prefix") ;;
 	aws) CMD=(/usr/bin/aws s3 cp --recursive --only-show-errors --no-progress --endpoint-url "$url" "$dir"
@@ -194,7 +204,7 @@ client_cmd() {
 		(cd "$dir" && find . -type f) | sed 's|^\./||' |
 			awk -v u="$url/$BUCKET/$prefix/" -v d="$dir/" \
 				'{ printf "url = \"%s%s\"\nupload-file = \"%s%s\"\noutput = \"/dev/null\"\n", u, $0, d, $0 }' >"$cfg"
-		CMD=(curl --parallel --parallel-max 16 -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER
+		CMD=(curl --parallel --parallel-max 16 -sS --fail --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK"
 			-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --config "$cfg") ;;
 	esac
 }
@@ -210,7 +220,12 @@ FAILS=0
 one_run() {
 	local scen=$1 target=$2 dir=$3 nfiles=$4 bytes=$5 tool=$6 run=$7
 	local prefix=$scen-$tool-r$run url sinkarg=() ok=1 note=
-	if [ "$target" = sink ]; then url=$SINK_URL; sinkarg=(--sink-pid "$NGINX_PID" --sink-log "$WORK/nginx/access.log"); else url=$S3RVER_URL; fi
+	AK=S3RVER SK=S3RVER
+	case $target in
+	sink) url=$SINK_URL; sinkarg=(--sink-pid "$NGINX_PID" --sink-log "$WORK/nginx/access.log") ;;
+	rgw) url=$RGW_URL AK=$DU_RGW_AK SK=$DU_RGW_SK ;;
+	*) url=$S3RVER_URL ;;
+	esac
 	case $tool in du*) db_reset ;; esac
 	client_cmd "$tool" "$url" "$target" "$dir" "$prefix"
 	sync_quiet
@@ -225,6 +240,12 @@ one_run() {
 		n=$(find "$WORK/s3/s3data/$BUCKET/$prefix" -name '*._S3rver_object' 2>/dev/null | wc -l)
 		[ "$n" -eq "$nfiles" ] || { ok=0; note="$n of $nfiles objects stored"; }
 		rm -rf "${WORK:?}/s3/s3data/$BUCKET/$prefix"
+	fi
+	if [ "$ok" = 1 ] && [ "$target" = rgw ]; then
+		local n
+		n=$($PY "$TOP/tests/lib/s3_admin.py" "$RGW_URL" "$AK" "$SK" ls "$BUCKET" "$prefix/" | wc -l)
+		[ "$n" -eq "$nfiles" ] || { ok=0; note="$n of $nfiles objects stored"; }
+		$PY "$TOP/tests/lib/s3_admin.py" "$RGW_URL" "$AK" "$SK" rmprefix "$BUCKET" "$prefix/"
 	fi
 	if [ "$ok" = 1 ] && [ "$target" = sink ]; then
 		# Smoke: the sink's own count of body bytes read. Timing runs: the loopback interface's.
@@ -301,6 +322,8 @@ else
 	scenario "small$N_B-sink" sink "$DATA/small-$N_B" "du du-tuned rclone curl"
 	scenario "big$BIG_MIB-sink" sink "$BIG" "du du-md5 du-tuned rclone aws s3cmd:1 curl"
 	scenario "big$BIG_MIB-s3rver" s3rver "$BIG" "du du-tuned rclone aws:1 curl"
+	scenario "small$N_A-rgw" rgw "$SMALL_A" "du rclone curl"
+	scenario "big$BIG_MIB-rgw" rgw "$BIG" "du rclone curl"
 fi
 
 # ---- scanning ----------------------------------------------------------------------------------
@@ -399,6 +422,35 @@ for n in "$TREE_SMALL" "$TREE_BIG"; do
 		register_copy "$n" "$run"
 	done
 done
+}
+
+# ---- re-runs: the sync decision over a bucket that already holds everything ---------------------
+
+# The N_B small files uploaded once to s3rver (not measured), then: a re-run with nothing changed
+# (listing and rows decide, no file is read), a re-run after `touch` of every file (each one hashed
+# by a worker and compared with its ETag, none sent), and `cat` of the same tree as the floor of
+# reading it. Peak RSS is in the raw records (kind=resync).
+resync_run() {
+	local variant=$1 dir=$2 prefix=$3
+	$MEASURE --out "$RAW" --tag kind=resync --tag variant="$variant" --tag files="$N_B" --pg-pid "$PG_PID" \
+		--timeout 900 -- env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" \
+		-q --progress=none >"$WORK/resync-$variant.log" 2>&1
+	say "resync $variant: $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall, %.2f s CPU, %d MiB peak RSS" % (r["wall"], r["user"] + r["sys"], r.get("rss_kb", 0) // 1024))'); $(sql "SELECT 'sent ' || files_uploaded || ', decision ' || decision FROM sync_sessions ORDER BY id DESC LIMIT 1")"
+}
+[ "$SMOKE" = 0 ] && wanted resync && {
+	dir=$DATA/small-$N_B
+	say "== resync: $N_B files already in s3rver"
+	db_reset
+	env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p resync -q --progress=none ||
+		die "resync: first upload failed"
+	resync_run unchanged "$dir" resync
+	find "$dir" -type f -exec touch {} +
+	resync_run touched "$dir" resync
+	resync_run after-touch "$dir" resync
+	$MEASURE --out "$RAW" --tag kind=resync --tag variant=cat --tag files="$N_B" -- \
+		sh -c "find '$dir' -type f -print0 | xargs -0 cat >/dev/null"
+	say "resync cat floor: $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall" % r["wall"])')"
+	rm -rf "${WORK:?}/s3/s3data/$BUCKET/resync"
 }
 
 # ---- the table ---------------------------------------------------------------------------------

@@ -258,6 +258,17 @@ static const struct opt opts[] = {
 	  .metavar = "list|abort",
 	  .help = "list the multipart uploads under the prefix (or abort those du cannot continue), then exit",
 	  .off = OFF(stale_uploads) },
+	{ .key = "checksum", .flag = "checksum", .tools = U | M, .type = T_BOOL, .def = "false",
+	  .group = G_RUN, .metavar = "BOOL",
+	  .help = "hash every file S3 lists with the same size and compare (a proof run: slower)",
+	  .off = OFF(checksum) },
+	{ .key = "size_only", .flag = "size-only", .tools = U | M, .type = T_BOOL, .def = "false",
+	  .group = G_RUN, .metavar = "BOOL",
+	  .help = "skip every file S3 lists with the same size (the Python tool's rule)",
+	  .off = OFF(size_only) },
+	{ .key = "trust_db", .flag = "trust-db", .tools = U | M, .type = T_BOOL, .def = "false",
+	  .group = G_RUN, .metavar = "BOOL",
+	  .help = "do not list the bucket: decide from du's rows alone", .off = OFF(trust_db) },
 	{ .key = "progress", .flag = "progress", .tools = U | R | M, .type = T_ENUM,
 	  .names = progress_names, .def = "auto", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "auto|tty|plain|json|none", .help = "progress display", .off = OFF(progress) },
@@ -1677,6 +1688,14 @@ static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 				  "resume_session (from %s) and join_session (from %s) exclude each other",
 				  du_config_source(cfg, "resume_session"),
 				  du_config_source(cfg, "join_session"));
+	const char *modes[] = { "checksum", "size_only", "trust_db" };
+	bool on[] = { cfg->checksum, cfg->size_only, cfg->trust_db };
+	for (int i = 0; i < 3; i++)
+		for (int k = i + 1; k < 3; k++)
+			if (on[i] && on[k])
+				return du_err_set(err, DU_ERR_CONFIG, "%s (from %s) and %s (from %s) exclude each other",
+						  modes[i], du_config_source(cfg, modes[i]), modes[k],
+						  du_config_source(cfg, modes[k]));
 	if (cfg->sse_kms_key_id && !(cfg->sse && !strcmp(cfg->sse, "aws:kms")))
 		return du_err_set(err, DU_ERR_CONFIG, "sse_kms_key_id (from %s) needs sse aws:kms",
 				  du_config_source(cfg, "sse_kms_key_id"));

@@ -30,13 +30,17 @@ struct du_db_copy {
 	int64_t rows;
 };
 
-static void on_notice(void *arg, const char *msg)
+/*
+ * The server's notices: a WARNING is the user's business (a real problem); NOTICE and below (the
+ * migrations' "already exists, skipping", and the like) are not, at any verbosity.
+ */
+static void on_notice(void *arg, const PGresult *res)
 {
 	(void)arg;
-	size_t n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		n--;
-	du_debug("postgres: %.*s", (int)n, msg);
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (sev && msg && !strcmp(sev, "WARNING"))
+		du_warn("postgres: %s", msg);
 }
 
 /* ---- messages without secrets ---- */
@@ -225,7 +229,7 @@ int du_db_open(struct du_db **out, const struct du_config *cfg, struct du_err *e
 		du_db_close(db);
 		return DU_ERR_DB;
 	}
-	PQsetNoticeProcessor(db->conn, on_notice, NULL);
+	PQsetNoticeReceiver(db->conn, on_notice, NULL);
 	*out = db;
 	return DU_OK;
 }

@@ -34,11 +34,14 @@ struct du_obs_session {
 	int64_t total_files, total_size_bytes, files_uploaded, files_failed, files_skipped;
 	int64_t files_remaining, bytes_uploaded;
 	double duration_s, progress_percent, success_percent, files_per_s, bytes_per_s, eta_s;
+	bool python_era;   /* written by the Python tool: its file rows say nothing (all 'pending') */
 };
 
-/* Does the database hold the views of sql/020_views.sql? (status migrates only when not, so a
- * read-only role can run it.) */
+/* Does the database hold the views of sql/020_views.sql? When not (the Python tool's database, an
+ * older du's), the readers below use the base tables alone: status never migrates or writes. */
 int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err);
+
+int du_dbo_has_table(struct du_db *db, const char *name, bool *out, struct du_err *err);
 
 /* The limit most recent sessions, newest first. */
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
@@ -46,6 +49,9 @@ int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const stru
 /* One session; DU_ERR_NOTFOUND when there is none. */
 int du_dbo_session(struct du_db *db, int64_t id, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		   struct du_err *err);
+
+/* The session's decision by reason as JSON (sync_sessions.decision), "" when it has none. */
+int du_dbo_decision(struct du_db *db, int64_t id, char *out, size_t n, struct du_err *err);
 
 /* The session's file rows by status (pending, uploading, uploaded, failed; absent ones are 0). */
 struct du_obs_counts {

@@ -18,21 +18,48 @@
 struct du_decision {
 	uint64_t found, bytes_found;
 	uint64_t to_upload, bytes_to_upload;
-	uint64_t in_s3, recorded, changed, bad_keys;
+	uint64_t to_check, bytes_to_check;   /* listed with the same size: a worker hashes them */
+	uint64_t bad_keys;
+	char reasons[1024];                  /* {"new": 3, ...}: the keys below, as JSON */
+};
+
+/*
+ * The reasons of the decision (keys of sync_sessions.decision, values of file_uploads.reason):
+ *   new, missing_in_s3, changed, bad_key           uploaded
+ *   unverifiable_newer                             uploaded: ETag not checkable, file newer
+ *   already_uploaded, same_size,                   skipped at scan time (no row)
+ *   unverifiable_not_newer
+ *   to_check -> unchanged_checked | changed        hashed by a worker, then skipped or uploaded
+ * du_progress_reason_label() gives the words a person reads.
+ */
+/* "3 new, 1 missing in S3, 2 already uploaded" from a decision's JSON, in a fixed order. */
+void du_reasons_text(const char *json, char *out, size_t n);
+
+enum du_decide_mode { DU_DECIDE_NORMAL, DU_DECIDE_CHECKSUM, DU_DECIDE_SIZE_ONLY, DU_DECIDE_TRUST_DB };
+
+struct du_decide_opts {
+	int64_t session_id;        /* 0: dry run (decide into a temporary table, write nothing) */
+	int64_t project_id;
+	bool has_schema;           /* false: the database holds no du schema yet (dry run) */
+	const char *endpoint;      /* rows of sessions against another endpoint decide nothing */
+	bool endpoint_is_aws;      /* sessions without a recorded endpoint were against AWS */
+	enum du_decide_mode mode;
+	bool keep;                 /* keep the decision for du_dbu_dry_list also in a real run */
 };
 
 /* Create the temporary staging tables (du_s3_stage, du_scan_stage). */
 int du_dbu_stage_begin(struct du_db *db, struct du_err *err);
-/* COPY handles for the two stages: rows are (s3_key, size, etag) and
+/* COPY handles for the two stages: rows are (s3_key, size, etag, mtime seconds) and
  * (local_path, s3_key, file_size, mtime_ns, inode, file_type, bad_key). */
 int du_dbu_stage_copy(struct du_db *db, bool scan, struct du_db_copy **out, struct du_err *err);
 /*
- * Decide. With session_id > 0, insert the rows to upload into file_uploads for that session and
- * set the session's totals; with 0 (dry run), only count and keep du_decision for listing.
- * has_schema false: the database holds no du schema yet (dry run on a fresh database).
+ * Decide (docs/DATABASE.md, "What a run uploads"). With o->session_id, insert the rows to upload
+ * or check into file_uploads for that session and set the session's totals; with 0 (dry run),
+ * only count and keep the decision for du_dbu_dry_list.
  */
-int du_dbu_decide(struct du_db *db, int64_t session_id, int64_t project_id, bool has_schema,
-		  struct du_decision *d, struct du_err *err);
+int du_dbu_decide(struct du_db *db, const struct du_decide_opts *o, struct du_decision *d, struct du_err *err);
+/* Record the S3 endpoint the session works against. */
+int du_dbu_session_endpoint(struct du_db *db, int64_t session_id, const char *endpoint, struct du_err *err);
 /* Set the session's totals from the decision and mark it scanned. */
 int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decision *d, struct du_err *err);
 /*
@@ -42,10 +69,12 @@ int du_dbu_scanned(struct du_db *db, int64_t session_id, const struct du_decisio
 int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id, const char *prefix,
 			bool *known, struct du_err *err);
 /* COPY straight into file_uploads: rows are (session_id, local_path, s3_key, file_size, mtime_ns,
- * inode, file_type, status, error_message). */
+ * inode, file_type, status, error_message, reason). */
 int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err *err);
-/* Dry run: hand each decided row to cb (key, size, upload?). */
-int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, bool upload),
+/* After a dry run or a kept decision: hand each decided file to cb (key, size, action
+ * "upload"/"check"/"skip", reason). */
+int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, const char *action,
+					      const char *reason),
 		    void *arg, struct du_err *err);
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err);
 /* Whether the connection still reaches the server (a round trip). */
@@ -61,6 +90,10 @@ struct du_claimed {
 	int64_t mtime_ns;
 	uint64_t inode;
 	int retry_count;
+	const char *check_etag;    /* a row to check: the listed ETag (NULL: upload it) */
+	const char *check_md5;     /* the recorded md5 of that object, when the ETag cannot say */
+	uint64_t part_size;        /* the recorded part size, for a composite ETag (0: none) */
+	const char *reason;        /* why the decision registered it, or NULL */
 };
 /* Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
  * failed_too, failed rows whose retry_count < max_retry are claimed as well (du-retry). */
@@ -85,6 +118,8 @@ struct du_outcome {
 	int retries;               /* attempts beyond the first in this run */
 	bool count_retry;          /* du-retry: add 1 to retry_count */
 	bool permanent;            /* failed for good: file gone, permission or access denied */
+	const char *reason;        /* a check's result (unchanged_checked, changed), or NULL */
+	uint64_t part_size;        /* multipart: the part size (0: one PUT) */
 };
 /* Write outcomes (one transaction) and bump the session's live counters. Only rows still held by
  * worker ('uploading' with our worker id) change: a file's final row is written once. */
@@ -96,9 +131,29 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 		  struct du_err *err);
 /* How many rows of session are pending or uploading (by anyone). */
 int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
-/* Sessions left in_progress by processes of this host that no longer exist become interrupted. */
-int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
-		     struct du_err *err);
+/*
+ * Worker rows (session_workers): each process working on a session has one, its heartbeat renewed
+ * with its leases (du_dbu_renew), ended when it leaves.
+ */
+struct du_worker {
+	char worker[160];           /* du_worker_id() */
+	char host[256];
+	long pid;
+	int64_t proc_start;         /* /proc/self/stat starttime */
+	char boot_id[64];
+};
+int du_dbu_worker_begin(struct du_db *db, int64_t session_id, const struct du_worker *w, struct du_err *err);
+int du_dbu_worker_end(struct du_db *db, int64_t session_id, const char *worker, struct du_err *err);
+/*
+ * Hand cb each in_progress session none of whose workers is alive: a worker on me's host (same
+ * boot) by alive(pid, proc_start), any other by a heartbeat newer than remote_dead_s; why says
+ * what was seen. Read only: status uses it to show presumed-dead sessions.
+ */
+int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
+			 void *arg, struct du_err *err);
+/* in_progress -> interrupted, with why; *done says whether it changed. */
+int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *why, bool *done, struct du_err *err);
 /* Rows of session that are pending, or uploading under another worker's lease. */
 int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
 		       struct du_err *err);
@@ -136,6 +191,8 @@ struct du_failed_row {
 };
 int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
 		       void *arg, struct du_err *err);
+/* The session's failed rows, all of them. */
+int du_dbu_count_failed(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
 /* Failed rows that du-retry would still try (retry_count < max_attempts, not permanent). */
 int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
 			   struct du_err *err);

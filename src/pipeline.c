@@ -35,6 +35,12 @@ struct ufile {
 	uint64_t size;
 	int64_t mtime_ns;
 	int retries;
+	/* a row to check before sending: see du_claimed */
+	char *check_etag, *check_md5;
+	char row_reason[32];        /* why the decision registered it (file_uploads.reason) */
+	uint64_t check_part_size;
+	const char *reason;         /* the check's result, once known */
+	double t0;                  /* when a worker took it (per-file duration and rate) */
 
 	/* multipart */
 	char *upload_id;
@@ -141,6 +147,78 @@ static int lease_seconds(void)
 	return v > 0 ? v : 300;
 }
 
+/* starttime, field 22 of /proc/PID/stat (after the command's closing parenthesis); -1: none. */
+static int64_t proc_start(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	long long v = -1;
+	/* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+	 * stime cutime cstime priority nice num_threads itrealvalue starttime(22) */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %lld",
+			 &v) != 1)
+		return -1;
+	return v;
+}
+
+bool du_proc_alive(long pid, int64_t start)
+{
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return false;
+	/* The same process, not another one that got its PID since. */
+	return start < 0 || proc_start(pid) == start;
+}
+
+void du_worker_self(struct du_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->worker, sizeof(w->worker), "%s", du_worker_id());
+	if (gethostname(w->host, sizeof(w->host) - 1))
+		snprintf(w->host, sizeof(w->host), "host");
+	w->pid = (long)getpid();
+	w->proc_start = proc_start(w->pid);
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		if (!fgets(w->boot_id, sizeof(w->boot_id), f))
+			w->boot_id[0] = '\0';
+		w->boot_id[strcspn(w->boot_id, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+int du_dead_after_seconds(void)
+{
+	return 2 * lease_seconds();
+}
+
+static int mark_dead(void *arg, int64_t id, const char *why)
+{
+	struct du_db *db = arg;
+	bool done = false;
+	struct du_err e = { 0 };
+	if (du_dbu_mark_interrupted(db, id, why, &done, &e))
+		du_warn("%s", e.msg);
+	else if (done)
+		du_info("session %" PRId64 " marked interrupted: %s", id, why);
+	return 0;
+}
+
+void du_reap_dead_sessions(struct du_db *db)
+{
+	struct du_worker me;
+	struct du_err e = { 0 };
+	du_worker_self(&me);
+	if (du_dbu_dead_sessions(db, &me, du_dead_after_seconds(), du_proc_alive, mark_dead, db, &e))
+		du_warn("%s", e.msg);
+}
+
 /* How long the run waits for a database that went away before it stops (resumably). */
 static double db_grace(void)
 {
@@ -180,6 +258,8 @@ static void ufile_free(struct ufile *f)
 		return;
 	free(f->path);
 	free(f->key);
+	free(f->check_etag);
+	free(f->check_md5);
 	free(f->upload_id);
 	free(f->etags);
 	free(f->done);
@@ -491,11 +571,39 @@ static void fill_failed(struct du_outcome *o, const struct ufile *f, const struc
 	o->permanent = permanent(e);
 }
 
+/* The file's line or event for the person watching (du_progress_file). */
+static void tell(struct run *r, const struct ufile *f, const struct du_outcome *o, bool skipped)
+{
+	bool failed = o->status == DU_OUT_FAILED;
+	if (o->status == DU_OUT_PENDING || (!failed && !du_progress_wants_files(r->prog)))
+		return;
+	struct du_file_event ev = {
+		.key = f->key, .size = o->size ? o->size : f->size,
+		.outcome = failed ? "failed" : skipped ? "skipped" : "uploaded",
+		.reason = failed ? NULL : f->reason ? f->reason : f->row_reason[0] ? f->row_reason : NULL,
+		.error = failed ? o->error : NULL,
+		/* du-retry takes it again unless the failure is for good or it has had its attempts */
+		.will_retry = failed && !o->permanent,
+		.checksum = o->md5[0] ? o->md5 : NULL,
+		.attempt = 1 + f->retries,
+		.duration = f->t0 > 0 ? du_monotonic() - f->t0 : 0,
+	};
+	du_progress_file(r->prog, &ev);
+}
+
 static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 {
 	struct run *r = w->r;
 	o->retries = f->retries;
 	o->count_retry = r->po->retry_mode;
+	o->reason = f->reason;
+	if (o->status == DU_OUT_UPLOADED && f->reason && !strcmp(f->reason, "unchanged_checked")) {
+		__atomic_add_fetch(&r->st.files_checked_same, 1, __ATOMIC_RELAXED);
+		tell(r, f, o, true);
+		emit(r, o);
+		return;
+	}
+	tell(r, f, o, false);
 	du_metrics_file(o->status == DU_OUT_UPLOADED ? DU_METRIC_UPLOADED
 			: o->status == DU_OUT_FAILED ? DU_METRIC_FAILED : DU_METRIC_RELEASED, o->size);
 	if (o->status == DU_OUT_UPLOADED) {
@@ -504,8 +612,7 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 		du_progress_done(r->prog, 1, 0, o->size);
 	} else if (o->status == DU_OUT_FAILED) {
 		__atomic_add_fetch(&r->st.files_failed, 1, __ATOMIC_RELAXED);
-		du_progress_done(r->prog, 0, 1, 0);
-		du_progress_failed(r->prog, f->key, o->error);
+		du_progress_done(r->prog, 0, 1, o->size);
 	} else {
 		__atomic_add_fetch(&r->st.files_released, 1, __ATOMIC_RELAXED);
 	}
@@ -804,10 +911,21 @@ static const struct du_mpu_part *recorded_part(const struct ufile *f, int n)
 	return NULL;
 }
 
+/* An ETag S3 computes from the bytes: a hex md5, or a multipart one "hex-N". Others (SSE-KMS,
+ * some stores) say nothing about the content. */
+static bool md5_like(const char *etag)
+{
+	size_t n = strspn(etag, "0123456789abcdef");
+	return n == 32 && (etag[32] == '\0' || (etag[32] == '-' && etag[33] && strspn(etag + 33, "0123456789") == strlen(etag + 33)));
+}
+
 /*
- * A continued upload whose Complete fails may have been completed by the run that died (after
- * S3 acknowledged it, before its row was written). The object is ours if it has the file's size
- * and either the multipart ETag of these parts or the whole file's md5 (servers differ).
+ * The object behind a Complete whose answer cannot be trusted, confirmed by HEAD: a continued
+ * upload that the run that died may have completed (after S3 acknowledged it, before its row was
+ * written), or a Complete answered 200 without an ETag or with an error body (Ceph RGW answers
+ * its first Complete with an empty <ETag>). The object is ours if it has the file's size and the
+ * multipart ETag of these parts or the whole file's md5 (servers differ), or an ETag that does
+ * not describe content at all.
  */
 static bool completed_earlier(struct worker *w, struct ufile *f, const unsigned char md5[DU_MD5_LEN],
 			      char etag_out[128])
@@ -831,9 +949,8 @@ static bool completed_earlier(struct worker *w, struct ufile *f, const unsigned 
 	if (md5)
 		du_hex(md5, DU_MD5_LEN, whole);
 	if (du_s3_head_object(w->conn, f->key, &info, NULL) == DU_OK && info.size == f->size &&
-	    (!strcmp(info.etag, multi) || (md5 && !strcmp(info.etag, whole)))) {
+	    (!strcmp(info.etag, multi) || (md5 && !strcmp(info.etag, whole)) || !md5_like(info.etag))) {
 		snprintf(etag_out, 128, "%s", info.etag);
-		du_info("'%s' was completed by an earlier run; recording it", f->key);
 		ours = true;
 	}
 	return ours;
@@ -890,8 +1007,13 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	double t0 = du_metrics_now();
 	int rc = du_s3_mpu_complete_ck(w->conn, f->key, f->upload_id, parts, f->nparts, f->ck_alg, whole, o.etag,
 				       &e);
-	if (rc && f->ndone > 0 && completed_earlier(w, f, NULL, o.etag))
+	/* A 200 whose body is not a proper answer (no ETag, an <Error>) leaves the object's fate open. */
+	bool unsure = rc == DU_ERR_PARSE || (rc && e.http_status == 200);
+	if (rc && (f->ndone > 0 || unsure) && completed_earlier(w, f, NULL, o.etag)) {
+		du_info("'%s': %s; the object is there with the file's size%s, recording it", f->key,
+			unsure ? e.msg : "completed by an earlier run", md5_like(o.etag) ? " and ETag" : "");
 		rc = DU_OK;
+	}
 	du_metrics_request(DU_METRIC_COMPLETE, du_metrics_now() - t0);
 	free(parts);
 	if (rc)
@@ -901,6 +1023,7 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	o.status = DU_OUT_UPLOADED;
 	o.size = f->size;
 	o.mtime_ns = f->mtime_ns;
+	o.part_size = f->part_size;
 	if (whole[0] && (run_alg(r) == f->ck_alg || !r->ck_auto))
 		outcome_ck(&o, f->ck_alg, whole, "FULL_OBJECT");
 	else if (composite[0])
@@ -1058,6 +1181,114 @@ done:
 	}
 }
 
+/*
+ * Hash the file as S3 would have for the object it is compared with: its md5 (a plain ETag, or
+ * the md5 du recorded for that object), or the md5 of its parts' md5s at the recorded part size
+ * (a multipart ETag "hex-N"). Read through the worker's own buffer in pieces, with the same
+ * change-during-read check as an upload. *same is set only on success.
+ */
+#define CHECK_CHUNK ((size_t)1 << 20)
+
+static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, bool *same, struct du_err *err)
+{
+	int fd, rc;
+	struct stat st0, st1;
+	const char *etag = f->check_etag ? f->check_etag : "";
+	bool plain = strlen(etag) == 32 && strspn(etag, "0123456789abcdef") == 32;
+	const char *dash = strchr(etag, '-');
+	uint64_t ps = f->check_md5 || plain || !dash ? 0 : f->check_part_size;
+	struct du_md5_ctx *whole = NULL, *part = NULL, *comp = NULL;
+	unsigned char md[DU_MD5_LEN];
+	char hex[DU_MD5_HEX_LEN + 16];
+	uint64_t nparts = 0;
+
+	if ((rc = open_file(f->path, &fd, &st0, err)))
+		return rc;
+	uint64_t len = (uint64_t)st0.st_size;
+	if ((rc = ensure_buf(&w->own, CHECK_CHUNK, err)))
+		goto out;
+	if (!(whole = du_md5_new()) || (ps && (!(part = du_md5_new()) || !(comp = du_md5_new())))) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint64_t off = 0, in_part = 0; off < len && !rc;) {
+		size_t n = len - off < CHECK_CHUNK ? (size_t)(len - off) : CHECK_CHUNK;
+		if (ps && n > ps - in_part)
+			n = (size_t)(ps - in_part);
+		if ((rc = read_full(fd, w->own.p, n, off, err)))
+			break;
+		du_md5_update(whole, w->own.p, n);
+		off += n;
+		if (ps) {
+			du_md5_update(part, w->own.p, n);
+			in_part += n;
+			if (in_part == ps || off == len) {
+				du_md5_final(part, md);
+				part = off < len ? du_md5_new() : NULL;
+				du_md5_update(comp, md, DU_MD5_LEN);
+				nparts++;
+				in_part = 0;
+				if (off < len && !part)
+					rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			}
+		}
+		if (stopping(w->r) && du_stop_level() > 1)
+			rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted");
+	}
+	if (rc)
+		goto out;
+	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
+		rc = du_err_set(err, DU_ERR_CHANGED, "changed during check");
+		goto out;
+	}
+	du_md5_final(whole, md);
+	whole = NULL;
+	du_hex(md, DU_MD5_LEN, o->md5);
+	if (f->check_md5)
+		*same = !strcmp(o->md5, f->check_md5);
+	else if (plain)
+		*same = !strcmp(o->md5, etag);
+	else if (ps) {
+		du_md5_final(comp, md);
+		comp = NULL;
+		du_hex(md, DU_MD5_LEN, hex);
+		snprintf(hex + 32, sizeof(hex) - 32, "-%" PRIu64, nparts);
+		*same = !strcmp(hex, etag);
+	} else {
+		*same = false;
+	}
+	o->id = f->id;
+	o->status = DU_OUT_UPLOADED;
+	o->size = len;
+	o->mtime_ns = mtime_ns(&st0);
+	o->part_size = ps;
+	snprintf(o->etag, sizeof(o->etag), "%s", etag);
+	*same = *same && len == f->size;
+out:
+	if (whole)
+		du_md5_final(whole, md);
+	if (part)
+		du_md5_final(part, md);
+	if (comp)
+		du_md5_final(comp, md);
+	close(fd);
+	return rc;
+}
+
+/* A whole-file job that ends before any part was queued: released for later (stopping) or failed. */
+static void end_early(struct worker *w, struct ufile *f, const struct du_err *e, bool release)
+{
+	struct du_outcome o = { 0 };
+	file_started(w->r);
+	if (release) {
+		release_file(w, f);
+	} else {
+		fill_failed(&o, f, e);
+		finish_file(w, f, &o);
+	}
+	ufile_free(f);
+}
+
 static void do_file(struct worker *w, struct ufile *f)
 {
 	struct run *r = w->r;
@@ -1065,23 +1296,33 @@ static void do_file(struct worker *w, struct ufile *f)
 	struct du_err e = { 0 };
 	struct stat st;
 
+	f->t0 = du_monotonic();
 	if (stopping(r)) {
 		file_started(r);
 		release_file(w, f);
 		ufile_free(f);
 		return;
 	}
+	if (f->check_etag || f->check_md5) {
+		/* Listed with the file's size: send it only if its bytes differ from the object's. */
+		bool same = false;
+		if (check_file(w, f, &o, &same, &e)) {
+			end_early(w, f, &e, stopping(r) && e.code != DU_ERR_CHANGED && !permanent(&e));
+			return;
+		}
+		f->reason = same ? "unchanged_checked" : "changed";
+		du_progress_checked(r->prog, same, same ? f->size : 0);
+		if (same) {
+			file_started(r);
+			finish_file(w, f, &o);
+			ufile_free(f);
+			return;
+		}
+	}
 	/* Multipart when the file is big now (it may have grown since the scan). */
 	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->cfg->multipart_threshold) {
 		if (start_multipart(w, f, &e)) {
-			file_started(r);
-			if (stopping(r))
-				release_file(w, f);
-			else {
-				fill_failed(&o, f, &e);
-				finish_file(w, f, &o);
-			}
-			ufile_free(f);
+			end_early(w, f, &e, stopping(r));
 			return;
 		}
 		/* Parts go to the front of the queue, in order, so all workers help with this file. */
@@ -1159,6 +1400,14 @@ static int enqueue_claimed(void *arg, const struct du_claimed *c)
 	f->id = c->id;
 	f->size = c->size;
 	f->mtime_ns = c->mtime_ns;
+	f->check_part_size = c->part_size;
+	snprintf(f->row_reason, sizeof(f->row_reason), "%s", c->reason ? c->reason : "");
+	if ((c->check_etag && !(f->check_etag = strdup(c->check_etag))) ||
+	    (c->check_md5 && !(f->check_md5 = strdup(c->check_md5)))) {
+		ufile_free(f);
+		free(j);
+		return DU_ERR_NOMEM;
+	}
 	j->f = f;
 	pthread_mutex_lock(&r->mu);
 	push(r, j, false);
@@ -1193,6 +1442,9 @@ static int feed(struct run *r, struct du_err *err)
 		delay = 200;
 		if (n > 0)
 			continue;
+		/* du-retry takes failed rows only: none left to claim is the end of its round. */
+		if (r->po->retry_mode)
+			return DU_OK;
 		/*
 		 * Nothing to claim. Rows other workers hold may still come back (their lease expires
 		 * when they die): wait for them, so the session ends only when its last file is done.
@@ -1271,6 +1523,11 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	}
 	if ((rc = du_db_open(&r.wdb, cfg, err)) || (rc = du_db_open(&r.mdb, cfg, err)))
 		goto out;
+	/* This process works on the session: its row, whose heartbeat the writer renews with the leases. */
+	struct du_worker self;
+	du_worker_self(&self);
+	if ((rc = du_dbu_worker_begin(db, po->session_id, &self, err)))
+		goto out;
 	if (pthread_create(&r.writer, NULL, writer_main, &r)) {
 		rc = du_err_set(err, DU_ERR_INTERNAL, "cannot start the writer thread");
 		goto out;
@@ -1330,6 +1587,7 @@ join:
 	}
 	if (!rc && du_stop_level() > 0)
 		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+	du_dbu_worker_end(db, po->session_id, du_worker_id(), NULL);
 out:
 	for (int i = 0; i < nw && ws; i++) {
 		du_s3_conn_free(ws[i].conn);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "db_upload.h"
 #include "du/config.h"
 #include "du/creds.h"
 #include "du/db.h"
@@ -35,6 +36,7 @@ struct du_pipeline_opts {
 
 struct du_pipeline_stats {
 	uint64_t files_ok, files_failed, files_released, bytes_ok;
+	uint64_t files_checked_same;   /* hashed, found unchanged in S3, not sent */
 	uint64_t parts_sent, parts_reused;
 };
 
@@ -51,5 +53,13 @@ void du_pipeline_s3_close(struct du_creds_provider *cp, struct du_s3 *s3);
 
 /* "host:pid:random", stable for the process. */
 const char *du_worker_id(void);
+/* This process as a worker row (session_workers): id, host, PID, start time, boot id. */
+void du_worker_self(struct du_worker *w);
+/* PID is running and is the process that started at start (-1: any). */
+bool du_proc_alive(long pid, int64_t start);
+/* A worker on another host is taken for dead when its heartbeat is this old: two leases. */
+int du_dead_after_seconds(void);
+/* Mark the in_progress sessions none of whose workers is alive interrupted (du_dbu_dead_sessions). */
+void du_reap_dead_sessions(struct du_db *db);
 
 #endif

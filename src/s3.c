@@ -97,6 +97,7 @@ struct rq {
 	const char *op;                  /* for messages: "PUT", "LIST", ... */
 	const char *key;                 /* NULL: bucket-level */
 	const char *query;               /* raw "name=value&..."; '&' never inside a value */
+	bool query_encoded;              /* query built by qadd: names and values encoded already */
 	const void *body;
 	size_t len;
 	const char *md5_b64;             /* Content-MD5 */
@@ -664,7 +665,7 @@ static char *raw_path(struct du_s3 *s3, const char *key)
 }
 
 /* The URL sent: base + encoded path + '?' + each name and value encoded like SigV4 does. */
-static char *build_url(struct du_s3 *s3, const char *path, const char *query)
+static char *build_url(struct du_s3 *s3, const char *path, const char *query, bool encoded)
 {
 	char *ep = du_sigv4_uri_encode(path, strlen(path), 1), *url = NULL;
 	if (!ep)
@@ -673,7 +674,9 @@ static char *build_url(struct du_s3 *s3, const char *path, const char *query)
 	if (!(url = malloc(cap)))
 		goto out;
 	size_t n = (size_t)snprintf(url, cap, "%s%s", s3->base, ep);
-	if (!empty(query)) {
+	if (!empty(query) && encoded) {
+		snprintf(url + n, cap - n, "?%s", query);
+	} else if (!empty(query)) {
 		url[n++] = '?';
 		const char *q = query;
 		while (*q) {
@@ -707,7 +710,7 @@ out:
 
 char *du_s3i_url(struct du_s3 *s3, const char *key, const char *query)
 {
-	char *path = raw_path(s3, key), *url = path ? build_url(s3, path, query) : NULL;
+	char *path = raw_path(s3, key), *url = path ? build_url(s3, path, query, false) : NULL;
 	free(path);
 	return url;
 }
@@ -834,7 +837,7 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		return du_err_set(err, DU_ERR_INTERNAL, "%s '%s': request headers too large", q->op, what(c, q));
 	}
 	struct du_sigv4_req sr = {
-		.method = q->method, .path = path, .query = q->query,
+		.method = q->method, .path = path, .query = q->query, .query_encoded = q->query_encoded,
 		.headers = c->sign, .nheaders = (size_t)c->nsign,
 		.payload_hash = payload_hash,
 		.access_key = cr.access_key, .secret_key = cr.secret_key,
@@ -967,7 +970,7 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 		du_sha256_hex(q->body ? q->body : "", q->body ? q->len : 0, hash);
 		payload_hash = hash;
 	}
-	if (!(path = raw_path(s3, q->key)) || !(url = build_url(s3, path, q->query))) {
+	if (!(path = raw_path(s3, q->key)) || !(url = build_url(s3, path, q->query, q->query_encoded))) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -1044,7 +1047,24 @@ int du_s3_head_bucket(struct du_s3_conn *c, struct du_err *err)
 }
 
 /* Append "&name=value" (raw) to a query being built. */
-static int qadd(char **qs, size_t *len, size_t *cap, const char *name, const char *value)
+static int qadd_encoded(char **qs, size_t *len, size_t *cap, const char *name, const char *value);
+
+/*
+ * Append name=value to a query that is sent and signed as encoded (rq.query_encoded): the value is
+ * RFC 3986-encoded here, so it may hold any byte (a continuation token, a marker, a prefix with
+ * '&'). Names are du's own and plain.
+ */
+static int qadd(char **qs, size_t *len, size_t *cap, const char *name, const char *raw)
+{
+	char *value = raw ? du_sigv4_uri_encode(raw, strlen(raw), 0) : NULL;
+	if (raw && !value)
+		return -1;
+	int rc = qadd_encoded(qs, len, cap, name, value);
+	free(value);
+	return rc;
+}
+
+static int qadd_encoded(char **qs, size_t *len, size_t *cap, const char *name, const char *value)
 {
 	size_t need = *len + 1 + strlen(name) + 1 + (value ? strlen(value) : 0) + 1;
 	if (need > *cap) {
@@ -1076,18 +1096,10 @@ int du_s3_list(struct du_s3_conn *c, const char *prefix,
 	       int (*cb)(void *arg, const struct du_s3_object *o), void *arg, struct du_err *err)
 {
 	struct du_s3 *s3 = c->s3;
-	char *qs = NULL, *token = NULL, *sent_prefix = NULL, maxkeys[16];
+	char *qs = NULL, *token = NULL, maxkeys[16];
 	size_t qlen, qcap = 0;
-	const char *filter = NULL;
 	int rc = DU_OK;
 
-	/* SigV4's raw query cannot carry '&' in a value: list the part before it and filter. */
-	if (prefix && strchr(prefix, '&')) {
-		if (!(sent_prefix = strndup(prefix, strcspn(prefix, "&"))))
-			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-		filter = prefix;
-		prefix = sent_prefix;
-	}
 	snprintf(maxkeys, sizeof(maxkeys), "%d", s3->o.list_page_size);
 	for (;;) {
 		qlen = 0;
@@ -1098,18 +1110,15 @@ int du_s3_list(struct du_s3_conn *c, const char *prefix,
 			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 			break;
 		}
-		if (token && strchr(token, '&')) {
-			rc = du_err_set(err, DU_ERR_PARSE, "listing continuation token with '&' cannot be signed");
-			break;
-		}
-		struct rq q = { .method = "GET", .op = "LIST", .query = qs, .resp_max = LIST_CAP };
+		/* The token is opaque (RGW's is the raw last key): any byte, encoded by qadd. */
+		struct rq q = { .method = "GET", .op = "LIST", .query = qs, .query_encoded = true, .resp_max = LIST_CAP };
 		if ((rc = perform(c, &q, err)))
 			break;
 		if ((rc = du_s3x_parse_list(c->r.body, c->r.len, &c->pg, err))) {
 			rc = page_error(c, &q, rc, err);
 			break;
 		}
-		if ((rc = du_s3x_each_object(&c->pg, filter, cb, arg)))
+		if ((rc = du_s3x_each_object(&c->pg, NULL, cb, arg)))
 			break; /* the callback's own value; err untouched */
 		if (!c->pg.truncated)
 			break;
@@ -1119,7 +1128,6 @@ int du_s3_list(struct du_s3_conn *c, const char *prefix,
 	}
 	free(token);
 	free(qs);
-	free(sent_prefix);
 	return rc;
 }
 
@@ -1572,18 +1580,11 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 			   int (*cb)(void *arg, const char *key, const char *upload_id, int64_t initiated),
 			   void *arg, struct du_err *err)
 {
-	char *qs = NULL, *key_marker = NULL, *id_marker = NULL, *sent_prefix = NULL;
+	char *qs = NULL, *key_marker = NULL, *id_marker = NULL;
 	size_t qlen, qcap = 0;
-	const char *filter = NULL;
 	char maxup[16];
 	int rc = DU_OK;
 	snprintf(maxup, sizeof(maxup), "%d", c->s3->o.list_page_size);
-	if (prefix && strchr(prefix, '&')) {
-		if (!(sent_prefix = strndup(prefix, strcspn(prefix, "&"))))
-			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-		filter = prefix;
-		prefix = sent_prefix;
-	}
 	for (;;) {
 		qlen = 0;
 		if (qadd(&qs, &qlen, &qcap, "encoding-type", "url") ||
@@ -1595,18 +1596,19 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 			break;
 		}
-		if ((key_marker && strchr(key_marker, '&')) || (id_marker && strchr(id_marker, '&'))) {
-			rc = du_err_set(err, DU_ERR_S3, "LIST-UPLOADS: cannot page past a key containing '&'");
-			break;
-		}
-		struct rq q = { .method = "GET", .op = "LIST-UPLOADS", .query = qs, .resp_max = LIST_CAP };
+		struct rq q = { .method = "GET", .op = "LIST-UPLOADS", .query = qs, .query_encoded = true,
+				.resp_max = LIST_CAP };
 		if ((rc = perform(c, &q, err)))
 			break;
-		if ((rc = du_s3x_parse_uploads(c->r.body, c->r.len, &c->pg, err))) {
+		/* RGW encodes as asked without saying so; moto does not encode: see looks_url_encoded. */
+		c->pg.decode_asked = true;
+		rc = du_s3x_parse_uploads(c->r.body, c->r.len, &c->pg, err);
+		c->pg.decode_asked = false;
+		if (rc) {
 			rc = page_error(c, &q, rc, err);
 			break;
 		}
-		if ((rc = du_s3x_each_upload(&c->pg, filter, cb, arg)))
+		if ((rc = du_s3x_each_upload(&c->pg, NULL, cb, arg)))
 			break;
 		if (!c->pg.truncated)
 			break;
@@ -1619,7 +1621,6 @@ int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 	free(qs);
 	free(key_marker);
 	free(id_marker);
-	free(sent_prefix);
 	return rc;
 }
 

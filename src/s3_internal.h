@@ -41,7 +41,10 @@ struct du_s3x_page {
 	char *upload_id;      /* InitiateMultipartUploadResult UploadId */
 	struct du_s3x_error error;
 	/* private */
-	bool url_encoded;
+	bool url_encoded;             /* the answer said <EncodingType>url</EncodingType> */
+	/* Set by the caller, kept across pages: the request asked for encoding-type=url, and this
+	 * listing's keys are decoded even when the answer does not say so (Ceph RGW's uploads list). */
+	bool decode_asked;
 	struct du_s3x_rec *recs;
 	size_t nrecs, caprecs;
 	char *arena;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,6 +544,26 @@ int du_s3x_parse_parts(const char *buf, size_t len, struct du_s3x_page *pg, stru
 	return DU_OK;
 }
 
+/*
+ * Asked for encoding-type=url, an answer without <EncodingType> may still be encoded (Ceph RGW's
+ * ListMultipartUploads) or not (moto ignores the parameter). Encoded keys hold only characters URL
+ * encoding leaves alone and at least one %XX; a raw key that needed encoding holds a character
+ * outside that set (a space, '&', a UTF-8 byte). Keys with neither read the same either way.
+ */
+static bool looks_url_encoded(const struct du_s3x_page *pg)
+{
+	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/%+*!'()";
+	bool escape = false;
+	for (size_t i = 0; i < pg->nrecs; i++) {
+		const char *k = pg->arena + pg->recs[i].a;
+		if (k[strspn(k, safe)])
+			return false;
+		for (const char *p = strchr(k, '%'); p && !escape; p = strchr(p + 1, '%'))
+			escape = isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]);
+	}
+	return escape;
+}
+
 int du_s3x_parse_uploads(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err)
 {
 	int rc = parse_page(buf, len, K_UPLOADS, pg, err);
@@ -552,7 +573,8 @@ int du_s3x_parse_uploads(const char *buf, size_t len, struct du_s3x_page *pg, st
 		pg->nrecs = 0;
 		return du_err_set(err, DU_ERR_PARSE, "truncated upload listing without a marker");
 	}
-	if (pg->url_encoded) {
+	/* Decoded once, here: whether or not the answer repeats the encoding we asked for. */
+	if (pg->url_encoded || (pg->decode_asked && looks_url_encoded(pg))) {
 		for (size_t i = 0; i < pg->nrecs; i++) {
 			char *k = pg->arena + pg->recs[i].a;
 			du_s3x_url_decode(k, strlen(k));

@@ -121,7 +121,19 @@ static int qparam_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->value, y->value);
 }
 
+static char *canonical_query(const char *query, bool encoded);
+
 char *du_sigv4_canonical_query(const char *query)
+{
+	return canonical_query(query, false);
+}
+
+char *du_sigv4_canonical_query_encoded(const char *query)
+{
+	return canonical_query(query, true);
+}
+
+static char *canonical_query(const char *query, bool encoded)
 {
 	if (!query || !*query)
 		return calloc(1, 1);
@@ -142,8 +154,10 @@ char *du_sigv4_canonical_query(const char *query)
 			const char *vend = end;
 			if (!eq)
 				eq = vend = end;
-			qp[k].name = du_sigv4_uri_encode(p, (size_t)(eq - p), 0);
-			qp[k].value = du_sigv4_uri_encode(eq + (eq < end), (size_t)(vend - eq - (eq < end)), 0);
+			const char *v = eq + (eq < end);
+			size_t vn = (size_t)(vend - eq - (eq < end));
+			qp[k].name = encoded ? strndup(p, (size_t)(eq - p)) : du_sigv4_uri_encode(p, (size_t)(eq - p), 0);
+			qp[k].value = encoded ? strndup(v, vn) : du_sigv4_uri_encode(v, vn, 0);
 			if (!qp[k].name || !qp[k].value) {
 				k++;
 				goto out;
@@ -504,7 +518,7 @@ int du_sigv4_sign(const struct du_sigv4_req *rq, struct du_sigv4_out *out, struc
 	date8[8] = '\0';
 
 	uri = du_sigv4_canonical_uri(rq->path);
-	query = du_sigv4_canonical_query(rq->query);
+	query = canonical_query(rq->query, rq->query_encoded);
 	if (!uri || !query) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db_observ.h"
 #include "db_upload.h"
 #include "du/commands.h"
 #include "du/crypto.h"
@@ -75,11 +76,12 @@ struct reg {
 static int list_row(void *arg, const struct du_s3_object *o)
 {
 	struct reg *g = arg;
-	char size[24];
+	char size[24], mt[24];
 	snprintf(size, sizeof(size), "%" PRIu64, o->size);
-	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL };
+	snprintf(mt, sizeof(mt), "%" PRId64, o->mtime);
+	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL, mt };
 	g->listed++;
-	return du_db_copy_row(g->cp, 3, v, g->err);
+	return du_db_copy_row(g->cp, 4, v, g->err);
 }
 
 /*
@@ -147,8 +149,8 @@ static int scan_row(void *arg, const struct du_scan_entry *e)
 	int rc;
 	if (g->direct) {
 		const char *v[] = { g->sid, path, g->key, size, mt, ino, du_file_type(e->rel),
-				    bad ? "failed" : "pending", bad };
-		rc = du_db_copy_row(g->cp, 9, v, g->err);
+				    bad ? "failed" : "pending", bad, bad ? "bad_key" : "new" };
+		rc = du_db_copy_row(g->cp, 10, v, g->err);
 		g->d.found++;
 		g->d.bytes_found += e->size;
 		g->d.bad_keys += bad != NULL;
@@ -171,6 +173,37 @@ static int scan_threads(void)
 	return n > 2 ? (int)n - 1 : 1;
 }
 
+/*
+ * The endpoint a session's rows are valid for: the configured one (without a trailing '/'), or
+ * AWS's endpoint of the region.
+ */
+static void endpoint_of(const struct du_config *cfg, char *buf, size_t n, bool *aws)
+{
+	*aws = !cfg->s3_endpoint || !cfg->s3_endpoint[0];
+	if (*aws)
+		snprintf(buf, n, "https://s3.%s.amazonaws.com", cfg->aws_region ? cfg->aws_region : "us-east-1");
+	else
+		snprintf(buf, n, "%s", cfg->s3_endpoint);
+	size_t l = strlen(buf);
+	while (l > 0 && buf[l - 1] == '/')
+		buf[--l] = '\0';
+}
+
+static enum du_decide_mode decide_mode(const struct du_config *cfg)
+{
+	return cfg->checksum ? DU_DECIDE_CHECKSUM : cfg->size_only ? DU_DECIDE_SIZE_ONLY
+		: cfg->trust_db ? DU_DECIDE_TRUST_DB : DU_DECIDE_NORMAL;
+}
+
+/* A file the decision skipped, for the per-file lines (-v, --progress=json). */
+static int skipped_line(void *arg, const char *key, uint64_t size, const char *action, const char *reason)
+{
+	if (!strcmp(action, "skip"))
+		du_progress_file(arg, &(struct du_file_event){ .key = key, .size = size, .outcome = "skipped",
+							      .reason = reason, .attempt = 1 });
+	return 0;
+}
+
 static int register_files(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3,
 			  struct du_progress *prog, int64_t session_id, int64_t project_id, bool has_schema,
 			  struct du_decision *d, uint64_t *warnings, struct du_err *err)
@@ -186,15 +219,18 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	snprintf(prefix, sizeof(prefix), "%s/", cfg->s3_prefix);
 	if ((rc = du_s3_conn_new(s3, &conn, err)))
 		return rc;
-	if ((rc = du_dbu_stage_copy(db, false, &g.cp, err)))
-		goto out;
-	rc = du_s3_list(conn, prefix, list_row, &g, err);
-	if (rc) {
-		du_db_copy_abort(g.cp);
-		goto out;
+	/* --trust-db: the rows are the listing's cache; nothing is listed (the summary says so). */
+	if (!cfg->trust_db) {
+		if ((rc = du_dbu_stage_copy(db, false, &g.cp, err)))
+			goto out;
+		rc = du_s3_list(conn, prefix, list_row, &g, err);
+		if (rc) {
+			du_db_copy_abort(g.cp);
+			goto out;
+		}
+		if ((rc = du_db_copy_end(g.cp, err)))
+			goto out;
 	}
-	if ((rc = du_db_copy_end(g.cp, err)))
-		goto out;
 
 	struct du_scan_opts so = {
 		.root = cfg->local_directory,
@@ -244,10 +280,19 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	if (g.direct) {
 		g.d.to_upload = g.d.found;
 		g.d.bytes_to_upload = g.d.bytes_found;
+		snprintf(g.d.reasons, sizeof(g.d.reasons), "{\"new\": %" PRIu64 ", \"bad_key\": %" PRIu64 "}",
+			 g.d.found - g.d.bad_keys, g.d.bad_keys);
 		*d = g.d;
 		rc = du_dbu_scanned(db, session_id, d, err);
 	} else {
-		rc = du_dbu_decide(db, session_id, project_id, has_schema, d, err);
+		char ep[512];
+		struct du_decide_opts o = { .session_id = session_id, .project_id = project_id,
+					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg),
+					    .keep = session_id && du_progress_wants_files(prog) };
+		endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
+		rc = du_dbu_decide(db, &o, d, err);
+		if (!rc && o.keep)
+			rc = du_dbu_dry_list(db, skipped_line, prog, err);
 	}
 out:
 	du_s3_conn_free(conn);
@@ -260,7 +305,8 @@ struct stale {
 	struct du_db *db;
 	struct du_s3_conn *conn;
 	bool abort;
-	uint64_t listed, aborted, kept;
+	uint64_t listed, aborted, kept, failed;
+	char first_failed[1100];
 	struct du_err *err;
 };
 
@@ -295,6 +341,9 @@ static int stale_one(void *arg, const char *key, const char *upload_id, int64_t 
 	struct du_err e = { 0 };
 	if (du_s3_mpu_abort(st->conn, key, upload_id, &e)) {
 		du_warn("cannot abort the upload of '%s': %s", key, e.msg);
+		st->failed++;
+		if (!st->first_failed[0])
+			snprintf(st->first_failed, sizeof(st->first_failed), "%s", key);
 		return 0;
 	}
 	st->aborted++;
@@ -317,17 +366,23 @@ static int stale_uploads(const struct du_config *cfg, struct du_db *db, struct d
 	du_info("%" PRIu64 " multipart upload%s under s3://%s/%s: %" PRIu64 " resumable, %" PRIu64 " %s",
 		st.listed, st.listed == 1 ? "" : "s", cfg->bucket_name, prefix, st.kept,
 		st.abort ? st.aborted : st.listed - st.kept, st.abort ? "aborted" : "stale");
+	if (st.failed)
+		return du_err_set(err, DU_ERR_S3, "%" PRIu64 " stale upload%s could not be aborted (first: '%s'; all named above)",
+				  st.failed, st.failed == 1 ? "" : "s", st.first_failed);
 	return DU_OK;
 }
 
 /* ---- dry run ------------------------------------------------------------------------------- */
 
-static int dry_line(void *arg, const char *key, uint64_t size, bool upload)
+static int dry_line(void *arg, const char *key, uint64_t size, const char *action, const char *reason)
 {
 	char b[32];
 	(void)arg;
 	du_fmt_bytes(size, b, sizeof(b));
-	printf("%s %s (%s)\n", upload ? "upload" : "skip  ", key, b);
+	if (du_log_level() >= DU_LOG_DEBUG)
+		printf("%-6s %s (%s): %s\n", action, key, b, du_progress_reason_label(reason));
+	else if (strcmp(action, "skip") != 0)
+		printf("%-6s %s (%s)\n", action, key, b);
 	return 0;
 }
 
@@ -344,53 +399,43 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 		    struct du_progress *prog)
 {
 	char b1[32], b2[32], rate[32];
-	double el = res->elapsed > 0 ? res->elapsed : 1e-9;
+	/* Rates on the progress line's clock: the upload phase, not the scan before it. */
+	double el = res->upload_elapsed > 0 ? res->upload_elapsed : 1e-9;
 	du_fmt_bytes(res->bytes_uploaded, b1, sizeof(b1));
 	du_fmt_bytes(res->bytes_found, b2, sizeof(b2));
 	du_fmt_bytes((uint64_t)(res->bytes_uploaded / el), rate, sizeof(rate));
 	if (du_progress_is_json(prog)) {
-		char json[1024];
+		char json[2048];
 		snprintf(json, sizeof(json),
 			 "{\"event\":\"summary\",\"session_id\":%" PRId64 ",\"status\":\"%s\",\"files_found\":%" PRIu64
 			 ",\"files_to_upload\":%" PRIu64 ",\"files_uploaded\":%" PRIu64 ",\"files_failed\":%" PRIu64
-			 ",\"files_skipped\":%" PRIu64 ",\"bytes_uploaded\":%" PRIu64 ",\"elapsed\":%.3f}",
+			 ",\"files_skipped\":%" PRIu64 ",\"files_checked\":%" PRIu64 ",\"files_checked_unchanged\":%" PRIu64
+			 ",\"bytes_uploaded\":%" PRIu64 ",\"elapsed\":%.3f,\"trust_db\":%s,\"decision\":%s}",
 			 res->session_id, res->status, res->files_found, res->files_to_upload, res->files_uploaded,
-			 res->files_failed, res->files_found - res->files_to_upload, res->bytes_uploaded, res->elapsed);
+			 res->files_failed, res->files_found - res->files_to_upload - res->files_to_check + res->files_checked_same,
+			 res->files_to_check, res->files_checked_same, res->bytes_uploaded, res->elapsed,
+			 res->trusted_db ? "true" : "false", res->reasons[0] ? res->reasons : "{}");
 		du_progress_json(prog, json);
 		return;
 	}
-	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s), %" PRIu64 " already in S3, %" PRIu64
-		" already recorded, %" PRIu64 " changed",
-		res->session_id, res->status, res->files_found, b2, res->files_in_s3, res->files_recorded,
-		res->files_changed);
-	du_info("uploaded %" PRIu64 " of %" PRIu64 " files (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64 " failed",
-		res->files_uploaded, res->files_to_upload, b1, res->elapsed, res->files_uploaded / el, rate,
-		res->files_failed);
+	char why[512];
+	du_reasons_text(res->reasons, why, sizeof(why));
+	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s)%s: %s", res->session_id, res->status,
+		res->files_found, b2, res->trusted_db ? ", decided from the database alone (--trust-db: bucket not listed)" : "",
+		why);
+	uint64_t sent = res->files_to_upload + res->files_to_check - res->files_checked_same;
+	if (res->files_to_check)
+		du_info("checked %" PRIu64 " listed file%s by hash: %" PRIu64 " unchanged, not sent", res->files_to_check,
+			res->files_to_check == 1 ? "" : "s", res->files_checked_same);
+	du_info("uploaded %" PRIu64 " of %" PRIu64 " files to send (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64
+		" failed; %.1f s in all", res->files_uploaded, sent, b1, res->upload_elapsed, res->files_uploaded / el,
+		rate, res->files_failed, res->elapsed);
 	if (res->files_failed && db) {
 		du_info("failures by error:");
 		du_dbu_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
 		du_info("retry them with: du-retry -s %" PRId64 "%s%s", res->session_id,
 			cfg->config_file ? " -c " : "", cfg->config_file ? cfg->config_file : "");
 	}
-}
-
-static bool pid_alive(long pid)
-{
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
-}
-
-/* A session whose process died (kill -9, power loss) must not stay in_progress forever. */
-static void reap_dead_sessions(struct du_db *db)
-{
-	char host[256] = "";
-	int n = 0;
-	struct du_err e = { 0 };
-	if (gethostname(host, sizeof(host) - 1))
-		return;
-	if (du_dbu_reap_dead(db, host, pid_alive, &n, &e))
-		du_warn("%s", e.msg);
-	else if (n)
-		du_info("marked %d session%s of ended processes interrupted", n, n == 1 ? "" : "s");
 }
 
 /* ---- the command ------------------------------------------------------------------------------ */
@@ -427,7 +472,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		if ((rc = du_db_migrate(db, err)) ||
 		    (rc = du_db_project_ensure(db, cfg->bucket_name, cfg->aws_region, &project_id, err)))
 			goto out;
-		reap_dead_sessions(db);
+		du_reap_dead_sessions(db);
 	}
 	if (has_schema && cfg->dry_run && (rc = du_dbu_project_find(db, cfg->bucket_name, &project_id, err)))
 		goto out;
@@ -452,7 +497,10 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		}
 		rc = du_db_session_create(db, project_id, cfg, json, &sid, err);
 		free(json);
-		if (rc)
+		char ep[512];
+		bool aws;
+		endpoint_of(cfg, ep, sizeof(ep), &aws);
+		if (rc || (rc = du_dbu_session_endpoint(db, sid, ep, err)))
 			goto out;
 	}
 	res->session_id = sid;
@@ -476,18 +524,22 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		res->bytes_found = d.bytes_found;
 		res->files_to_upload = d.to_upload;
 		res->bytes_to_upload = d.bytes_to_upload;
-		res->files_in_s3 = d.in_s3;
-		res->files_recorded = d.recorded;
-		res->files_changed = d.changed;
+		res->files_to_check = d.to_check;
+		snprintf(res->reasons, sizeof(res->reasons), "%s", d.reasons);
+		res->trusted_db = cfg->trust_db;
 	}
 	if (cfg->dry_run) {
 		char b1[32], b2[32];
+		char why[512], b3[32];
 		du_dbu_dry_list(db, dry_line, NULL, err);
 		du_fmt_bytes(d.bytes_to_upload, b1, sizeof(b1));
-		du_fmt_bytes(d.bytes_found - d.bytes_to_upload, b2, sizeof(b2));
-		printf("dry run: would upload %" PRIu64 " files (%s), skip %" PRIu64 " (%s): %" PRIu64
-		       " already in S3, %" PRIu64 " already recorded\n",
-		       d.to_upload, b1, d.found - d.to_upload, b2, d.in_s3, d.recorded);
+		du_fmt_bytes(d.bytes_to_check, b3, sizeof(b3));
+		du_fmt_bytes(d.bytes_found - d.bytes_to_upload - d.bytes_to_check, b2, sizeof(b2));
+		du_reasons_text(d.reasons, why, sizeof(why));
+		printf("dry run: would upload %" PRIu64 " files (%s), check %" PRIu64 " by hash (%s), skip %" PRIu64
+		       " (%s)%s: %s\n",
+		       d.to_upload, b1, d.to_check, b3, d.found - d.to_upload - d.to_check, b2,
+		       cfg->trust_db ? "; bucket not listed (--trust-db)" : "", why);
 		snprintf(res->status, sizeof(res->status), "dry-run");
 		goto out;
 	}
@@ -496,15 +548,20 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		if (du_dbu_open_rows(db, sid, &open_rows, NULL) == DU_OK)
 			res->files_to_upload = (uint64_t)open_rows;
 	}
-	du_progress_begin(prog, res->files_to_upload, res->bytes_to_upload, res->files_found - res->files_to_upload);
+	du_progress_checks(prog, res->files_to_check);
+	du_progress_begin(prog, res->files_to_upload + res->files_to_check, res->bytes_to_upload + d.bytes_to_check,
+			  res->files_found - res->files_to_upload - res->files_to_check);
 	struct du_pipeline_opts po = { .session_id = sid };
 	struct du_pipeline_stats ps = { 0 };
+	double tu = du_monotonic();
 	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
+	res->upload_elapsed = du_monotonic() - tu;
 	du_progress_end(prog);
 	if (ps.parts_reused)
 		du_info("continued multipart uploads: %" PRIu64 " part(s) reused, %" PRIu64 " sent", ps.parts_reused,
 			ps.parts_sent);
 	res->files_uploaded = ps.files_ok;
+	res->files_checked_same = ps.files_checked_same;
 	res->bytes_uploaded = ps.bytes_ok;
 	res->files_failed = ps.files_failed + d.bad_keys;
 
@@ -521,6 +578,11 @@ finish:
 			*err = e2;
 		}
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
+		/* Whoever died while we ran (another joiner, an earlier run) is seen now, not next time. */
+		du_reap_dead_sessions(db);
+		/* The decision as the checks settled it, for the summary. */
+		if (res->reasons[0])
+			du_dbo_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */

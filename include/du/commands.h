@@ -24,11 +24,15 @@ struct du_upload_result {
 	int64_t session_id;
 	uint64_t files_found, bytes_found;
 	uint64_t files_to_upload, bytes_to_upload;
-	uint64_t files_in_s3, files_recorded, files_changed;
+	uint64_t files_to_check;              /* listed with the same size: hashed and compared */
+	uint64_t files_checked_same;          /* of those, found unchanged: not sent */
+	char reasons[1024];                   /* the decision by reason, JSON (sync_sessions.decision) */
+	bool trusted_db;                      /* --trust-db: decided without listing the bucket */
 	uint64_t files_uploaded, bytes_uploaded;
 	uint64_t files_failed;
 	uint64_t scan_warnings;
 	double elapsed;
+	double upload_elapsed;    /* from the first file taken to the last done: the rates' clock */
 	char status[32];          /* final session status */
 };
 

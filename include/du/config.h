@@ -88,6 +88,7 @@ struct du_config {
 
 	/* Upload run. */
 	bool dry_run;
+	bool checksum, size_only, trust_db;   /* the sync decision's mode (exclusive) */
 	int64_t resume_session;       /* --resume SESSION, 0 = new session */
 	int64_t join_session;         /* --join SESSION, 0 = none */
 	int progress;                 /* enum du_progress_mode */

@@ -47,6 +47,7 @@
 #ifndef DU_SIGV4_H
 #define DU_SIGV4_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "du/err.h"
@@ -63,6 +64,7 @@ struct du_sigv4_req {
 	const char *method;
 	const char *path;          /* raw path starting with '/', e.g. "/bucket/a b/c.wav" */
 	const char *query;         /* raw "a=1&b" or NULL/"" */
+	bool query_encoded;        /* query's names and values are RFC 3986-encoded already (any byte) */
 	const struct du_sigv4_hdr *headers;
 	size_t nheaders;
 	const char *payload_hash;  /* hex SHA-256 of the body or DU_SIGV4_UNSIGNED */
@@ -90,6 +92,9 @@ void du_sigv4_out_release(struct du_sigv4_out *out);
 char *du_sigv4_uri_encode(const char *s, size_t len, int keep_slash);
 char *du_sigv4_canonical_uri(const char *path);
 char *du_sigv4_canonical_query(const char *query);
+/* The same for a query whose names and values are encoded already (du_sigv4_uri_encode): only
+ * sorted, so a value may carry any byte ('&' and '=' arrive as %26 and %3D). */
+char *du_sigv4_canonical_query_encoded(const char *query);
 /* Format t (UTC seconds) as "YYYYMMDDTHHMMSSZ" into buf[17]. */
 void du_sigv4_amz_date(long long t, char buf[17]);
 

@@ -131,3 +131,18 @@ last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 	[ "$(sql "SELECT error_message FROM file_uploads WHERE session_id = $sid AND status = 'failed'")" = "permission denied" ]
 	rm -rf "$d"
 }
+
+@test "a first run into an empty database shows no PostgreSQL notice, even with -v" {
+	psql -qX -d postgres -c "CREATE DATABASE empty_notices" >/dev/null
+	d=$DU_E2E_TMP/notices
+	mkdir -p "$d"
+	head -c 100 /dev/urandom >"$d/a.wav"
+	run env DATABASE_URL="${DATABASE_URL/du_test/empty_notices}" du-upload -d "$d" -b du-test -p notices -v --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"already exists"* ]]
+	[[ "$output" != *"NOTICE"* ]]
+	[[ "$output" != *"postgres:"* ]]
+	# The migrations did run.
+	[ "$(psql -qtAX -d empty_notices -c "SELECT count(*) > 5 FROM schema_migrations")" = t ]
+}

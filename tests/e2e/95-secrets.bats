@@ -25,6 +25,7 @@ teardown_file() {
 setup() {
 	load helpers
 	load trigger_helpers
+	load fault_helpers
 	du_env_s3rver
 	unset AWS_CA_BUNDLE
 	export AWS_SECRET_ACCESS_KEY=$S_AWS AWS_SESSION_TOKEN=$S_TOKEN DB_PASSWORD=$S_DBPW
@@ -35,6 +36,7 @@ setup() {
 
 teardown() {
 	recv_stop
+	du_kill_pidfile "$BATS_TEST_TMPDIR/fp/fp.pid"
 	[ -z "${TLS_PID:-}" ] || { kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null || true; }
 }
 
@@ -53,30 +55,41 @@ no_secret() {
 # sample_cmdlines PID OUT: while PID lives, append the command line of every process on the
 # machine to OUT (du's own first, then its find(1), helpers, everything). Builtins only, so a
 # sweep is quick enough to catch du itself even on a loaded machine.
-sample_cmdlines() {
+sample_once() {
 	local pid=$1 out=$2 p arg line
-	while kill -0 "$pid" 2>/dev/null; do
-		for p in "/proc/$pid" /proc/[0-9]*; do
-			line=""
-			{ while IFS= read -r -d '' arg; do line+="$arg "; done <"$p/cmdline"; } 2>/dev/null
-			[ -z "$line" ] || printf '%s\n' "$line" >>"$out"
-		done
+	for p in "/proc/$pid" /proc/[0-9]*; do
+		line=""
+		# A process may end between the glob and the read: not an error.
+		{ while IFS= read -r -d '' arg; do line+="$arg "; done <"$p/cmdline"; } 2>/dev/null || true
+		[ -z "$line" ] || printf '%s\n' "$line" >>"$out"
 	done
+}
+
+# The proxy holds a PUT in its stall now (so du, waiting for its answer, is alive).
+put_stalled() { [ "$(fp_py 's["faults"].get("stall", 0)')" -ge 1 ]; }
+
+sample_cmdlines() {
+	while kill -0 "$1" 2>/dev/null; do sample_once "$1" "$2"; done
 }
 
 @test "upload, retry and trigger never show a secret: output, logs, dump-config, database, cmdline" {
 	local d="$BATS_TEST_TMPDIR" sid
 	recv_start
 
-	# du-upload, sampled while it runs (slow enough: 30 files, one worker).
-	du-upload -d "$TREE" -b du-test -p secrets -w 1 --log-file "$d/upload.log" -v \
+	# du-upload, held at a known point while sampled: the fault proxy stalls its first PUT, so du
+	# is certainly running (blocked in that PUT) when one sweep reads every command line.
+	fp_start "$d/fp" "$DU_S3RVER_URL"
+	fp_ctl "set?next=stall&stall=4&methods=PUT" >/dev/null
+	AWS_ENDPOINT_URL_S3=$DU_FP_URL du-upload -d "$TREE" -b du-test -p secrets -w 1 --log-file "$d/upload.log" -v \
 		>"$d/upload.out" 2>"$d/upload.err" &
 	local pid=$!
+	wait_until 30 put_stalled
+	sample_once "$pid" "$d/cmdlines"
+	[ "$(grep -c 'du-upload' "$d/cmdlines")" -ge 1 ] # the sweep saw du, stalled in its PUT
 	sample_cmdlines "$pid" "$d/cmdlines" &
 	local sampler=$!
 	wait "$pid"
 	wait "$sampler" || true
-	[ "$(grep -c 'du-upload' "$d/cmdlines")" -ge 1 ] # the sampler did see du running
 	sid=$(sql "SELECT max(id) FROM sync_sessions")
 	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploaded'")" -gt 30 ]
 

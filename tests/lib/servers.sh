@@ -98,6 +98,12 @@ du_s3rver_start() {
 	export DU_S3RVER_URL="http://127.0.0.1:$_port"
 }
 
+# moto exists only in this image's pyenv (no Debian package, no PyPI here): tests that use it skip,
+# saying so, where it is missing. RGW verifies signatures on every machine.
+du_moto_available() {
+	"$DU_PY" -c 'import moto, boto3' 2>/dev/null
+}
+
 du_moto_start() {
 	_d=$1
 	mkdir -p "$_d"
@@ -118,4 +124,96 @@ du_kill_pidfile() {
 	for _i in $(seq 1 50); do kill -0 "$_pid" 2>/dev/null || { rm -f "$1"; return 0; }; sleep 0.1; done
 	kill -KILL "$_pid" 2>/dev/null || true
 	rm -f "$1"
+}
+
+# du_rgw_start DIR: a throwaway single-node Ceph cluster (one monitor, one OSD keeping objects in
+# memory, no manager, no authentication) and its RADOS Gateway on 127.0.0.1:free port, every
+# daemon in the foreground under setsid so $! is its PID (DIR/*.pid). A user with fixed keys and
+# the buckets $DU_TEST_BUCKETS (default "du-test"). Exports DU_RGW_URL, DU_RGW_AK, DU_RGW_SK.
+# Facts and traps: ../shared/SERVERS.md ("Ceph RGW facts"). du_rgw_stop DIR ends it by PID.
+du_rgw_start() {
+	_d=$1
+	mkdir -p "$_d/mon" "$_d/osd" "$_d/run" "$_d/log"
+	_monport=$(du_free_port)
+	_port=$(du_free_port)
+	_fsid=$(cat /proc/sys/kernel/random/uuid)
+	cat >"$_d/ceph.conf" <<-CONF
+		[global]
+		fsid = $_fsid
+		mon host = v2:127.0.0.1:$_monport
+		public addr = 127.0.0.1
+		cluster addr = 127.0.0.1
+		ms bind msgr1 = false
+		auth cluster required = none
+		auth service required = none
+		auth client required = none
+		auth allow insecure global id reclaim = true
+		osd pool default size = 1
+		osd pool default min size = 1
+		osd pool default pg num = 8
+		osd pool default pgp num = 8
+		mon allow pool size one = true
+		mon allow pool delete = true
+		mon warn on pool no redundancy = false
+		paxos propose interval = 0.05
+		run dir = $_d/run
+		admin socket = $_d/run/\$name.asok
+		pid file = $_d/run/\$name.pid
+		log file = $_d/log/\$name.log
+		keyring = $_d/keyring
+		[mon]
+		mon data = $_d/mon/\$cluster-\$id
+		[osd]
+		osd data = $_d/osd/\$cluster-\$id
+		osd objectstore = memstore
+		memstore device bytes = 2147483648
+		osd journal size = 0
+		[client.rgw.a]
+		rgw frontends = beast endpoint=127.0.0.1:$_port
+		rgw data = $_d/rgw
+		ms mon client mode = crc
+		auth client required = none
+		rgw enable usage log = false
+		rgw dns name = 127.0.0.1
+	CONF
+	export CEPH_CONF="$_d/ceph.conf"
+	: >"$_d/keyring"
+	monmaptool --create --fsid "$_fsid" --addv a "[v2:127.0.0.1:$_monport]" "$_d/monmap" >"$_d/log/setup.log" 2>&1 &&
+		ceph-mon --mkfs -i a --monmap "$_d/monmap" >>"$_d/log/setup.log" 2>&1 || { cat "$_d/log/setup.log" >&2; return 1; }
+	setsid ceph-mon -f -i a >"$_d/log/mon.out" 2>&1 &
+	echo $! >"$_d/mon.pid"
+	_uuid=$(cat /proc/sys/kernel/random/uuid)
+	_i=0
+	until ceph --connect-timeout 5 osd new "$_uuid" >>"$_d/log/setup.log" 2>&1; do
+		_i=$((_i + 1))
+		[ $_i -lt 100 ] && kill -0 "$(cat "$_d/mon.pid")" 2>/dev/null || { cat "$_d/log/setup.log" "$_d/log/mon.out" >&2; return 1; }
+		sleep 0.1
+	done
+	mkdir -p "$_d/osd/ceph-0"
+	ceph-osd -i 0 --mkfs --osd-uuid "$_uuid" >>"$_d/log/setup.log" 2>&1 || { cat "$_d/log/setup.log" >&2; return 1; }
+	setsid ceph-osd -f -i 0 >"$_d/log/osd.out" 2>&1 &
+	echo $! >"$_d/osd.pid"
+	_i=0
+	until ceph osd dump 2>/dev/null | grep -q '^osd.0 up'; do
+		_i=$((_i + 1))
+		[ $_i -lt 300 ] && kill -0 "$(cat "$_d/osd.pid")" 2>/dev/null || { cat "$_d/log/osd.out" >&2; return 1; }
+		sleep 0.1
+	done
+	mkdir -p "$_d/rgw"
+	setsid radosgw -f -n client.rgw.a >"$_d/log/rgw.out" 2>&1 &
+	echo $! >"$_d/rgw.pid"
+	du_wait_port "$_port" "$(cat "$_d/rgw.pid")" || { tail -20 "$_d/log/client.rgw.a.log" "$_d/log/rgw.out" >&2; return 1; }
+	export DU_RGW_AK=DURGWTESTACCESSKEY DU_RGW_SK=durgwtestsecretkey0123456789abcdefghijk
+	radosgw-admin user create --uid=du --display-name=du --access-key="$DU_RGW_AK" --secret="$DU_RGW_SK" \
+		>>"$_d/log/setup.log" 2>&1 || { cat "$_d/log/setup.log" >&2; return 1; }
+	export DU_RGW_URL="http://127.0.0.1:$_port"
+	# shellcheck disable=SC2086
+	/usr/bin/python3 "$DU_TOP/tests/lib/s3_admin.py" "$DU_RGW_URL" "$DU_RGW_AK" "$DU_RGW_SK" mkbucket \
+		${DU_TEST_BUCKETS:-du-test} || return 1
+}
+
+du_rgw_stop() {
+	_d=$1
+	for _p in rgw osd mon; do du_kill_pidfile "$_d/$_p.pid"; done
+	unset CEPH_CONF
 }

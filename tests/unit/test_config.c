@@ -1013,7 +1013,7 @@ static void test_reference_doc_current(void **state)
 	fclose(m);
 	fclose(f);
 	if (strcmp(want, have))
-		fail_msg("docs/CONFIG.md is out of date: regenerate it from du_config_reference_markdown()");
+		fail_msg("docs/CONFIG.md is out of date: regenerate it with make docs");
 	assert_non_null(strstr(want, "`max_workers`"));
 	free(want);
 	free(have);

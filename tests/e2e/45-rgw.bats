@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# Against Ceph's RADOS Gateway, a production S3 implementation (SigV4 and Content-MD5 verified,
+# real multipart semantics, ListParts, ListMultipartUploads, Abort), one cluster for the file.
+# The defects it found (docs/S3.md): a Complete answered 200 with an empty ETag; keys of the
+# uploads listing encoded without <EncodingType>; continuation tokens that are raw keys; aborts
+# that fail. Objects are checked by downloading them (botocore) and comparing bytes.
+
+setup_file() {
+	load helpers
+	du_e2e_start
+	du_rgw_start "$DU_E2E_TMP/rgw"
+	load fault_helpers
+	fp_start "$DU_E2E_TMP/fp" "$DU_RGW_URL"
+	printf '%s\n%s\n' "$DU_RGW_URL" "$DU_FP_URL" >"$DU_E2E_TMP/rgw.url"
+}
+
+teardown_file() {
+	load helpers
+	du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
+	du_rgw_stop "$DU_E2E_TMP/rgw"
+	du_e2e_stop
+}
+
+setup() {
+	load helpers
+	load fault_helpers
+	DU_RGW_URL=$(sed -n 1p "$DU_E2E_TMP/rgw.url")
+	DU_FP_URL=$(sed -n 2p "$DU_E2E_TMP/rgw.url")
+	export AWS_ACCESS_KEY_ID=DURGWTESTACCESSKEY AWS_SECRET_ACCESS_KEY=durgwtestsecretkey0123456789abcdefghijk
+	export AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3=$DU_RGW_URL
+	unset AWS_ENDPOINT_URL
+}
+
+admin() { /usr/bin/python3 "$DU_TOP/tests/lib/s3_admin.py" "$AWS_ENDPOINT_URL_S3" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$@"; }
+last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+reason() { sql "SELECT coalesce((decision->>'$1')::int, 0) FROM sync_sessions WHERE id = $(last_session)"; }
+
+# same_bytes FILE KEY: the object's bytes are the file's.
+same_bytes() {
+	admin get du-test "$2" "$DU_E2E_TMP/got" && cmp "$1" "$DU_E2E_TMP/got"
+}
+
+@test "rgw: 1,050 tricky names under a prefix with '&' upload, list past 1,000 keys and verify" {
+	T=$DU_E2E_TMP/names
+	mkdir -p "$T/a b&c" "$T/ünï cödé"
+	for i in $(seq 1 1050); do printf 'x%.0s' $(seq 1 $((i % 7 + 1))) >"$T/a b&c/r&$i+ %.wav"; done
+	head -c 3000 /dev/urandom >"$T/ünï cödé/日本 #?=.jpg"
+	run du-upload -d "$T" -b du-test -p 'site&7 x' --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(admin ls du-test 'site&7 x/' | wc -l)" -eq 1051 ]
+	same_bytes "$T/ünï cödé/日本 #?=.jpg" 'site&7 x/ünï cödé/日本 #?=.jpg'
+	same_bytes "$T/a b&c/r&77+ %.wav" 'site&7 x/a b&c/r&77+ %.wav'
+	# The re-run lists 2 pages whose continuation token is a raw key holding '&'.
+	run du-upload -d "$T" -b du-test -p 'site&7 x' --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(reason already_uploaded)" -eq 1051 ]
+	run du-master verify 1 --manifest "$BATS_TEST_TMPDIR/manifest"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "rgw: a big file's Complete answered without an ETag is confirmed by HEAD and recorded" {
+	T=$DU_E2E_TMP/big
+	mkdir -p "$T"
+	head -c $((23 * 1024 * 1024 + 5)) /dev/urandom >"$T/clip.mp4"
+	DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB run du-upload -d "$T" -b du-test -p big --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	sid=$(last_session)
+	[ "$(sql "SELECT status, part_size, etag ~ '^[0-9a-f]{32}-5\$' FROM file_uploads WHERE session_id = $sid")" = "uploaded|5242880|t" ]
+	same_bytes "$T/clip.mp4" big/clip.mp4
+	run du-master verify "$sid" --deep --manifest "$BATS_TEST_TMPDIR/manifest"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# A touch: the composite ETag at the recorded part size proves the bytes; nothing is sent.
+	touch -d '+1 minute' "$T/clip.mp4"
+	DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB run du-upload -d "$T" -b du-test -p big --progress=none
+	[ "$status" -eq 0 ]
+	[ "$(reason unchanged_checked)" -eq 1 ]
+	[[ "$output" == *"uploaded 0 of 0 files"* ]]
+}
+
+@test "rgw: killed mid multipart, a re-run continues it with ListParts and the object is exact" {
+	T=$DU_E2E_TMP/kill
+	mkdir -p "$T"
+	head -c $((60 * 1024 * 1024)) /dev/urandom >"$T/long.mov"
+	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB
+	du-upload -d "$T" -b du-test -p kill -w 2 --progress=none >"$DU_E2E_TMP/kill.out" 2>&1 &
+	pid=$!
+	wait_until 60 eval '[ "$(sql "SELECT count(*) FROM multipart_parts")" -ge 3 ] || ! kill -0 '"$pid"
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" || true
+	run du-upload -d "$T" -b du-test -p kill --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	same_bytes "$T/long.mov" kill/long.mov
+	run du-master verify "$(last_session)" --deep --manifest "$BATS_TEST_TMPDIR/manifest"
+	[ "$status" -eq 0 ]
+}
+
+@test "rgw: stale uploads with encoded keys are listed by their names and aborted" {
+	T=$DU_E2E_TMP/stale
+	mkdir -p "$T"
+	admin mpu du-test 'st&x/foreign upload+1 é.wav' >/dev/null
+	admin mpu du-test 'st&x/other & more.wav' >/dev/null
+	run du-upload -d "$T" -b du-test -p 'st&x' --stale-uploads=list
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"stale "*"st&x/foreign upload+1 é.wav"* ]]
+	[[ "$output" == *"2 multipart uploads under s3://du-test/st&x/: 0 resumable, 2 stale"* ]]
+	run du-upload -d "$T" -b du-test -p 'st&x' --stale-uploads=abort
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run du-upload -d "$T" -b du-test -p 'st&x' --stale-uploads=list
+	[[ "$output" == *"0 multipart uploads"* ]]
+}
+
+@test "rgw: an abort that fails makes --stale-uploads=abort exit 5 and name the key" {
+	T=$DU_E2E_TMP/stale2
+	mkdir -p "$T"
+	admin mpu du-test 'st2/keep me.wav' >/dev/null
+	fp_ctl "set?ratio=1&kinds=500&methods=DELETE" >/dev/null
+	AWS_ENDPOINT_URL_S3=$DU_FP_URL run du-upload -d "$T" -b du-test -p st2 --stale-uploads=abort \
+		--retry-base-ms 1 --retry-cap-ms 5
+	echo "$output"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"could not be aborted"*"st2/keep me.wav"* ]]
+	fp_ctl clear >/dev/null
+	run du-upload -d "$T" -b du-test -p st2 --stale-uploads=list
+	[[ "$output" == *"1 stale"* ]]
+}
+
+@test "rgw: SlowDown and resets through the fault proxy: every file lands, exact" {
+	T=$DU_E2E_TMP/flaky
+	mk_tree "$T" 60
+	fp_ctl "set?ratio=0.2&kinds=503:3,reset&methods=PUT&seed=5" >/dev/null
+	AWS_ENDPOINT_URL_S3=$DU_FP_URL run du-upload -d "$T" -b du-test -p flaky --progress=none --retry-base-ms 5
+	echo "$output"
+	[ "$status" -eq 0 ]
+	fp_ctl clear >/dev/null
+	[ "$(fp_py 'sum(s["faults"].values())')" -gt 0 ]
+	[ "$(admin ls du-test flaky/ | wc -l)" -eq "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $(last_session) AND status = 'uploaded'")" ]
+	same_bytes "$T/sensor-c/clip.mp4" flaky/sensor-c/clip.mp4
+	run du-master verify "$(last_session)" --deep --manifest "$BATS_TEST_TMPDIR/manifest"
+	[ "$status" -eq 0 ]
+}
+
+@test "rgw: a wrong secret is refused by the server (exit 5), nothing recorded uploaded" {
+	T=$DU_E2E_TMP/names
+	AWS_SECRET_ACCESS_KEY=wrong-secret-wrong-secret-wrong-secret-00 run du-upload -d "$T" -b du-test -p wrong --progress=none
+	echo "$output"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"SignatureDoesNotMatch"* || "$output" == *"denied"* || "$output" == *"403"* ]]
+	[ "$(sql "SELECT count(*) FROM file_uploads f JOIN sync_sessions s ON s.id = f.session_id WHERE s.s3_prefix = 'wrong' AND f.status = 'uploaded'")" -eq 0 ]
+}
+
+@test "rgw: a deleted object is uploaded again; a same-size rewrite is sent with its new bytes" {
+	T=$DU_E2E_TMP/sync
+	mkdir -p "$T"
+	for i in 1 2 3; do head -c 4096 /dev/urandom >"$T/r$i.wav"; done
+	run du-upload -d "$T" -b du-test -p sync --progress=none
+	[ "$status" -eq 0 ]
+	admin rm du-test sync/r1.wav
+	head -c 4096 /dev/urandom >"$T/r2.wav"
+	touch -d '+1 minute' "$T/r2.wav" "$T/r3.wav"
+	run du-upload -d "$T" -b du-test -p sync --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(reason missing_in_s3)" -eq 1 ]
+	[ "$(reason changed)" -eq 1 ]
+	[ "$(reason unchanged_checked)" -eq 1 ]
+	same_bytes "$T/r1.wav" sync/r1.wav
+	same_bytes "$T/r2.wav" sync/r2.wav
+}
