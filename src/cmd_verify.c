@@ -299,7 +299,7 @@ static int check_local(struct verify *v, const struct du_verify_row *r, char *wh
 		struct du_err e = { 0 };
 		uint64_t ps = 0;
 		if (ck == DU_CK_MD5 && r->checksum_type && !strcmp(r->checksum_type, "COMPOSITE"))
-			ps = du_s3_part_size(r->size, v->cfg->multipart_chunk_size);
+			ps = r->part_size ? r->part_size : du_s3_part_size(r->size, v->cfg->multipart_chunk_size);
 		if (file_checksum(v, r->local_path, ck, ps, have, sizeof(have), &e)) {
 			if (e.code == DU_ERR_NOMEM) {
 				*v->err = e;
@@ -312,7 +312,7 @@ static int check_local(struct verify *v, const struct du_verify_row *r, char *wh
 		if (strcmp(have, r->checksum)) {
 			*ok = false;
 			snprintf(why, n, "local file changed since upload: %s %s, uploaded %s%s", r->checksum_alg, have,
-				 r->checksum, ps ? " (parts of multipart_chunk_size)" : "");
+				 r->checksum, ps && !r->part_size ? " (parts of multipart_chunk_size)" : "");
 		}
 		return DU_OK;
 	}

@@ -206,7 +206,7 @@ static const char verify_cursor[] =
 	" WITH me AS (SELECT id, project_id, s3_prefix, local_directory FROM sync_sessions WHERE id = $1),"
 	" r AS (SELECT DISTINCT ON (f.s3_key) f.id, f.local_path, f.s3_key, f.file_size, f.md5, f.etag,"
 	"   coalesce(f.mtime_ns, 0) AS mtime_ns, f.uploaded_at, f.status, f.session_id,"
-	"   f.checksum_algorithm, f.checksum_value, f.checksum_type"
+	"   f.checksum_algorithm, f.checksum_value, f.checksum_type, coalesce(f.part_size, 0) AS part_size"
 	"  FROM file_uploads f JOIN sync_sessions s ON s.id = f.session_id CROSS JOIN me"
 	"  WHERE s.project_id = me.project_id AND s.s3_prefix = me.s3_prefix"
 	"   AND s.local_directory = me.local_directory AND s.id <= me.id"
@@ -214,7 +214,7 @@ static const char verify_cursor[] =
 	"  ORDER BY f.s3_key, (f.session_id = me.id) DESC, f.uploaded_at DESC NULLS LAST)"
 	" SELECT r.id, r.local_path, r.s3_key, r.file_size, r.md5, r.etag, r.mtime_ns,"
 	"  " ISO("r.uploaded_at") ", r.status, r.session_id, o.s3_key IS NOT NULL, coalesce(o.size, 0), o.etag,"
-	"  r.checksum_algorithm, r.checksum_value, r.checksum_type"
+	"  r.checksum_algorithm, r.checksum_value, r.checksum_type, r.part_size"
 	" FROM r LEFT JOIN du_verify_s3 o ON o.s3_key = r.s3_key"
 	" ORDER BY r.s3_key COLLATE \"C\"";
 
@@ -264,6 +264,7 @@ int du_dbo_verify_rows(struct du_db *db, int64_t session_id,
 				.checksum_alg = str(r, i, 13),
 				.checksum = str(r, i, 14),
 				.checksum_type = str(r, i, 15),
+				.part_size = (uint64_t)du_db_get_int64(r, i, 16),
 			};
 			struct du_verify_outcome o = { 0 };
 			if ((rc = cb(arg, &row, &o)))

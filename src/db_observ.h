@@ -83,6 +83,7 @@ struct du_verify_row {
 	const char *checksum_alg; /* recorded at upload (migration 060): "crc32c", "md5", ...; NULL */
 	const char *checksum;     /* S3's form: base64, md5 hex, or composite "hex-N" */
 	const char *checksum_type;/* "FULL_OBJECT" or "COMPOSITE" */
+	uint64_t part_size;       /* recorded part size of a multipart upload; 0 when unknown */
 };
 struct du_verify_outcome {
 	bool ok;
