@@ -67,7 +67,7 @@ def upload_tables(ups, lines):
         big = s["files"] < 10
         lines.append("")
         lines.append(f"**{scen}**: {s['files']:,} file(s), {s['bytes'] / MIB:,.1f} MiB, to "
-                     f"{'the nginx null sink' if s['target'] == 'sink' else 's3rver'}")
+                     f"{ {'sink': 'the nginx null sink', 'rgw': 'Ceph RGW'}.get(s['target'], s['target'])}")
         lines.append("")
         unit = "MiB/s" if big else "files/s"
         cpu_unit = "CPU s/GiB" if big else "CPU ms/file"
