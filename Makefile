@@ -2,11 +2,12 @@
 #
 #   make                 build libdu.a and the four tools into bin/
 #   make check           unit tests (cmocka) + end-to-end tests (bats) against real servers
-#   make docs            regenerate docs/CONFIG.md from the option table
+#   make docs            regenerate docs/CONFIG.md, man/*.1 and completion/du.bash from the option table
 #   make fresh-check     the README's two commands on a brand-new Debian 12 root (debootstrap; root)
 #   make demo            upload a generated sensor tree to a local s3rver + private PostgreSQL
 #   make bench           benchmarks (not part of check; BENCH_ARGS="--runs 1 --update-docs"); make bench-smoke
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (MANDIR=$(PREFIX)/share/man)
+#   make deb             build/du_VERSION_ARCH.deb (dpkg-deb)
 #   make SANITIZE=address,undefined check
 #   make WERROR=1        warnings are errors (CI sets this)
 
@@ -15,7 +16,9 @@ PREFIX      ?= /usr/local
 DESTDIR     ?=
 BINDIR      := $(PREFIX)/bin
 DATADIR     := $(PREFIX)/share/du
-MANDIR      := $(PREFIX)/share/man
+MANDIR      ?= $(PREFIX)/share/man
+MAN1DIR     := $(MANDIR)/man1
+COMPDIR     := $(PREFIX)/share/bash-completion/completions
 
 CC          ?= cc
 PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto libisal
@@ -48,15 +51,20 @@ TOOL_BIN    := $(TOOLS:%=$(OUT)/bin/%)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 SQL         := $(sort $(wildcard sql/*.sql))
+# The option table's generators (scripts/) and what they write (see docs below).
+CONFIG_DOC  := $(OUT)/scripts/config-doc
+GEN_BIN     := $(CONFIG_DOC) $(OUT)/scripts/man-page $(OUT)/scripts/bash-completion
+MAN_PAGES   := $(TOOLS:%=man/%.1)
+COMPLETION  := completion/du.bash
 
-.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind docs fresh-check
+.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind docs fresh-check deb
 # Objects of the tools and tests are intermediate files to make; keep them so nothing rebuilds.
 .SECONDARY:
 all: bin
 
 # bin/ always points at the flavour just built, so switching SANITIZE relinks nothing by accident.
 .PHONY: bin
-bin: $(TOOL_BIN) $(UNIT_BIN)
+bin: $(TOOL_BIN) $(UNIT_BIN) $(GEN_BIN)
 	@ln -sfn $(OUT)/bin bin
 
 $(OUT)/libdu.a: $(LIB_OBJ)
@@ -162,17 +170,31 @@ bench: deps-quiet
 bench-smoke: bin $(SCAN_BENCH)
 	bash bench/run.sh --smoke
 
+# One completion script serves the four tools; bash-completion looks a command's up by its name.
 install: bin
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MAN1DIR) $(DESTDIR)$(COMPDIR)
 	install -m 755 $(TOOL_BIN) $(DESTDIR)$(BINDIR)/
 	install -m 644 config.example.json .env.example $(DESTDIR)$(DATADIR)/
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(MAN1DIR)/
+	install -m 644 $(COMPLETION) $(DESTDIR)$(COMPDIR)/du-upload
+	for t in du-retry du-trigger du-master; do ln -sfn du-upload $(DESTDIR)$(COMPDIR)/$$t || exit 1; done
 
-# docs/CONFIG.md is written by the option table itself (the unit test fails when it drifts).
-CONFIG_DOC  := $(OUT)/scripts/config-doc
-$(CONFIG_DOC): $(OUT)/scripts/config-doc.o $(OUT)/libdu.a
+# make deb: build/du_VERSION_ARCH.deb of the flavour just built: make install under /usr into a
+# staging root, then scripts/deb.sh (Depends from dpkg-shlibdeps, dpkg-deb --root-owner-group).
+DEB_STAGE   := build/deb
+deb: bin
+	rm -rf $(DEB_STAGE)
+	$(SUBMAKE) install PREFIX=/usr DESTDIR=$(CURDIR)/$(DEB_STAGE)/debian/du >/dev/null
+	bash scripts/deb.sh $(VERSION) $(DEB_STAGE) build
+
+# docs/CONFIG.md, man/*.1 and completion/du.bash are written from the option table itself, by
+# the generators in scripts/ (the unit test and tests/e2e/97-packaging.bats fail when they drift).
+$(GEN_BIN): $(OUT)/scripts/%: $(OUT)/scripts/%.o $(OUT)/libdu.a
 	$(Q)$(CC) $(DU_LDFLAGS) -o $@ $< $(OUT)/libdu.a $(PKG_LIBS) -lm
-docs: $(CONFIG_DOC)
+docs: $(GEN_BIN)
 	$(CONFIG_DOC) >docs/CONFIG.md
+	for t in $(TOOLS); do $(OUT)/scripts/man-page $$t >man/$$t.1 || exit 1; done
+	$(OUT)/scripts/bash-completion >$(COMPLETION)
 
 clean:
 	rm -rf build bin

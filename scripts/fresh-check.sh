@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make fresh-check: the README's two commands, each for the first time, on a brand-new Debian 12:
 # a clean root made by debootstrap, this repository's HEAD cloned under /root (mode 700, as in a
-# container or VM), `make demo` then `make check` as root. Every process left inside the root is
-# ended by PID and everything mounted is unmounted, whatever happens. Needs root and debootstrap.
+# container or VM), `make demo` then `make check` as root, then `make deb`, `apt-get install` of the
+# package and scripts/installed-check.sh (an upload with /usr/bin's tools). Every process left
+# inside the root is ended by PID and everything mounted is unmounted, whatever happens. Needs
+# root and debootstrap.
 #   bash scripts/fresh-check.sh            (DU_FRESH_KEEP=1 keeps the root for a look afterwards)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,4 +80,14 @@ tail -n 3 "$work/demo.log"
 say "make check (second command, first time)"
 in_root "cd /root/du && make check" >"$work/check.log" 2>&1 || { tail -n 60 "$work/check.log" >&2; say "make check FAILED"; exit 1; }
 grep -E '^unit: |^[0-9]+ passed|^1\.\.[0-9]+|skipped' "$work/check.log" | tail -n 5 || true
-say "passed: make demo and make check on a fresh Debian 12, as root, from /root/du"
+say "make deb, apt-get install ./build/du_*.deb"
+in_root "cd /root/du && make deb && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./build/du_*.deb" \
+	>"$work/deb.log" 2>&1 || { tail -n 40 "$work/deb.log" >&2; say "make deb or its install FAILED"; exit 1; }
+grep '^deb: ' "$work/deb.log" || true
+say "the installed package: /usr/bin tools, man page, completion, an upload"
+in_root "set -e; [ \"\$(command -v du-upload)\" = /usr/bin/du-upload ]; dpkg -s du | grep -E '^(Version|Depends):';
+	man -w du-upload; test -f /usr/share/bash-completion/completions/du-master;
+	cd /root/du && bash scripts/installed-check.sh /usr/bin" >"$work/installed.log" 2>&1 ||
+	{ tail -n 40 "$work/installed.log" >&2; say "the installed package FAILED"; exit 1; }
+grep -E '^(du-upload|Version|Depends|/usr|installed-check)' "$work/installed.log" || true
+say "passed: make demo, make check, make deb and the installed package on a fresh Debian 12, as root, from /root/du"

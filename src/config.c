@@ -45,6 +45,7 @@ enum {
 	F_NOKEY = 1 << 2,   /* an action, not a setting: not dumped (help, version, -q, -v) */
 	F_NOSTORE = 1 << 3, /* per invocation: left out of du_config_to_json */
 	F_SESSION = 1 << 4, /* defines a session's objects: its stored value beats every layer */
+	F_PATH = 1 << 5,    /* the value names a local file (a directory when metavar is DIR) */
 };
 
 enum group { G_MAIN, G_DB, G_S3, G_SCAN, G_RUN, G_RETRY, G_TRIGGER, G_MASTER, G_GENERAL, G_N };
@@ -118,7 +119,7 @@ static const char *const level_names[] = { "error", "warn", "info", "debug", NUL
 static const struct opt opts[] = {
 	/* The Python tool's keys. */
 	{ .key = "local_directory", .flag = "local-directory", .shortc = 'd', .tools = U | M,
-	  .required = U | M, .type = T_STR, .flags = F_SESSION, .group = G_MAIN, .metavar = "DIR",
+	  .required = U | M, .type = T_STR, .flags = F_SESSION | F_PATH, .group = G_MAIN, .metavar = "DIR",
 	  .help = "directory tree to upload", .off = OFF(local_directory),
 	  .check = check_dir },
 	{ .key = "bucket_name", .flag = "bucket-name", .shortc = 'b', .tools = U | M,
@@ -330,18 +331,18 @@ static const struct opt opts[] = {
 	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER,
 	  .help = "verify: also compare the md5 of every local file still there", .off = OFF(deep) },
 	{ .key = "manifest", .flag = "manifest", .tools = M, .type = T_STR,
-	  .flags = F_CLI | F_NOSTORE, .group = G_MASTER, .metavar = "PREFIX",
+	  .flags = F_CLI | F_NOSTORE | F_PATH, .group = G_MASTER, .metavar = "PREFIX",
 	  .help = "verify: write PREFIX.csv and PREFIX.jsonl (default du-manifest-SESSION)",
 	  .off = OFF(manifest) },
 
 	/* General. */
 	{ .key = "config_file", .flag = "config", .shortc = 'c', .tools = ALL, .type = T_STR,
-	  .flags = F_CLI | F_NOSTORE, .group = G_GENERAL, .metavar = "FILE",
+	  .flags = F_CLI | F_NOSTORE | F_PATH, .group = G_GENERAL, .metavar = "FILE",
 	  .help = "JSON configuration file (no file unless given)", .off = OFF(config_file) },
 	{ .key = "env_file", .flag = "env-file", .tools = ALL, .type = T_STR,
-	  .flags = F_CLI | F_NOSTORE, .group = G_GENERAL, .metavar = "FILE",
+	  .flags = F_CLI | F_NOSTORE | F_PATH, .group = G_GENERAL, .metavar = "FILE",
 	  .help = "read this .env file instead of ./.env (must exist)", .off = OFF(env_file) },
-	{ .key = "log_file", .flag = "log-file", .tools = ALL, .type = T_STR, .flags = F_NOSTORE,
+	{ .key = "log_file", .flag = "log-file", .tools = ALL, .type = T_STR, .flags = F_NOSTORE | F_PATH,
 	  .group = G_GENERAL, .metavar = "FILE", .help = "also append messages to this file",
 	  .off = OFF(log_file) },
 	{ .key = "log_level", .flag = "log-level", .tools = ALL, .env = { "DU_LOG_LEVEL" },
@@ -355,7 +356,7 @@ static const struct opt opts[] = {
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL,
 	  .help = "more messages (repeatable: info, then debug)", .off = OFF(log_level) },
 	{ .key = "metrics_file", .flag = "metrics-file", .tools = U | R | M, .type = T_STR,
-	  .flags = F_NOSTORE, .group = G_GENERAL, .metavar = "FILE",
+	  .flags = F_NOSTORE | F_PATH, .group = G_GENERAL, .metavar = "FILE",
 	  .help = "write the run's metrics to this file",
 	  .off = OFF(metrics_file) },
 	{ .key = "dump_config", .flag = "dump-config", .tools = ALL, .type = T_BOOL,
@@ -1861,22 +1862,42 @@ static void flag_text(const struct opt *o, int tool, char *buf, size_t n)
 		snprintf(buf, n, "    --%s%s", o->flag, arg);
 }
 
-void du_config_usage(int tool, FILE *out)
+static const struct {
+	int tool;
+	const char *usage, *summary, *more;
+} intro[] = {
+	{ DU_TOOL_UPLOAD, "[OPTION]...",
+	  "Upload a directory tree to S3 and record every file's fate in PostgreSQL.", NULL },
+	{ DU_TOOL_RETRY, "-s SESSION [OPTION]...", "Retry the failed files of an upload session.", NULL },
+	{ DU_TOOL_TRIGGER, "-s SESSION -e URL [OPTION]...",
+	  "Tell an external system by HTTP POST that an upload session is done.", NULL },
+	{ DU_TOOL_MASTER, "[OPTION]... [COMMAND]", "Upload, retry the failures and call the webhook, in one run.",
+	  "Commands: status [SESSION] (recent sessions, or one session's state; --json),\n"
+	  "verify SESSION (check every file against S3 and the local copy; --deep, --manifest)." },
+};
+
+const char *du_config_synopsis(int tool)
 {
-	static const struct { int tool; const char *usage, *what; } intro[] = {
-		{ DU_TOOL_UPLOAD, "[OPTION]...",
-		  "Upload a directory tree to S3 and record every file's fate in PostgreSQL." },
-		{ DU_TOOL_RETRY, "-s SESSION [OPTION]...", "Retry the failed files of an upload session." },
-		{ DU_TOOL_TRIGGER, "-s SESSION -e URL [OPTION]...",
-		  "Tell an external system by HTTP POST that an upload session is done." },
-		{ DU_TOOL_MASTER, "[OPTION]... [COMMAND]",
-		  "Upload, retry the failures and call the webhook, in one run.\n"
-		  "Commands: status [SESSION] (recent sessions, or one session's state; --json),\n"
-		  "verify SESSION (check every file against S3 and the local copy; --deep, --manifest)." },
-	};
 	for (size_t i = 0; i < sizeof(intro) / sizeof(intro[0]); i++)
 		if (intro[i].tool == tool)
-			fprintf(out, "usage: %s %s\n%s\n", du_tool_name(tool), intro[i].usage, intro[i].what);
+			return intro[i].usage;
+	return "";
+}
+
+const char *du_config_summary(int tool)
+{
+	for (size_t i = 0; i < sizeof(intro) / sizeof(intro[0]); i++)
+		if (intro[i].tool == tool)
+			return intro[i].summary;
+	return "";
+}
+
+void du_config_usage(int tool, FILE *out)
+{
+	for (size_t i = 0; i < sizeof(intro) / sizeof(intro[0]); i++)
+		if (intro[i].tool == tool)
+			fprintf(out, "usage: %s %s\n%s\n%s%s", du_tool_name(tool), intro[i].usage, intro[i].summary,
+				intro[i].more ? intro[i].more : "", intro[i].more ? "\n" : "");
 	for (int g = 0; g < G_N; g++) {
 		bool head = false;
 		for (size_t i = 0; i < NOPTS; i++) {
@@ -2011,4 +2032,79 @@ void du_config_reference_markdown(FILE *out)
 		"session's objects (`local_directory`, `bucket_name`, `s3_prefix`, `aws_region`, "
 		"`s3_endpoint`, `s3_addressing`, `multipart_threshold`, `multipart_chunk_size`, "
 		"`storage_class`, `sse`, `sse_kms_key_id`) always take the stored value.\n");
+}
+
+/* ---- the table for documentation generators (man pages, bash completion) ---- */
+
+size_t du_config_option_count(void)
+{
+	return NOPTS;
+}
+
+/* 5242880 -> "5MiB"; sizes in the table are whole KiB, MiB or GiB. */
+static void size_text(int64_t v, char *buf, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+	while (u < 4 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, "%lld%s", (long long)v, units[u]);
+}
+
+static void range_text(const struct opt *o, char *buf, size_t n)
+{
+	char lo[24], hi[24] = "";
+	buf[0] = '\0';
+	if (!o->min && !o->max)
+		return;
+	if (o->type == T_SIZE) {
+		size_text(o->min, lo, sizeof(lo));
+		size_text(o->max, hi, sizeof(hi));
+	} else {
+		snprintf(lo, sizeof(lo), "%lld", (long long)o->min);
+		snprintf(hi, sizeof(hi), "%lld", (long long)o->max);
+	}
+	if (o->max == INT64_MAX)
+		snprintf(buf, n, ">= %s", lo);
+	else
+		snprintf(buf, n, "%s..%s", lo, hi);
+}
+
+bool du_config_option_doc(size_t i, int tool, struct du_option_doc *doc)
+{
+	static const char *const type_names[] = {
+		[T_STR] = "string", [T_INT] = "integer", [T_I64] = "integer", [T_DBL] = "number",
+		[T_BOOL] = "boolean", [T_SIZE] = "size", [T_LIST] = "list", [T_ENUM] = "enum",
+		[T_LEVEL] = "enum", [T_QUIET] = "action", [T_VERBOSE] = "action",
+	};
+	if (i >= NOPTS || !(opts[i].tools & tool))
+		return false;
+	const struct opt *o = &opts[i];
+	char def[64];
+	memset(doc, 0, sizeof(*doc));
+	doc->key = is_key(o) ? o->key : NULL;
+	doc->flag = has_flag(o, tool) ? o->flag : NULL;
+	doc->shortc = doc->flag && o->shortc && (short_tools(o) & tool) ? o->shortc : 0;
+	if (o->type == T_BOOL && !(o->flags & F_CLI)) {
+		doc->metavar = "BOOL";
+		doc->arg_optional = true;
+	} else if (o->type != T_BOOL && o->type != T_QUIET && o->type != T_VERBOSE) {
+		doc->metavar = o->metavar;
+	}
+	env_names(o, doc->env, doc->env_buf, sizeof(doc->env_buf));
+	default_text(o, def, sizeof(def));
+	doc->def = *def ? o->def : NULL;
+	doc->values = o->type == T_ENUM || o->type == T_LEVEL ? o->names : NULL;
+	doc->type = type_names[o->type];
+	range_text(o, doc->range, sizeof(doc->range));
+	doc->help = o->help;
+	doc->group = group_names[o->group];
+	doc->group_no = (int)o->group;
+	doc->required = (o->required & tool) != 0;
+	doc->secret = (o->flags & F_SECRET) != 0;
+	doc->cli_only = (o->flags & F_CLI) != 0;
+	doc->path = !(o->flags & F_PATH) ? 0 : o->metavar && !strcmp(o->metavar, "DIR") ? 'd' : 'f';
+	return true;
 }

@@ -208,6 +208,45 @@ const char *du_tool_name(int tool);
 void du_config_reference_markdown(FILE *out);
 
 /*
+ * The option table as documentation generators see it (scripts/man-page.c writes the man pages,
+ * scripts/bash-completion.c the bash completion), so that neither keeps a list of its own:
+ *
+ *     struct du_option_doc d;
+ *     for (size_t i = 0; i < du_config_option_count(); i++)
+ *         if (du_config_option_doc(i, DU_TOOL_RETRY, &d) && d.flag)
+ *             printf("--%s\n", d.flag);
+ *
+ * Strings are borrowed from the table (static).
+ */
+struct du_option_doc {
+	const char *key;            /* config file key, DU_<KEY>; NULL for actions (--help, -v) */
+	const char *flag;           /* long flag without "--"; NULL for secrets (never a flag) */
+	char shortc;                /* short flag in this tool, 0 when none */
+	const char *metavar;        /* the flag's argument; NULL when it takes none */
+	bool arg_optional;          /* booleans: "--flag" means true, "--flag=BOOL" sets it */
+	const char *env[3];         /* environment variables, first set wins; NULL-padded (may
+	                             * point into env_buf: the doc is not to be copied) */
+	const char *def;            /* default as a user would type it; NULL when none shown */
+	const char *const *values;  /* the accepted words of an enum, NULL-terminated; else NULL */
+	const char *type;           /* "string", "integer", "number", "boolean", "size", "list", "enum" */
+	char range[48];             /* "1..1000", "5MiB..5GiB", ">= 1"; "" when unbounded */
+	const char *help;
+	const char *group;          /* the --help heading it is listed under */
+	int group_no;               /* --help lists groups in this order, from 0 */
+	bool required;              /* this tool refuses to start without it */
+	bool secret;                /* environment, .env or config file only */
+	bool cli_only;              /* command line only: no key in the file, no variable */
+	char path;                  /* the value is a local path: 'f' a file, 'd' a directory; else 0 */
+	char env_buf[48];
+};
+size_t du_config_option_count(void);
+/* Option i as tool sees it: false (doc untouched) when tool does not take it. */
+bool du_config_option_doc(size_t i, int tool, struct du_option_doc *doc);
+/* The usage line after the tool's name ("[OPTION]...") and the one-line summary of --help. */
+const char *du_config_synopsis(int tool);
+const char *du_config_summary(int tool);
+
+/*
  * .env files (src/dotenv.c): KEY=VALUE lines, optional "export " prefix, '#' comments (whole
  * line, or after whitespace in an unquoted value), '...' literal and "..." (\n \t \" \\ \$)
  * quoting. Every variable not already set in the environment is setenv()'d, so that libraries
