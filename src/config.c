@@ -1960,7 +1960,10 @@ void du_config_reference_markdown(FILE *out)
 	fprintf(out,
 		"# du configuration reference\n\n"
 		"Generated from the option table in `src/config.c` (`du_config_reference_markdown`); "
-		"do not edit by hand.\n\n"
+		"do not edit by hand. The man pages (`man/du-*.1`) and the bash completion "
+		"(`completion/du.bash`) are generated from the same table; `make docs` rewrites all of "
+		"them, and `make install` and `make deb` install the pages and the completion (README, "
+		"\"Installing\").\n\n"
 		"Precedence, lowest first: defaults < JSON file (`-c FILE`; no file unless given) < "
 		"`.env` (working directory, or `--env-file FILE`, which must exist; never overrides a "
 		"variable already in the environment) < environment < command line. "
