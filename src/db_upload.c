@@ -86,7 +86,7 @@ int du_dbu_stage_begin(struct du_db *db, struct du_err *err)
 	return q(db, err, "staging tables",
 		 "SET client_min_messages = warning;"
 		 "DROP TABLE IF EXISTS du_s3_stage, du_scan_stage, du_decision;"
-		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint NOT NULL, etag text,"
+		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint, etag text,"
 		 " mtime bigint);"
 		 "CREATE TEMP TABLE du_scan_stage (local_path text NOT NULL, s3_key text NOT NULL,"
 		 " file_size bigint NOT NULL, mtime_ns bigint, inode bigint, file_type text NOT NULL,"
@@ -137,7 +137,7 @@ static const char decision_sql[] =
 	"    ELSE '{upload,new}' END::text[]"
 	"   WHEN o.s3_key IS NULL THEN CASE WHEN r.status = 'uploaded' THEN '{upload,missing_in_s3}'"
 	"    ELSE '{upload,new}' END::text[]"
-	"   WHEN o.size <> s.file_size THEN '{upload,changed}'"
+	"   WHEN o.size IS DISTINCT FROM s.file_size THEN '{upload,changed}'"
 	"   WHEN $5 = 'size_only' THEN '{skip,same_size}'"
 	"   WHEN $5 <> 'checksum' AND k.same_row AND lower(r.etag) = lower(o.etag)"
 	"    THEN '{skip,already_uploaded}'"

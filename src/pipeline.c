@@ -38,6 +38,11 @@ struct ufile {
 	char *check_etag, *check_md5;
 	uint64_t check_part_size;
 	const char *reason;         /* the check's result, once known */
+	/* A small file the check read whole into the worker's own buffer: its upload sends that
+	 * buffer if the file is still what was read (pre_st), without reading it again. */
+	bool preread;
+	struct stat pre_st;
+	unsigned char pre_md5[DU_MD5_LEN];
 
 	/* multipart */
 	char *upload_id;
@@ -523,9 +528,14 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	size_t len = (size_t)st0.st_size;
-	if ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err)))
+	bool preread = f->preread && same_file(&st0, &f->pre_st);
+	f->preread = false;          /* a retry reads again */
+	if (preread)
+		memcpy(md5, f->pre_md5, sizeof(md5));
+	else if ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err)))
 		goto out;
-	du_md5(w->own.p, len, md5);
+	else
+		du_md5(w->own.p, len, md5);
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
 		goto out;
@@ -963,7 +973,10 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	uint64_t len = (uint64_t)st0.st_size;
-	if ((rc = ensure_buf(&w->own, CHECK_CHUNK, err)))
+	/* A file a single PUT would send is read whole, so that a difference sends this very buffer. */
+	bool keep = !ps && len < w->r->cfg->multipart_threshold;
+	f->preread = false;
+	if ((rc = ensure_buf(&w->own, keep ? (len ? len : 1) : CHECK_CHUNK, err)))
 		goto out;
 	if (!(whole = du_md5_new()) || (ps && (!(part = du_md5_new()) || !(comp = du_md5_new())))) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -973,12 +986,13 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 		size_t n = len - off < CHECK_CHUNK ? (size_t)(len - off) : CHECK_CHUNK;
 		if (ps && n > ps - in_part)
 			n = (size_t)(ps - in_part);
-		if ((rc = read_full(fd, w->own.p, n, off, err)))
+		unsigned char *dst = keep ? w->own.p + off : w->own.p;
+		if ((rc = read_full(fd, dst, n, off, err)))
 			break;
-		du_md5_update(whole, w->own.p, n);
+		du_md5_update(whole, dst, n);
 		off += n;
 		if (ps) {
-			du_md5_update(part, w->own.p, n);
+			du_md5_update(part, dst, n);
 			in_part += n;
 			if (in_part == ps || off == len) {
 				du_md5_final(part, md);
@@ -1002,6 +1016,11 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	du_md5_final(whole, md);
 	whole = NULL;
 	du_hex(md, DU_MD5_LEN, o->md5);
+	if (keep) {
+		f->preread = true;
+		f->pre_st = st0;
+		memcpy(f->pre_md5, md, DU_MD5_LEN);
+	}
 	if (f->check_md5)
 		*same = !strcmp(o->md5, f->check_md5);
 	else if (plain)

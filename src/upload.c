@@ -79,7 +79,7 @@ static int list_row(void *arg, const struct du_s3_object *o)
 	char size[24], mt[24];
 	snprintf(size, sizeof(size), "%" PRIu64, o->size);
 	snprintf(mt, sizeof(mt), "%" PRId64, o->mtime);
-	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL, mt };
+	const char *v[] = { o->key, o->has_size ? size : NULL, o->etag && o->etag[0] ? o->etag : NULL, mt };
 	g->listed++;
 	return du_db_copy_row(g->cp, 4, v, g->err);
 }
