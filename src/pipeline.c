@@ -198,6 +198,79 @@ int du_dead_after_seconds(void)
 	return 2 * lease_seconds();
 }
 
+/* ---- the heartbeat outside the pipeline ------------------------------------------------------ */
+
+struct du_heartbeat {
+	struct du_db *db;
+	int64_t session_id;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+};
+
+static void *heartbeat_main(void *arg)
+{
+	struct du_heartbeat *hb = arg;
+	int lease = lease_seconds();
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += lease / 3 > 0 ? lease / 3 : 1;
+		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+		if (hb->stop)
+			break;
+		pthread_mutex_unlock(&hb->mu);
+		struct du_err e = { 0 };
+		if (du_dbu_renew(hb->db, hb->session_id, du_worker_id(), lease, &e))
+			du_debug("heartbeat: %s", e.msg); /* the next one may work; the run's own errors tell */
+		pthread_mutex_lock(&hb->mu);
+	}
+	pthread_mutex_unlock(&hb->mu);
+	return NULL;
+}
+
+int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
+		       struct du_err *err)
+{
+	struct du_heartbeat *hb = calloc(1, sizeof(*hb));
+	*out = NULL;
+	if (!hb)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	hb->session_id = session_id;
+	int rc = du_db_open(&hb->db, cfg, err);
+	if (rc) {
+		free(hb);
+		return rc;
+	}
+	pthread_mutex_init(&hb->mu, NULL);
+	pthread_cond_init(&hb->cv, NULL);
+	if (pthread_create(&hb->th, NULL, heartbeat_main, hb)) {
+		du_heartbeat_stop(hb);
+		return du_err_set(err, DU_ERR_INTERNAL, "cannot start the heartbeat thread");
+	}
+	*out = hb;
+	return DU_OK;
+}
+
+void du_heartbeat_stop(struct du_heartbeat *hb)
+{
+	if (!hb)
+		return;
+	if (hb->th) {
+		pthread_mutex_lock(&hb->mu);
+		hb->stop = true;
+		pthread_cond_signal(&hb->cv);
+		pthread_mutex_unlock(&hb->mu);
+		pthread_join(hb->th, NULL);
+	}
+	pthread_mutex_destroy(&hb->mu);
+	pthread_cond_destroy(&hb->cv);
+	du_db_close(hb->db);
+	free(hb);
+}
+
 static int mark_dead(void *arg, int64_t id, const char *why)
 {
 	struct du_db *db = arg;
