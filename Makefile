@@ -3,6 +3,7 @@
 #   make                 build libdu.a and the four tools into bin/
 #   make check           unit tests (cmocka) + end-to-end tests (bats) against real servers
 #   make docs            regenerate docs/CONFIG.md from the option table
+#   make fresh-check     the README's two commands on a brand-new Debian 12 root (debootstrap; root)
 #   make demo            upload a generated sensor tree to a local s3rver + private PostgreSQL
 #   make bench           benchmarks (not part of check; BENCH_ARGS="--runs 1 --update-docs"); make bench-smoke
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -17,7 +18,7 @@ DATADIR     := $(PREFIX)/share/du
 MANDIR      := $(PREFIX)/share/man
 
 CC          ?= cc
-PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto
+PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto libisal
 # Read when this make starts: check, demo and bench first install the -dev packages, then build in
 # a make of their own, which reads them again (a fresh machine's first 'make check' works).
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -48,7 +49,7 @@ UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 SQL         := $(sort $(wildcard sql/*.sql))
 
-.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind docs
+.PHONY: all check unit e2e deps demo bench bench-smoke install clean fuzz valgrind docs fresh-check
 # Objects of the tools and tests are intermediate files to make; keep them so nothing rebuilds.
 .SECONDARY:
 all: bin
@@ -143,6 +144,9 @@ deps-quiet:
 demo: deps-quiet
 	$(SUBMAKE) bin
 	bash scripts/demo.sh
+
+fresh-check:
+	bash scripts/fresh-check.sh
 
 # bench/scan_bench.c drives the du_scan API directly (scan speed and RSS without the rest of du).
 SCAN_BENCH  := $(OUT)/bench/scan_bench

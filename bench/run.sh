@@ -180,6 +180,8 @@ client_cmd() {
 	local tool=$1 url=$2 target=$3 dir=$4 prefix=$5
 	case $tool in
 	du) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none) ;;
+	du-md5) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
+		--checksum-algorithm=md5) ;;
 	du-tuned) CMD=(env AWS_ENDPOINT_URL_S3="$url" AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" -q --progress=none
 		-w 32 --use-find=false) ;;
 	rclone) CMD=(env RCLONE_CONFIG_BX_TYPE=s3 RCLONE_CONFIG_BX_PROVIDER=Other RCLONE_CONFIG_BX_ACCESS_KEY_ID="$AK"
@@ -318,7 +320,7 @@ else
 	scenario "small$N_A-sink" sink "$SMALL_A" "du du-tuned rclone aws s3cmd:1 curl"
 	scenario "small$N_A-s3rver" s3rver "$SMALL_A" "du du-tuned rclone aws:2 s3cmd:1 curl"
 	scenario "small$N_B-sink" sink "$DATA/small-$N_B" "du du-tuned rclone curl"
-	scenario "big$BIG_MIB-sink" sink "$BIG" "du du-tuned rclone aws s3cmd:1 curl"
+	scenario "big$BIG_MIB-sink" sink "$BIG" "du du-md5 du-tuned rclone aws s3cmd:1 curl"
 	scenario "big$BIG_MIB-s3rver" s3rver "$BIG" "du du-tuned rclone aws:1 curl"
 	scenario "small$N_A-rgw" rgw "$SMALL_A" "du rclone curl"
 	scenario "big$BIG_MIB-rgw" rgw "$BIG" "du rclone curl"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: a private PostgreSQL and an s3rver under demo-state/, a generated sensor tree, an upload
-# with live progress, a second run that uploads nothing, and the psql command to look at the rows.
+# make demo: a generated sensor tree and an s3rver under demo-state/, uploaded with du-master on du's
+# own default database (the private PostgreSQL cluster a first run creates: /var/lib/du/pg for root,
+# ~/.local/state/du/pg otherwise; DU_PG_DIR overrides), a second run that uploads nothing, and the
+# psql command to look at the rows. Works as root from anywhere (a clone under /root included).
 #   bash scripts/demo.sh        run the demo (servers stay up so the rows can be inspected)
 #   bash scripts/demo.sh stop   stop the demo's servers
 set -euo pipefail
@@ -11,7 +13,6 @@ state="$top/demo-state"
 stop() {
 	du_kill_pidfile "$state/s3/s3rver.pid"
 	du_kill_pidfile "$state/receiver.pid"
-	du_pg_stop "$state/pg"
 }
 if [ "${1:-}" = "stop" ]; then
 	stop
@@ -23,9 +24,14 @@ stop
 rm -rf "$state"
 mkdir -p "$state"
 chmod 755 "$state"
-echo "== starting PostgreSQL and s3rver under $state"
-du_pg_start "$state/pg"
+echo "== starting s3rver under $state"
 DU_TEST_BUCKETS=field-recordings du_s3rver_start "$state/s3"
+# No database configured: du uses (and on the first run creates) its private cluster.
+unset DATABASE_URL PGHOST PGPORT PGUSER PGDATABASE PGSERVICE DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD
+if [ -n "${DU_PG_DIR:-}" ]; then pgdir=$DU_PG_DIR
+elif [ "$(id -u)" -eq 0 ]; then pgdir=/var/lib/du/pg
+else pgdir=${XDG_STATE_HOME:-$HOME/.local/state}/du/pg
+fi
 
 echo "== generating a sensor tree: 300 recordings and images, one 24 MiB video, and files to ignore"
 /usr/bin/python3 "$top/tests/lib/mktree.py" "$state/card01" --files 300 --big $((24 * 1024 * 1024))
@@ -65,10 +71,11 @@ echo "== du-upload again: nothing is uploaded twice"
 "$top/bin/du-upload" -c "$state/config.json" --progress=none || true
 echo
 echo "== the rows"
-psql -X -c "SELECT id, status, total_files, files_uploaded, files_skipped, files_failed,
+psql -X -h "$pgdir/run" -U du du -c "SELECT id, status, total_files, files_uploaded, files_skipped, files_failed,
                    pg_size_pretty(total_size_bytes) AS size, completed_at - started_at AS took
-            FROM sync_sessions ORDER BY id"
+            FROM sync_sessions ORDER BY id DESC LIMIT 4"
 echo "Look around with:"
-echo "  psql '$DATABASE_URL'"
+echo "  psql -h '$pgdir/run' -U du du"
 echo "  e.g. SELECT s3_key, status, md5, file_size FROM file_uploads LIMIT 10;"
-echo "Stop the demo's servers with: bash scripts/demo.sh stop"
+echo "Stop the demo's servers with: bash scripts/demo.sh stop (du's private cluster keeps running for"
+echo "the next run; docs/DATABASE.md says how to stop it)"

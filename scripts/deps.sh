@@ -9,8 +9,8 @@ quiet=0
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 PKGS="pkg-config make gcc libpq-dev libcurl4-openssl-dev libcjson-dev libssl-dev libxml2-dev strace
-libcmocka-dev bats postgresql python3-botocore curl clang libclang-rt-14-dev valgrind
-radosgw ceph-mon ceph-osd ceph-common"
+libcmocka-dev libisal-dev bats postgresql python3-botocore curl clang libclang-rt-14-dev valgrind
+radosgw ceph-mon ceph-osd ceph-common tmux"
 
 missing=""
 for p in $PKGS; do

@@ -38,6 +38,22 @@ static void wait_round(double delay, int round)
 	}
 }
 
+/*
+ * A session whose failures are only in its counters: the Python tool never wrote file statuses, so
+ * no row says which files failed. du-retry and --list both say so, in these words.
+ */
+static bool counters_only(struct du_db *db, const struct du_session *s)
+{
+	int64_t rows = 0;
+	if (s->files_failed <= 0 || du_dbu_count_failed(db, s->id, &rows, NULL) || rows > 0)
+		return false;
+	du_info("session %" PRId64 ": %" PRId64 " failed file%s in its counters, but no file row says which (the"
+		" Python tool wrote no statuses); to find and upload what is missing: du-upload -d '%s' -b %s -p %s",
+		s->id, s->files_failed, s->files_failed == 1 ? "" : "s", s->local_directory ? s->local_directory : "?",
+		s->bucket_name ? s->bucket_name : "?", s->s3_prefix ? s->s3_prefix : "?");
+	return true;
+}
+
 int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struct du_err *err)
 {
 	struct du_db *db = NULL;
@@ -51,9 +67,16 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 
 	memset(res, 0, sizeof(*res));
 	res->session_id = sid;
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)) ||
-	    (rc = du_db_session_get(db, sid, &sess, err)))
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)))
 		goto out;
+	du_reap_dead_sessions(db);
+	if ((rc = du_db_session_get(db, sid, &sess, err)))
+		goto out;
+	if (counters_only(db, &sess)) {
+		res->files_still_failed = (uint64_t)sess.files_failed;
+		snprintf(res->status, sizeof(res->status), "%s", sess.status);
+		goto out;
+	}
 	if (cfg->list) {
 		rc = du_dbu_list_failed(db, sid, list_line, NULL, err);
 		goto out;

@@ -15,6 +15,7 @@
 
 #include "db_observ.h"
 #include "db_upload.h"
+#include "pipeline.h"
 #include "du/commands.h"
 #include "du/db.h"
 #include "du/config.h"
@@ -32,6 +33,8 @@ static void dur(double s, char *buf, size_t n)
 
 /* ---- JSON ---- */
 
+static const char *dead_why(int64_t id);
+
 static cJSON *session_json(const struct du_obs_session *s)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -44,6 +47,10 @@ static cJSON *session_json(const struct du_obs_session *s)
 	cJSON_AddStringToObject(o, "local_directory", s->local_directory ? s->local_directory : "");
 	cJSON_AddStringToObject(o, "status", s->status ? s->status : "");
 	cJSON_AddBoolToObject(o, "dry_run", s->dry_run);
+	if (dead_why(s->id))
+		cJSON_AddStringToObject(o, "presumed_dead", dead_why(s->id));
+	else
+		cJSON_AddNullToObject(o, "presumed_dead");
 	if (s->hostname)
 		cJSON_AddStringToObject(o, "hostname", s->hostname);
 	else
@@ -97,6 +104,45 @@ struct list {
 	int n;
 };
 
+/*
+ * in_progress sessions none of whose workers is alive (du_dbu_dead_sessions), found without
+ * writing: shown as presumed dead. The commands that write mark them interrupted.
+ */
+#define MAX_DEAD 64
+static struct {
+	int64_t id[MAX_DEAD];
+	char why[MAX_DEAD][200];
+	int n;
+} dead;
+
+static int note_dead(void *arg, int64_t id, const char *why)
+{
+	(void)arg;
+	if (dead.n < MAX_DEAD) {
+		dead.id[dead.n] = id;
+		snprintf(dead.why[dead.n++], sizeof(dead.why[0]), "%s", why);
+	}
+	return 0;
+}
+
+static void find_dead(struct du_db *db)
+{
+	bool has = false;
+	struct du_worker me;
+	if (du_dbo_has_table(db, "session_workers", &has, NULL) || !has)
+		return;
+	du_worker_self(&me);
+	du_dbu_dead_sessions(db, &me, du_dead_after_seconds(), du_proc_alive, note_dead, NULL, NULL);
+}
+
+static const char *dead_why(int64_t id)
+{
+	for (int i = 0; i < dead.n; i++)
+		if (dead.id[i] == id)
+			return dead.why[i];
+	return NULL;
+}
+
 static int list_row(void *arg, const struct du_obs_session *s)
 {
 	struct list *l = arg;
@@ -112,7 +158,11 @@ static int list_row(void *arg, const struct du_obs_session *s)
 	if (l->n == 1)
 		printf("%-7s %-22s %-34s %8s %8s %6s %8s %10s %-16s %9s\n", "SESSION", "STATUS", "BUCKET/PREFIX",
 		       "FILES", "UPLOADED", "FAILED", "SKIPPED", "BYTES", "STARTED (UTC)", "DURATION");
-	du_fmt_bytes((uint64_t)s->bytes_uploaded, bytes, sizeof(bytes));
+	/* The Python tool recorded no bytes uploaded: unknown, not 0 B beside its uploaded files. */
+	if (s->python_era)
+		snprintf(bytes, sizeof(bytes), "-");
+	else
+		du_fmt_bytes((uint64_t)s->bytes_uploaded, bytes, sizeof(bytes));
 	dur(s->duration_s, d, sizeof(d));
 	snprintf(where, sizeof(where), "%s/%s", s->bucket_name ? s->bucket_name : "?", s->s3_prefix ? s->s3_prefix : "");
 	/* "2024-05-01T10:20:30.123Z" -> "2024-05-01 10:20" */
@@ -120,7 +170,7 @@ static int list_row(void *arg, const struct du_obs_session *s)
 	if (strlen(start) > 10)
 		start[10] = ' ';
 	printf("%-7" PRId64 " %-22s %-34.34s %8" PRId64 " %8" PRId64 " %6" PRId64 " %8" PRId64 " %10s %-16s %9s\n",
-	       s->id, s->dry_run ? "dry run" : s->status, where, s->total_files, s->files_uploaded, s->files_failed,
+	       s->id, s->dry_run ? "dry run" : dead_why(s->id) ? "in_progress (dead?)" : s->status, where, s->total_files, s->files_uploaded, s->files_failed,
 	       s->files_skipped, bytes, start, d);
 	return DU_OK;
 }
@@ -256,7 +306,9 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 	       s->local_directory ? s->local_directory : "?", s->bucket_name ? s->bucket_name : "?",
 	       s->s3_prefix ? s->s3_prefix : "", s->project_name ? s->project_name : "?");
 	printf("status      %s%s", s->status ? s->status : "?", s->dry_run ? " (dry run)" : "");
-	if (running && s->hostname)
+	if (running && dead_why(s->id))
+		printf(" (presumed dead: %s; the next du-upload or du-retry marks it interrupted)", dead_why(s->id));
+	else if (running && s->hostname)
 		printf(" (pid %ld on %s)", s->pid, s->hostname);
 	printf("\n");
 	dur(s->duration_s, d, sizeof(d));
@@ -272,12 +324,20 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 		du_reasons_text(decision, why, sizeof(why));
 		printf("decided     %s\n", why);
 	}
-	printf("files       pending %" PRId64 ", uploading %" PRId64 ", uploaded %" PRId64 ", failed %" PRId64 "\n",
-	       c.files[DU_OBS_PENDING], c.files[DU_OBS_UPLOADING], c.files[DU_OBS_UPLOADED], c.files[DU_OBS_FAILED]);
-	du_fmt_bytes((uint64_t)s->bytes_uploaded, b1, sizeof(b1));
 	du_fmt_bytes((uint64_t)s->total_size_bytes, b2, sizeof(b2));
-	du_fmt_bytes((uint64_t)(c.bytes[DU_OBS_PENDING] + c.bytes[DU_OBS_UPLOADING]), b3, sizeof(b3));
-	printf("bytes       %s uploaded of %s found, %s to go\n", b1, b2, b3);
+	if (s->python_era) {
+		/* Its rows all say 'pending' (the Python tool never wrote a status): only the counters count. */
+		printf("files       %" PRId64 " file rows; the Python tool wrote no file statuses, the counters above are its own\n",
+		       c.files[DU_OBS_PENDING] + c.files[DU_OBS_UPLOADING] + c.files[DU_OBS_UPLOADED] + c.files[DU_OBS_FAILED]);
+		printf("bytes       %s found; bytes uploaded were not recorded\n", b2);
+	} else {
+		printf("files       pending %" PRId64 ", uploading %" PRId64 ", uploaded %" PRId64 ", failed %" PRId64 "\n",
+		       c.files[DU_OBS_PENDING], c.files[DU_OBS_UPLOADING], c.files[DU_OBS_UPLOADED], c.files[DU_OBS_FAILED]);
+		du_fmt_bytes((uint64_t)s->bytes_uploaded, b1, sizeof(b1));
+		du_fmt_bytes((uint64_t)(s->files_remaining > 0 ? c.bytes[DU_OBS_PENDING] + c.bytes[DU_OBS_UPLOADING] : 0),
+			     b3, sizeof(b3));
+		printf("bytes       %s uploaded of %s found, %s to go\n", b1, b2, b3);
+	}
 	du_fmt_bytes((uint64_t)(s->bytes_per_s > 0 ? s->bytes_per_s : 0), b1, sizeof(b1));
 	printf("rate        %.1f files/s, %s/s over the session", s->files_per_s > 0 ? s->files_per_s : 0, b1);
 	if (running) {
@@ -323,9 +383,9 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
 	/* Read-only when the views exist (a monitoring role needs no DDL rights); a database of an
 	 * older du gets them by the usual idempotent migration. */
 	bool views = false;
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_dbo_has_views(db, &views, err)) ||
-	    (!views && (rc = du_db_migrate(db, err))))
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_dbo_has_views(db, &views, err)))
 		goto out;
+	find_dead(db);
 	rc = sid ? one_session(db, sid, cfg->json, err) : recent(db, cfg->json, err);
 out:
 	du_db_close(db);

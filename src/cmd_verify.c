@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "db_observ.h"
+#include "du/checksum.h"
 #include "du/commands.h"
 #include "du/crypto.h"
 #include "du/db.h"
@@ -43,6 +44,7 @@ struct verify {
 	FILE *csv, *jsonl;
 	int64_t session_id;
 	int64_t local_missing, local_checked, heads, not_uploaded;
+	int64_t checksums;          /* objects whose x-amz-checksum HEAD matched the recorded one */
 	bool relative_warned;
 	unsigned char *buf;
 };
@@ -75,6 +77,90 @@ static bool is_md5_hex(const char *s)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
+}
+
+/*
+ * The recorded checksum recomputed from the local file: a CRC's base64 (alg a CRC), the md5 hex
+ * (alg md5, part_size 0) or S3's composite of parts of part_size, "hex-N". One read.
+ */
+static int file_checksum(struct verify *v, const char *path, int alg, uint64_t part_size, char *out, size_t outsz,
+			 struct du_err *err)
+{
+	enum { CHUNK = 1 << 20 };
+	if (!v->buf && !(v->buf = malloc(CHUNK)))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return du_err_sys(err, DU_ERR_IO, errno, "cannot open '%s'", path);
+	uint64_t crc = du_cksum_init(alg), in_part = 0;
+	struct du_md5_ctx *c = NULL, *all = NULL;
+	unsigned char md[DU_MD5_LEN];
+	int nparts = 0, rc = DU_OK;
+	if (alg == DU_CK_MD5 && (!(c = du_md5_new()) || (part_size && !(all = du_md5_new())))) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		size_t want = CHUNK;
+		if (part_size && part_size - in_part < want)
+			want = (size_t)(part_size - in_part);
+		ssize_t n = read(fd, v->buf, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = du_err_sys(err, DU_ERR_IO, errno, "cannot read '%s'", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (du_cksum_is_crc(alg))
+			crc = du_cksum_crc(alg, crc, v->buf, (size_t)n);
+		else
+			du_md5_update(c, v->buf, (size_t)n);
+		in_part += (uint64_t)n;
+		if (part_size && in_part == part_size) {
+			du_md5_final(c, md);
+			du_md5_update(all, md, sizeof(md));
+			nparts++;
+			in_part = 0;
+			if (!(c = du_md5_new())) {
+				rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+		}
+	}
+	if (du_cksum_is_crc(alg)) {
+		char b64[DU_CKSUM_B64_LEN];
+		du_cksum_b64(alg, crc, b64);
+		snprintf(out, outsz, "%s", b64);
+	} else if (part_size) {
+		char hex[DU_MD5_HEX_LEN];
+		if (in_part || !nparts) {
+			du_md5_final(c, md);
+			du_md5_update(all, md, sizeof(md));
+			nparts++;
+		} else {
+			du_md5_final(c, md);
+		}
+		c = NULL;
+		du_md5_final(all, md);
+		all = NULL;
+		du_hex(md, DU_MD5_LEN, hex);
+		snprintf(out, outsz, "%s-%d", hex, nparts);
+	} else {
+		char hex[DU_MD5_HEX_LEN];
+		du_md5_final(c, md);
+		c = NULL;
+		du_hex(md, DU_MD5_LEN, hex);
+		snprintf(out, outsz, "%s", hex);
+	}
+out:
+	if (c)
+		du_md5_final(c, md);
+	if (all)
+		du_md5_final(all, md);
+	close(fd);
+	return rc;
 }
 
 static int file_md5(struct verify *v, const char *path, char hex[DU_MD5_HEX_LEN], struct du_err *err)
@@ -114,7 +200,11 @@ static int file_md5(struct verify *v, const char *path, char hex[DU_MD5_HEX_LEN]
 static int check_s3(struct verify *v, const struct du_verify_row *r, char *why, size_t n, bool *ok)
 {
 	*ok = false;
-	bool need_head = !r->listed || !r->s3_etag || (!is_md5_hex(r->s3_etag) && !(r->etag && !strcmp(r->etag, r->s3_etag)));
+	int ck = r->checksum_alg ? du_cksum_parse(r->checksum_alg) : -1;
+	/* a checksum S3 verified (x-amz-checksum-*) is compared from HEAD, the listing lacks it */
+	bool s3_checksum = r->checksum && (du_cksum_is_crc(ck) || ck == DU_CK_SHA256);
+	bool need_head = s3_checksum || !r->listed || !r->s3_etag ||
+			 (!is_md5_hex(r->s3_etag) && !(r->etag && !strcmp(r->etag, r->s3_etag)));
 	if (r->listed && r->s3_size != r->size) {
 		snprintf(why, n, "S3 object has %" PRIu64 " bytes, %" PRIu64 " were uploaded", r->s3_size, r->size);
 		return DU_OK;
@@ -147,6 +237,16 @@ static int check_s3(struct verify *v, const struct du_verify_row *r, char *why, 
 	}
 	if (info.size != r->size) {
 		snprintf(why, n, "S3 object has %" PRIu64 " bytes, %" PRIu64 " were uploaded", info.size, r->size);
+		return DU_OK;
+	}
+	if (s3_checksum && !strcmp(info.checksum_alg, r->checksum_alg)) {
+		if (strcmp(info.checksum, r->checksum)) {
+			snprintf(why, n, "S3 object was overwritten: %s %s, uploaded %s", r->checksum_alg, info.checksum,
+				 r->checksum);
+			return DU_OK;
+		}
+		v->checksums++;
+		*ok = true;
 		return DU_OK;
 	}
 	const char *s3md5 = info.md5_hex[0] ? info.md5_hex : is_md5_hex(info.etag) ? info.etag : NULL;
@@ -191,6 +291,29 @@ static int check_local(struct verify *v, const struct du_verify_row *r, char *wh
 	if (r->mtime_ns && mt != r->mtime_ns) {
 		*ok = false;
 		snprintf(why, n, "local file changed since upload: modification time differs");
+		return DU_OK;
+	}
+	int ck = r->checksum_alg ? du_cksum_parse(r->checksum_alg) : -1;
+	if (v->cfg->deep && !r->md5 && r->checksum && (du_cksum_is_crc(ck) || ck == DU_CK_MD5)) {
+		char have[DU_CKSUM_B64_LEN + 16];
+		struct du_err e = { 0 };
+		uint64_t ps = 0;
+		if (ck == DU_CK_MD5 && r->checksum_type && !strcmp(r->checksum_type, "COMPOSITE"))
+			ps = r->part_size ? r->part_size : du_s3_part_size(r->size, v->cfg->multipart_chunk_size);
+		if (file_checksum(v, r->local_path, ck, ps, have, sizeof(have), &e)) {
+			if (e.code == DU_ERR_NOMEM) {
+				*v->err = e;
+				return e.code;
+			}
+			*ok = false;
+			snprintf(why, n, "%s", e.msg);
+			return DU_OK;
+		}
+		if (strcmp(have, r->checksum)) {
+			*ok = false;
+			snprintf(why, n, "local file changed since upload: %s %s, uploaded %s%s", r->checksum_alg, have,
+				 r->checksum, ps && !r->part_size ? " (parts of multipart_chunk_size)" : "");
+		}
 		return DU_OK;
 	}
 	if (v->cfg->deep && r->md5) {
@@ -239,7 +362,10 @@ static int manifest_row(struct verify *v, const struct du_verify_row *r, const s
 	csv_field(v->csv, r->uploaded_at, false);
 	csv_field(v->csv, o->verified_at, false);
 	csv_field(v->csv, status, false);
-	csv_field(v->csv, o->ok ? "" : o->error, true);
+	csv_field(v->csv, o->ok ? "" : o->error, false);
+	csv_field(v->csv, r->checksum_alg, false);
+	csv_field(v->csv, r->checksum, false);
+	csv_field(v->csv, r->checksum_type, true);
 
 	cJSON *j = cJSON_CreateObject();
 	if (!j)
@@ -255,6 +381,11 @@ static int manifest_row(struct verify *v, const struct du_verify_row *r, const s
 	cJSON_AddStringToObject(j, "verify_status", status);
 	o->ok ? (void)cJSON_AddNullToObject(j, "verify_error") : (void)cJSON_AddStringToObject(j, "verify_error", o->error);
 	cJSON_AddNumberToObject(j, "session_id", (double)r->session_id);
+	r->checksum_alg ? (void)cJSON_AddStringToObject(j, "checksum_algorithm", r->checksum_alg)
+			: (void)cJSON_AddNullToObject(j, "checksum_algorithm");
+	r->checksum ? (void)cJSON_AddStringToObject(j, "checksum", r->checksum) : (void)cJSON_AddNullToObject(j, "checksum");
+	r->checksum_type ? (void)cJSON_AddStringToObject(j, "checksum_type", r->checksum_type)
+			 : (void)cJSON_AddNullToObject(j, "checksum_type");
 	char *line = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	if (!line)
@@ -373,7 +504,8 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 		goto out;
 	if ((rc = open_tmp(csv_path, &v.csv, err)) || (rc = open_tmp(jsonl_path, &v.jsonl, err)))
 		goto out;
-	fputs("local_path,s3_key,size,md5,etag,uploaded_at,verified_at,verify_status,verify_error\n", v.csv);
+	fputs("local_path,s3_key,size,md5,etag,uploaded_at,verified_at,verify_status,verify_error,"
+	      "checksum_algorithm,checksum,checksum_type\n", v.csv);
 
 	if ((rc = du_dbo_verify_begin(db, &v.cp, err)))
 		goto out;
@@ -401,9 +533,10 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 
 	/* Files found by the session that no du row covers: S3 had them before du recorded anything. */
 	int64_t unrecorded = sess.total_files > vc.files ? sess.total_files - vc.files : 0;
-	du_info("verify: %" PRId64 " files, %" PRId64 " listed objects checked, %" PRId64 " HEAD requests, %" PRId64
-		" local files checked%s, %" PRId64 " local files gone",
-		vc.files, vc.files - v.heads, v.heads, v.local_checked, cfg->deep ? " with md5" : "", v.local_missing);
+	du_info("verify: %" PRId64 " files, %" PRId64 " listed objects checked, %" PRId64 " HEAD requests (%" PRId64
+		" matched the recorded x-amz-checksum), %" PRId64 " local files checked%s, %" PRId64 " local files gone",
+		vc.files, vc.files - v.heads, v.heads, v.checksums, v.local_checked,
+		cfg->deep ? " with their checksum" : "", v.local_missing);
 	if (vc.mismatches) {
 		printf("session %" PRId64 ": %" PRId64 " of %" PRId64 " files do not match (listed above); do NOT delete the source. Manifest: %s, %s\n",
 		       sid, vc.mismatches, vc.files, csv_path, jsonl_path);

@@ -108,6 +108,9 @@ static int check_header(const struct opt *, union val *, const char *, struct du
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
+/* in the order of enum du_cksum_alg (checksum.h) */
+static const char *const checksum_names[] = { "auto", "none", "md5", "crc32", "crc32c", "crc64nvme", "sha256",
+					      NULL };
 static const char *const stale_names[] = { "none", "list", "abort", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
@@ -204,6 +207,12 @@ static const struct opt opts[] = {
 	  .def = "false", .group = G_S3, .metavar = "BOOL",
 	  .help = "sign the body's SHA-256 instead of UNSIGNED-PAYLOAD + Content-MD5",
 	  .off = OFF(payload_signing) },
+	{ .key = "checksum_algorithm", .flag = "checksum-algorithm", .tools = U | R | M,
+	  .env = { "DU_CHECKSUM_ALGORITHM" }, .type = T_ENUM, .names = checksum_names, .def = "auto",
+	  .group = G_S3, .metavar = "ALG",
+	  .help = "checksum S3 verifies: auto (CRC32C where the server checks it, else Content-MD5), "
+		  "crc32c, crc32, crc64nvme, sha256, md5, or none (unsafe: nothing checked)",
+	  .off = OFF(checksum_algorithm) },
 	{ .key = "retry_base_ms", .flag = "retry-base-ms", .tools = U | R | T | M, .type = T_INT,
 	  .def = "100", .min = 1, .max = 60000, .group = G_S3, .metavar = "MS",
 	  .help = "first back-off delay of a retried request", .off = OFF(retry_base_ms) },
@@ -244,6 +253,10 @@ static const struct opt opts[] = {
 	  .max = INT64_MAX, .flags = F_NOSTORE, .group = G_RUN, .metavar = "SESSION",
 	  .help = "work on this session alongside another running uploader",
 	  .off = OFF(join_session) },
+	{ .key = "new_session", .flag = "new-session", .tools = U | M, .type = T_BOOL, .def = "false",
+	  .flags = F_NOSTORE, .group = G_RUN, .metavar = "BOOL",
+	  .help = "start a session of its own even when a run of the same job is live (default: work on that one)",
+	  .off = OFF(new_session) },
 	{ .key = "stale_uploads", .flag = "stale-uploads", .tools = U, .type = T_ENUM,
 	  .names = stale_names, .def = "none", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "list|abort",
@@ -1679,6 +1692,11 @@ static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 				  "resume_session (from %s) and join_session (from %s) exclude each other",
 				  du_config_source(cfg, "resume_session"),
 				  du_config_source(cfg, "join_session"));
+	if (cfg->new_session && (cfg->resume_session || cfg->join_session)) {
+		const char *other = cfg->resume_session ? "resume_session" : "join_session";
+		return du_err_set(err, DU_ERR_CONFIG, "new_session (from %s) and %s (from %s) exclude each other",
+				  du_config_source(cfg, "new_session"), other, du_config_source(cfg, other));
+	}
 	const char *modes[] = { "checksum", "size_only", "trust_db" };
 	bool on[] = { cfg->checksum, cfg->size_only, cfg->trust_db };
 	for (int i = 0; i < 3; i++)

@@ -17,8 +17,35 @@ static const char session_cols[] =
 	" " ISO("started_at") ", " ISO("completed_at") ", error_message, pid, dry_run,"
 	" total_files, total_size_bytes, files_uploaded, files_failed, files_skipped, files_remaining,"
 	" bytes_uploaded, duration_s, progress_percent, coalesce(success_percent, -1),"
-	" coalesce(files_per_s, -1), coalesce(bytes_per_s, -1), coalesce(eta_s, -1)"
+	" coalesce(files_per_s, -1), coalesce(bytes_per_s, -1), coalesce(eta_s, -1),"
+	" (SELECT x.du_version IS NULL FROM sync_sessions x WHERE x.id = session_id)"
 	" FROM du_v_sessions";
+
+/*
+ * The same columns from the base tables alone, for a database du has not migrated (the Python
+ * tool's, read by a SELECT-only role): to_jsonb(row)->>'col' reads a column that may not exist.
+ * Figures the Python tool never recorded (bytes uploaded, rates) come out unknown.
+ */
+#define J(col) "(to_jsonb(s)->>'" col "')"
+static const char plain_cols[] =
+	"SELECT * FROM (SELECT s.id AS session_id, p.project_name, p.bucket_name, s.s3_prefix, s.local_directory,"
+	" s.status, " J("hostname") ", " ISO("s.started_at") ", " ISO("s.completed_at") ", " J("error_message") ","
+	" coalesce(" J("pid") "::bigint, 0), coalesce(" J("dry_run") "::bool, false),"
+	" coalesce(s.total_files, 0), coalesce(s.total_size_bytes, 0), coalesce(s.files_uploaded, 0),"
+	" coalesce(s.files_failed, 0), coalesce(s.files_skipped, 0),"
+	" CASE WHEN s.status = 'in_progress' THEN greatest(coalesce(s.total_files, 0) - coalesce(s.files_uploaded, 0)"
+	"  - coalesce(s.files_failed, 0) - coalesce(s.files_skipped, 0), 0) ELSE 0 END,"
+	" coalesce(" J("bytes_uploaded") "::bigint, 0),"
+	" extract(epoch FROM coalesce(s.completed_at, now()) - s.started_at)::float8,"
+	" CASE WHEN coalesce(s.total_files, 0) > 0 THEN 100.0 * (coalesce(s.files_uploaded, 0)"
+	"  + coalesce(s.files_failed, 0) + coalesce(s.files_skipped, 0)) / s.total_files ELSE 100 END::float8,"
+	" CASE WHEN coalesce(s.files_uploaded, 0) + coalesce(s.files_failed, 0) > 0 THEN 100.0 * s.files_uploaded"
+	"  / (s.files_uploaded + s.files_failed) ELSE -1 END::float8, -1::float8, -1::float8, -1::float8,"
+	" " J("du_version") " IS NULL"
+	" FROM sync_sessions s LEFT JOIN projects p ON p.id = s.project_id) v";
+
+/* Set by du_dbo_has_views: no du views, read the base tables (plain_cols). */
+static bool plain;
 
 static const char *str(const PGresult *r, int i, int c)
 {
@@ -55,6 +82,7 @@ static int session_rows(PGresult *r, int (*cb)(void *arg, const struct du_obs_se
 			.files_per_s = du_db_get_double(r, i, 22),
 			.bytes_per_s = du_db_get_double(r, i, 23),
 			.eta_s = du_db_get_double(r, i, 24),
+			.python_era = du_db_get_bool(r, i, 25),
 		};
 		rc = cb(arg, &s);
 	}
@@ -67,6 +95,18 @@ int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err)
 	if (!r)
 		return err->code;
 	*out = du_db_get_bool(r, 0, 0);
+	plain = !*out;
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_dbo_has_table(struct du_db *db, const char *name, bool *out, struct du_err *err)
+{
+	const char *p[] = { name };
+	PGresult *r = du_db_query(db, err, "SELECT to_regclass($1) IS NOT NULL", 1, p);
+	if (!r)
+		return err->code;
+	*out = du_db_get_bool(r, 0, 0);
 	PQclear(r);
 	return DU_OK;
 }
@@ -74,9 +114,9 @@ int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err)
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		    struct du_err *err)
 {
-	char sql[sizeof(session_cols) + 64], lim[21];
+	char sql[sizeof(plain_cols) + 64], lim[21];
 	const char *p[] = { du_db_i64(lim, limit) };
-	snprintf(sql, sizeof(sql), "%s ORDER BY session_id DESC LIMIT $1", session_cols);
+	snprintf(sql, sizeof(sql), "%s ORDER BY session_id DESC LIMIT $1", plain ? plain_cols : session_cols);
 	PGresult *r = du_db_query(db, err, sql, 1, p);
 	if (!r)
 		return err->code;
@@ -88,9 +128,9 @@ int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const stru
 int du_dbo_session(struct du_db *db, int64_t id, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
 		   struct du_err *err)
 {
-	char sql[sizeof(session_cols) + 64], sid[21];
+	char sql[sizeof(plain_cols) + 64], sid[21];
 	const char *p[] = { du_db_i64(sid, id) };
-	snprintf(sql, sizeof(sql), "%s WHERE session_id = $1", session_cols);
+	snprintf(sql, sizeof(sql), "%s WHERE session_id = $1", plain ? plain_cols : session_cols);
 	PGresult *r = du_db_query(db, err, sql, 1, p);
 	if (!r)
 		return err->code;
@@ -112,9 +152,9 @@ int du_dbo_counts(struct du_db *db, int64_t id, struct du_obs_counts *out, struc
 				  " count(*) FILTER (WHERE status = 'uploaded' AND uploaded_at > now() - interval '1 minute'),"
 				  " coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'"
 				  "  AND uploaded_at > now() - interval '1 minute'), 0),"
-				  " count(*) FILTER (WHERE verify_status = 'ok'),"
-				  " count(*) FILTER (WHERE verify_status = 'mismatch')"
-				  " FROM file_uploads WHERE session_id = $1 GROUP BY status",
+				  " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'ok'),"
+				  " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'mismatch')"
+				  " FROM file_uploads f WHERE session_id = $1 GROUP BY status",
 				  1, p);
 	if (!r)
 		return err->code;
@@ -165,14 +205,16 @@ static const char verify_cursor[] =
 	"DECLARE du_verify_rows NO SCROLL CURSOR FOR"
 	" WITH me AS (SELECT id, project_id, s3_prefix, local_directory FROM sync_sessions WHERE id = $1),"
 	" r AS (SELECT DISTINCT ON (f.s3_key) f.id, f.local_path, f.s3_key, f.file_size, f.md5, f.etag,"
-	"   coalesce(f.mtime_ns, 0) AS mtime_ns, f.uploaded_at, f.status, f.session_id"
+	"   coalesce(f.mtime_ns, 0) AS mtime_ns, f.uploaded_at, f.status, f.session_id,"
+	"   f.checksum_algorithm, f.checksum_value, f.checksum_type, coalesce(f.part_size, 0) AS part_size"
 	"  FROM file_uploads f JOIN sync_sessions s ON s.id = f.session_id CROSS JOIN me"
 	"  WHERE s.project_id = me.project_id AND s.s3_prefix = me.s3_prefix"
 	"   AND s.local_directory = me.local_directory AND s.id <= me.id"
 	"   AND (f.session_id = me.id OR f.status = 'uploaded')"
 	"  ORDER BY f.s3_key, (f.session_id = me.id) DESC, f.uploaded_at DESC NULLS LAST)"
 	" SELECT r.id, r.local_path, r.s3_key, r.file_size, r.md5, r.etag, r.mtime_ns,"
-	"  " ISO("r.uploaded_at") ", r.status, r.session_id, o.s3_key IS NOT NULL, coalesce(o.size, 0), o.etag"
+	"  " ISO("r.uploaded_at") ", r.status, r.session_id, o.s3_key IS NOT NULL, coalesce(o.size, 0), o.etag,"
+	"  r.checksum_algorithm, r.checksum_value, r.checksum_type, r.part_size"
 	" FROM r LEFT JOIN du_verify_s3 o ON o.s3_key = r.s3_key"
 	" ORDER BY r.s3_key COLLATE \"C\"";
 
@@ -219,6 +261,10 @@ int du_dbo_verify_rows(struct du_db *db, int64_t session_id,
 				.listed = du_db_get_bool(r, i, 10),
 				.s3_size = (uint64_t)du_db_get_int64(r, i, 11),
 				.s3_etag = str(r, i, 12),
+				.checksum_alg = str(r, i, 13),
+				.checksum = str(r, i, 14),
+				.checksum_type = str(r, i, 15),
+				.part_size = (uint64_t)du_db_get_int64(r, i, 16),
 			};
 			struct du_verify_outcome o = { 0 };
 			if ((rc = cb(arg, &row, &o)))

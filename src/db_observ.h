@@ -34,11 +34,14 @@ struct du_obs_session {
 	int64_t total_files, total_size_bytes, files_uploaded, files_failed, files_skipped;
 	int64_t files_remaining, bytes_uploaded;
 	double duration_s, progress_percent, success_percent, files_per_s, bytes_per_s, eta_s;
+	bool python_era;   /* written by the Python tool: its file rows say nothing (all 'pending') */
 };
 
-/* Does the database hold the views of sql/020_views.sql? (status migrates only when not, so a
- * read-only role can run it.) */
+/* Does the database hold the views of sql/020_views.sql? When not (the Python tool's database, an
+ * older du's), the readers below use the base tables alone: status never migrates or writes. */
 int du_dbo_has_views(struct du_db *db, bool *out, struct du_err *err);
+
+int du_dbo_has_table(struct du_db *db, const char *name, bool *out, struct du_err *err);
 
 /* The limit most recent sessions, newest first. */
 int du_dbo_sessions(struct du_db *db, int limit, int (*cb)(void *arg, const struct du_obs_session *s), void *arg,
@@ -77,6 +80,10 @@ struct du_verify_row {
 	bool listed;              /* the listing holds the key */
 	uint64_t s3_size;
 	const char *s3_etag;      /* NULL when not listed or without ETag */
+	const char *checksum_alg; /* recorded at upload (migration 060): "crc32c", "md5", ...; NULL */
+	const char *checksum;     /* S3's form: base64, md5 hex, or composite "hex-N" */
+	const char *checksum_type;/* "FULL_OBJECT" or "COMPOSITE" */
+	uint64_t part_size;       /* recorded part size of a multipart upload; 0 when unknown */
 };
 struct du_verify_outcome {
 	bool ok;

@@ -8,6 +8,7 @@
 
 #include "db_internal.h"
 #include "db_upload.h"
+#include "du/progress.h"
 
 static int pq_fail(struct du_err *err, PGconn *c, PGresult *r, const char *what)
 {
@@ -43,6 +44,8 @@ static int q(struct du_db *db, struct du_err *err, const char *what, const char 
 /* Reasons of the decision that skip a file at scan time, so that no row records them. */
 #define DU_SCAN_ONLY_REASONS "('already_uploaded', 'unverifiable_not_newer', 'same_size')"
 
+/* pg_advisory_lock's first key: du's job locks ("du" in ASCII), apart from anyone else's. */
+#define DU_JOB_LOCK_CLASS "25717"
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
 
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
@@ -183,7 +186,12 @@ static const char register_sql[] =
 	"  CASE WHEN bad_key IS NULL THEN 'pending' ELSE 'failed' END, bad_key, mtime_ns, inode, reason,"
 	"  check_etag, check_md5, part_size"
 	" FROM d WHERE NOT skip) %s";
-static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS SELECT * FROM (%s) dd WHERE $2::bigint = 0";
+/* du_dbu_stage_begin dropped any earlier du_decision. */
+static const char dry_sql[] = "CREATE TEMP TABLE du_decision AS SELECT * FROM (%s) dd WHERE $2::bigint IS NOT NULL";
+/* The decision kept (for per-file lines), then registered from the table. */
+static const char kept_sql[] =
+	"SELECT * FROM du_decision WHERE $1::bigint IS NOT NULL AND $3::text IS NOT NULL AND $4::bool IS NOT NULL"
+	" AND $5::text IS NOT NULL";
 
 static const char *const mode_names[] = { "normal", "checksum", "size_only", "trust_db" };
 
@@ -202,7 +210,14 @@ int du_dbu_decide(struct du_db *db, const struct du_decide_opts *o, struct du_de
 		 o->has_schema && o->project_id ? recorded_sql : no_recorded_sql);
 	if ((rc = q(db, err, "analyze staging", "ANALYZE du_s3_stage; ANALYZE du_scan_stage", 0, NULL, NULL)))
 		return rc;
-	if (o->session_id) {
+	if (o->session_id && o->keep) {
+		snprintf(sql, sizeof(sql), dry_sql, decision);
+		if (!(rc = q(db, err, "decide", sql, 5, p, NULL))) {
+			snprintf(counts, sizeof(counts), counts_sql, "d", "d");
+			snprintf(sql, sizeof(sql), register_sql, kept_sql, counts);
+			rc = q(db, err, "register files", sql, 5, p, &r);
+		}
+	} else if (o->session_id) {
 		snprintf(counts, sizeof(counts), counts_sql, "d", "d");
 		snprintf(sql, sizeof(sql), register_sql, decision, counts);
 		rc = q(db, err, "decide and register files", sql, 5, p, &r);
@@ -299,11 +314,18 @@ static const char claim_sql[] =
 	"  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
 	" WHERE f.id = c.id"
 	" RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
-	" coalesce(f.inode, 0), f.retry_count, f.check_etag, f.check_md5, coalesce(f.part_size, 0)";
+	" coalesce(f.inode, 0), f.retry_count, f.check_etag, f.check_md5, coalesce(f.part_size, 0), f.reason";
+/*
+ * What du-retry may take: failed rows with attempts left whose failure is not for good. The same
+ * words count them (du_dbu_count_retryable); pending rows are never du-retry's (a finished
+ * session's pending rows are the upload's: the sync decision checks them against S3).
+ */
+#define RETRYABLE(max) "status = 'failed' AND retry_count < " max "::int AND NOT error_permanent"
 static const char claim_pending[] = "status = 'pending' AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
 static const char claim_rest[] =
-	"((status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2)"
-	"  OR ($5::bool AND status = 'failed' AND retry_count < $6::int AND NOT error_permanent))";
+	"status = 'uploading' AND lease_until < now() AND worker IS DISTINCT FROM $2"
+	" AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
+static const char claim_failed[] = RETRYABLE("$6") " AND $5::bool";
 
 static int claim_some(struct du_db *db, const char *where, const char *const *p,
 		      int (*cb)(void *arg, const struct du_claimed *c), void *arg, int *n, struct du_err *err)
@@ -327,6 +349,7 @@ static int claim_some(struct du_db *db, const char *where, const char *const *p,
 			.check_etag = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7),
 			.check_md5 = PQgetisnull(r, i, 8) ? NULL : PQgetvalue(r, i, 8),
 			.part_size = strtoull(PQgetvalue(r, i, 9), NULL, 10),
+			.reason = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10),
 		};
 		rc = cb(arg, &c);
 	}
@@ -342,8 +365,9 @@ int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int l
 	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
 			    failed_too ? "t" : "f", I64(mr, max_retry) };
 	int n = 0, m = 0;
-	int rc = claim_some(db, claim_pending, p, cb, arg, &n, err);
-	if (!rc && n < limit) {
+	/* du-retry: failed rows only. du-upload: pending rows, then those a dead worker left. */
+	int rc = claim_some(db, failed_too ? claim_failed : claim_pending, p, cb, arg, &n, err);
+	if (!rc && n < limit && !failed_too) {
 		p[2] = I64(rest, limit - n);
 		rc = claim_some(db, claim_rest, p, cb, arg, &m, err);
 	}
@@ -355,10 +379,193 @@ int du_dbu_renew(struct du_db *db, int64_t session_id, const char *worker, int l
 {
 	char sid[24], lease[24];
 	const char *p[] = { I64(sid, session_id), worker, I64(lease, lease_s) };
+	/* The leases and the worker's heartbeat, in one round trip. */
 	return q(db, err, "renew lease",
-		 "UPDATE file_uploads SET lease_until = now() + make_interval(secs => $3::int)"
+		 "WITH hb AS (UPDATE session_workers SET heartbeat_at = now() WHERE session_id = $1 AND worker = $2)"
+		 " UPDATE file_uploads SET lease_until = now() + make_interval(secs => $3::int)"
 		 " WHERE session_id = $1 AND worker = $2 AND status = 'uploading'",
 		 3, p, NULL);
+}
+
+int du_dbu_worker_begin(struct du_db *db, int64_t session_id, const struct du_worker *w, struct du_err *err)
+{
+	char sid[24], pid[24], st[24];
+	const char *p[] = { I64(sid, session_id), w->worker, w->host, I64(pid, w->pid), I64(st, w->proc_start),
+			    w->boot_id[0] ? w->boot_id : NULL };
+	return q(db, err, "worker row",
+		 "INSERT INTO session_workers (session_id, worker, host, pid, proc_start, boot_id)"
+		 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, worker)"
+		 " DO UPDATE SET heartbeat_at = now(), ended_at = NULL",
+		 6, p, NULL);
+}
+
+int du_dbu_worker_end(struct du_db *db, int64_t session_id, const char *worker, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), worker };
+	return q(db, err, "worker row",
+		 "UPDATE session_workers SET ended_at = now() WHERE session_id = $1 AND worker = $2", 2, p, NULL);
+}
+
+/*
+ * The in_progress sessions none of whose workers is alive (see du_dbu_dead_sessions). Sessions
+ * without worker rows (du before 0.2) are judged by the process that made them, as before; the
+ * Python tool's, which recorded none, are left alone.
+ */
+static int sessions_liveness(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			     bool (*alive)(long pid, int64_t proc_start), const struct du_job *job,
+			     int (*cb)(void *arg, int64_t id, bool alive, const char *why), void *arg,
+			     struct du_err *err)
+{
+	char secs[24], proj[24];
+	const char *p[] = { me->host, me->boot_id[0] ? me->boot_id : "", I64(secs, remote_dead_s),
+			    job ? I64(proj, job->project_id) : NULL, job ? job->endpoint : NULL,
+			    job ? job->s3_prefix : NULL, job ? job->local_directory : NULL };
+	PGresult *r = NULL;
+	/* One row per live-looking worker (none: one row of NULLs), and whether the session has any. */
+	int rc = q(db, err, "sessions and their workers",
+		   "SELECT s.id, w.worker IS NOT NULL,"
+		   " EXISTS (SELECT 1 FROM session_workers x WHERE x.session_id = s.id),"
+		   " coalesce(w.host = $1 AND coalesce(w.boot_id, '') = $2, s.hostname = $1, false),"
+		   " coalesce(w.pid, s.pid, 0), coalesce(w.proc_start, -1),"
+		   " coalesce(w.heartbeat_at > now() - make_interval(secs => $3::int), false),"
+		   " coalesce(w.host, s.hostname, '?')"
+		   " FROM sync_sessions s LEFT JOIN session_workers w ON w.session_id = s.id AND w.ended_at IS NULL"
+		   " WHERE s.status = 'in_progress'"
+		   "  AND (s.pid IS NOT NULL OR EXISTS (SELECT 1 FROM session_workers x WHERE x.session_id = s.id))"
+		   "  AND ($4::bigint IS NULL OR (s.project_id = $4 AND s.endpoint = $5 AND s.s3_prefix = $6"
+		   "   AND s.local_directory = $7 AND NOT coalesce(s.dry_run, false)))"
+		   " ORDER BY s.id",
+		   7, p, &r);
+	if (rc)
+		return rc;
+	int n = PQntuples(r);
+	for (int i = 0; i < n && !rc;) {
+		int64_t id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		bool any_alive = false;
+		char why[200] = "";
+		int j = i;
+		for (; j < n && strtoll(PQgetvalue(r, j, 0), NULL, 10) == id; j++) {
+			bool worker_row = PQgetvalue(r, j, 1)[0] == 't', has_workers = PQgetvalue(r, j, 2)[0] == 't';
+			bool here = PQgetvalue(r, j, 3)[0] == 't', fresh = PQgetvalue(r, j, 6)[0] == 't';
+			long pid = atol(PQgetvalue(r, j, 4));
+			int64_t start = strtoll(PQgetvalue(r, j, 5), NULL, 10);
+			const char *host = PQgetvalue(r, j, 7);
+			if (!worker_row && has_workers) {
+				snprintf(why, sizeof(why), "every worker left without finishing it");
+			} else if (!worker_row && !here) {
+				any_alive = true; /* an older du's session on another host: nothing to go by */
+			} else if (here ? alive(pid, worker_row ? start : -1) : fresh) {
+				any_alive = true;
+			} else if (!why[0] && here) {
+				snprintf(why, sizeof(why), "its process %ld on %s ended", pid, host);
+			} else if (!why[0]) {
+				snprintf(why, sizeof(why), "no heartbeat from %s for over %d s", host, remote_dead_s);
+			}
+		}
+		rc = cb(arg, id, any_alive, why);
+		i = j;
+	}
+	PQclear(r);
+	return rc;
+}
+
+struct dead_walk {
+	int (*cb)(void *arg, int64_t id, const char *why);
+	void *arg;
+};
+
+static int dead_only(void *arg, int64_t id, bool alive, const char *why)
+{
+	struct dead_walk *w = arg;
+	return alive ? 0 : w->cb(w->arg, id, why);
+}
+
+int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
+			 void *arg, struct du_err *err)
+{
+	struct dead_walk w = { cb, arg };
+	return sessions_liveness(db, me, remote_dead_s, alive, NULL, dead_only, &w, err);
+}
+
+static int newest_alive(void *arg, int64_t id, bool alive, const char *why)
+{
+	(void)why;
+	int64_t *out = arg;
+	if (alive && id > *out)
+		*out = id;
+	return 0;
+}
+
+int du_dbu_live_session(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			bool (*alive)(long pid, int64_t proc_start), const struct du_job *job,
+			struct du_live_session *out, struct du_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = sessions_liveness(db, me, remote_dead_s, alive, job, newest_alive, &out->id, err);
+	if (rc || !out->id)
+		return rc;
+	char sid[24];
+	const char *p[] = { I64(sid, out->id) };
+	PGresult *r = NULL;
+	/* Who works on it, for the line that says so: its oldest worker still at work. */
+	rc = q(db, err, "live session's worker",
+	       "SELECT coalesce(w.host, s.hostname, '?'), coalesce(w.pid, s.pid, 0),"
+	       " (SELECT count(*) FROM session_workers x WHERE x.session_id = s.id AND x.ended_at IS NULL)"
+	       " FROM sync_sessions s LEFT JOIN LATERAL (SELECT host, pid FROM session_workers"
+	       "  WHERE session_id = s.id AND ended_at IS NULL ORDER BY started_at LIMIT 1) w ON true"
+	       " WHERE s.id = $1",
+	       1, p, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 1) {
+		snprintf(out->host, sizeof(out->host), "%s", PQgetvalue(r, 0, 0));
+		out->pid = atol(PQgetvalue(r, 0, 1));
+		out->workers = atoi(PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	return DU_OK;
+}
+
+/* Two runs of one job find-or-create its session one at a time (a lock per job, not per table). */
+static int job_lock(struct du_db *db, const struct du_job *job, bool lock, struct du_err *err)
+{
+	char key[4096];
+	snprintf(key, sizeof(key), "%" PRId64 "\n%s\n%s\n%s", job->project_id, job->endpoint, job->s3_prefix,
+		 job->local_directory);
+	const char *p[] = { key };
+	return q(db, err, lock ? "lock the job" : "unlock the job",
+		 lock ? "SELECT pg_advisory_lock(" DU_JOB_LOCK_CLASS ", hashtext($1))"
+		      : "SELECT pg_advisory_unlock(" DU_JOB_LOCK_CLASS ", hashtext($1))",
+		 1, p, NULL);
+}
+
+int du_dbu_job_lock(struct du_db *db, const struct du_job *job, struct du_err *err)
+{
+	return job_lock(db, job, true, err);
+}
+
+int du_dbu_job_unlock(struct du_db *db, const struct du_job *job, struct du_err *err)
+{
+	return job_lock(db, job, false, err);
+}
+
+int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *why, bool *done, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id), why };
+	PGresult *r = NULL;
+	int rc = q(db, err, "mark a dead session interrupted",
+		   "UPDATE sync_sessions SET status = 'interrupted', completed_at = now(),"
+		   " error_message = coalesce(error_message, 'no worker left: ' || $2)"
+		   " WHERE id = $1 AND status = 'in_progress'",
+		   2, p, &r);
+	if (rc)
+		return rc;
+	*done = atoi(PQcmdTuples(r)) > 0;
+	PQclear(r);
+	return DU_OK;
 }
 
 static const char *const status_names[] = { "uploaded", "failed", "pending" };
@@ -379,7 +586,7 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	       "BEGIN; SET LOCAL client_min_messages = warning;"
 	       " CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
 	       " mtime_ns bigint, md5 text, etag text, error text, retries int, count_retry bool,"
-	       " permanent bool, reason text, part_size bigint)"
+	       " permanent bool, reason text, part_size bigint, ck_alg text, ck_value text, ck_type text)"
 	       " ON COMMIT DELETE ROWS",
 	       0, NULL, NULL);
 	if (rc || (rc = du_db_copy_begin(db, "COPY du_outcome FROM STDIN", &cp, err)))
@@ -391,8 +598,11 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 				    o[i].etag[0] ? o[i].etag : NULL, o[i].error[0] ? o[i].error : NULL,
 				    I64(rt, o[i].retries), o[i].count_retry ? "t" : "f",
 				    o[i].permanent ? "t" : "f", o[i].reason,
-				    o[i].part_size ? I64(ps, o[i].part_size) : NULL };
-		rc = du_db_copy_row(cp, 12, v, err);
+				    o[i].part_size ? I64(ps, o[i].part_size) : NULL,
+				    o[i].checksum_alg[0] ? o[i].checksum_alg : NULL,
+				    o[i].checksum[0] ? o[i].checksum : NULL,
+				    o[i].checksum_type[0] ? o[i].checksum_type : NULL };
+		rc = du_db_copy_row(cp, 15, v, err);
 	}
 	if (rc) {
 		du_db_copy_abort(cp);
@@ -406,7 +616,11 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	 */
 	rc = q(db, err, "write outcomes",
 	       "WITH u AS (UPDATE file_uploads f SET status = o.status, file_size = o.size,"
-	       "  mtime_ns = o.mtime_ns, md5 = coalesce(o.md5, f.md5), etag = coalesce(o.etag, f.etag),"
+	       "  mtime_ns = o.mtime_ns, md5 = CASE WHEN o.ck_alg IS NULL THEN coalesce(o.md5, f.md5) ELSE o.md5 END,"
+	       "  etag = coalesce(o.etag, f.etag),"
+	       "  checksum_algorithm = CASE WHEN o.status = 'uploaded' THEN o.ck_alg ELSE f.checksum_algorithm END,"
+	       "  checksum_value = CASE WHEN o.status = 'uploaded' THEN o.ck_value ELSE f.checksum_value END,"
+	       "  checksum_type = CASE WHEN o.status = 'uploaded' THEN o.ck_type ELSE f.checksum_type END,"
 	       "  error_message = CASE WHEN o.status = 'failed' THEN o.error ELSE NULL END,"
 	       "  error_permanent = (o.status = 'failed' AND o.permanent),"
 	       "  retry_count = f.retry_count + o.retries + CASE WHEN o.count_retry THEN 1 ELSE 0 END,"
@@ -455,7 +669,10 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 	const char *p[] = { I64(sid, session_id), status, error_message };
 	return q(db, err, "finish session",
 		 "UPDATE sync_sessions s SET files_uploaded = c.up, files_failed = c.failed,"
-		 " bytes_uploaded = c.bytes, status = coalesce($2, s.status),"
+		 " bytes_uploaded = c.bytes,"
+		 /* The last worker closes the session: its failures are every worker's, as the rows say. */
+		 " status = CASE WHEN $2 = 'completed' AND c.failed > 0 THEN 'completed_with_errors'"
+		 "  ELSE coalesce($2, s.status) END,"
 		 " completed_at = CASE WHEN $2 IS NULL OR $2 = 'in_progress' THEN s.completed_at ELSE now() END,"
 		 " error_message = coalesce($3, s.error_message),"
 		 " decision = CASE WHEN s.decision IS NULL THEN NULL"
@@ -509,20 +726,22 @@ int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker,
 	return DU_OK;
 }
 
-int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err)
+int du_dbu_session_state(struct du_db *db, int64_t session_id, bool *scanned, char *status, size_t status_len,
+			 struct du_err *err)
 {
 	char sid[24];
 	const char *p[] = { I64(sid, session_id) };
 	PGresult *r = NULL;
-	int rc = q(db, err, "session state", "SELECT scanned_at IS NOT NULL FROM sync_sessions WHERE id = $1",
-		   1, p, &r);
+	int rc = q(db, err, "session state",
+		   "SELECT scanned_at IS NOT NULL, status FROM sync_sessions WHERE id = $1", 1, p, &r);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return du_err_set(err, DU_ERR_NOTFOUND, "session %" PRId64 " does not exist", session_id);
 	}
-	*out = PQgetvalue(r, 0, 0)[0] == 't';
+	*scanned = PQgetvalue(r, 0, 0)[0] == 't';
+	snprintf(status, status_len, "%s", PQgetvalue(r, 0, 1));
 	PQclear(r);
 	return DU_OK;
 }
@@ -562,8 +781,8 @@ static const char mpu_adopt_sql[] =
 	"  SELECT $1, upload_id, part_size, created_at FROM multipart_uploads WHERE file_id = $2"
 	"  ON CONFLICT (file_id) DO UPDATE SET upload_id = EXCLUDED.upload_id,"
 	"  part_size = EXCLUDED.part_size RETURNING file_id),"
-	" p AS (INSERT INTO multipart_parts (file_id, part_number, size, md5, etag)"
-	"  SELECT $1, part_number, size, md5, etag FROM multipart_parts WHERE file_id = $2"
+	" p AS (INSERT INTO multipart_parts (file_id, part_number, size, md5, etag, checksum)"
+	"  SELECT $1, part_number, size, md5, etag, checksum FROM multipart_parts WHERE file_id = $2"
 	"  AND EXISTS (SELECT 1 FROM n) ON CONFLICT DO NOTHING)"
 	" DELETE FROM multipart_uploads WHERE file_id = $2";
 
@@ -597,7 +816,7 @@ int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_
 			goto fail;
 	}
 	if ((rc = q(db, err, "multipart parts",
-		    "SELECT part_number, size, md5, etag FROM multipart_parts WHERE file_id = $1"
+		    "SELECT part_number, size, md5, etag, coalesce(checksum, '') FROM multipart_parts WHERE file_id = $1"
 		    " ORDER BY part_number",
 		    1, p, &r)))
 		goto fail;
@@ -614,6 +833,7 @@ int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_
 		pp->size = strtoull(PQgetvalue(r, i, 1), NULL, 10);
 		snprintf(pp->md5, sizeof(pp->md5), "%s", PQgetvalue(r, i, 2));
 		snprintf(pp->etag, sizeof(pp->etag), "%s", PQgetvalue(r, i, 3));
+		snprintf(pp->checksum, sizeof(pp->checksum), "%s", PQgetvalue(r, i, 4));
 	}
 	*nparts = n;
 	PQclear(r);
@@ -639,12 +859,14 @@ int du_dbu_mpu_start(struct du_db *db, int64_t file_id, const char *upload_id, u
 int du_dbu_mpu_part(struct du_db *db, int64_t file_id, const struct du_mpu_part *pt, struct du_err *err)
 {
 	char fid[24], num[24], sz[24];
-	const char *p[] = { I64(fid, file_id), I64(num, pt->number), I64(sz, pt->size), pt->md5, pt->etag };
+	const char *p[] = { I64(fid, file_id), I64(num, pt->number), I64(sz, pt->size), pt->md5, pt->etag,
+			    pt->checksum[0] ? pt->checksum : NULL };
 	return q(db, err, "record part",
-		 "INSERT INTO multipart_parts (file_id, part_number, size, md5, etag) VALUES ($1, $2, $3, $4, $5)"
+		 "INSERT INTO multipart_parts (file_id, part_number, size, md5, etag, checksum)"
+		 " VALUES ($1, $2, $3, $4, $5, $6)"
 		 " ON CONFLICT (file_id, part_number) DO UPDATE SET size = EXCLUDED.size,"
-		 " md5 = EXCLUDED.md5, etag = EXCLUDED.etag",
-		 5, p, NULL);
+		 " md5 = EXCLUDED.md5, etag = EXCLUDED.etag, checksum = EXCLUDED.checksum",
+		 6, p, NULL);
 }
 
 int du_dbu_mpu_forget(struct du_db *db, int64_t file_id, struct du_err *err)
@@ -682,6 +904,20 @@ int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg
 	return rc;
 }
 
+int du_dbu_count_failed(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err)
+{
+	char sid[24];
+	const char *p[] = { I64(sid, session_id) };
+	PGresult *r = NULL;
+	int rc = q(db, err, "failed files", "SELECT count(*) FROM file_uploads WHERE session_id = $1 AND status = 'failed'",
+		   1, p, &r);
+	if (rc)
+		return rc;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return DU_OK;
+}
+
 int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
 			   struct du_err *err)
 {
@@ -716,58 +952,7 @@ int du_dbu_mpu_owner(struct du_db *db, const char *upload_id, int64_t *file_id, 
 	return DU_OK;
 }
 
-int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
-		     struct du_err *err)
-{
-	const char *p[] = { hostname };
-	PGresult *r = NULL;
-	int rc = q(db, err, "find sessions of dead processes",
-		   "SELECT id, pid FROM sync_sessions WHERE status = 'in_progress' AND hostname = $1"
-		   " AND pid IS NOT NULL",
-		   1, p, &r);
-	if (rc)
-		return rc;
-	*reaped = 0;
-	for (int i = 0; i < PQntuples(r) && !rc; i++) {
-		if (alive(atol(PQgetvalue(r, i, 1))))
-			continue;
-		const char *p1[] = { PQgetvalue(r, i, 0) };
-		/* Not while any worker still holds a live lease on its files (a joiner elsewhere). */
-		PGresult *u = NULL;
-		rc = q(db, err, "mark a dead session interrupted",
-		       "UPDATE sync_sessions SET status = 'interrupted', completed_at = now(),"
-		       " error_message = coalesce(error_message, 'its process ended without finishing it')"
-		       " WHERE id = $1 AND status = 'in_progress' AND NOT EXISTS (SELECT 1 FROM file_uploads"
-		       "  WHERE session_id = $1 AND status = 'uploading' AND lease_until > now())",
-		       1, p1, &u);
-		if (!rc && atoi(PQcmdTuples(u)) > 0)
-			(*reaped)++;
-		if (u)
-			PQclear(u);
-	}
-	PQclear(r);
-	return rc;
-}
 
-const char *du_reason_label(const char *reason)
-{
-	static const char *const labels[][2] = {
-		{ "new", "new" },
-		{ "missing_in_s3", "missing in S3" },
-		{ "changed", "changed" },
-		{ "bad_key", "invalid key" },
-		{ "already_uploaded", "already uploaded" },
-		{ "same_size", "same size (--size-only)" },
-		{ "to_check", "to check" },
-		{ "unchanged_checked", "unchanged (checked)" },
-		{ "unverifiable_newer", "unverifiable (by date): newer" },
-		{ "unverifiable_not_newer", "unverifiable (by date): not newer" },
-	};
-	for (size_t i = 0; reason && i < sizeof(labels) / sizeof(labels[0]); i++)
-		if (!strcmp(reason, labels[i][0]))
-			return labels[i][1];
-	return reason ? reason : "";
-}
 
 /*
  * "3 new, 1 missing in S3, 2 already uploaded" from the decision's JSON ({"new": 3, ...}), in a
@@ -786,7 +971,7 @@ void du_reasons_text(const char *json, char *out, size_t n)
 		const char *at = strstr(json, pat);
 		unsigned long long v = at ? strtoull(at + strlen(pat), NULL, 10) : 0;
 		if (v)
-			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_reason_label(order[i]));
+			o += (size_t)snprintf(out + o, n - o, "%s%llu %s", o ? ", " : "", v, du_progress_reason_label(order[i]));
 	}
 	if (!o)
 		snprintf(out, n, "nothing");

@@ -30,9 +30,8 @@ struct du_decision {
  *   already_uploaded, same_size,                   skipped at scan time (no row)
  *   unverifiable_not_newer
  *   to_check -> unchanged_checked | changed        hashed by a worker, then skipped or uploaded
- * du_reason_label() gives the words a person reads.
+ * du_progress_reason_label() gives the words a person reads.
  */
-const char *du_reason_label(const char *reason);
 /* "3 new, 1 missing in S3, 2 already uploaded" from a decision's JSON, in a fixed order. */
 void du_reasons_text(const char *json, char *out, size_t n);
 
@@ -45,6 +44,7 @@ struct du_decide_opts {
 	const char *endpoint;      /* rows of sessions against another endpoint decide nothing */
 	bool endpoint_is_aws;      /* sessions without a recorded endpoint were against AWS */
 	enum du_decide_mode mode;
+	bool keep;                 /* keep the decision for du_dbu_dry_list also in a real run */
 };
 
 /* Create the temporary staging tables (du_s3_stage, du_scan_stage). */
@@ -71,7 +71,8 @@ int du_dbu_prefix_known(struct du_db *db, int64_t project_id, int64_t session_id
 /* COPY straight into file_uploads: rows are (session_id, local_path, s3_key, file_size, mtime_ns,
  * inode, file_type, status, error_message, reason). */
 int du_dbu_direct_copy(struct du_db *db, struct du_db_copy **out, struct du_err *err);
-/* Dry run: hand each decided file to cb (key, size, action "upload"/"check"/"skip", reason). */
+/* After a dry run or a kept decision: hand each decided file to cb (key, size, action
+ * "upload"/"check"/"skip", reason). */
 int du_dbu_dry_list(struct du_db *db, int (*cb)(void *arg, const char *key, uint64_t size, const char *action,
 					      const char *reason),
 		    void *arg, struct du_err *err);
@@ -92,6 +93,7 @@ struct du_claimed {
 	const char *check_etag;    /* a row to check: the listed ETag (NULL: upload it) */
 	const char *check_md5;     /* the recorded md5 of that object, when the ETag cannot say */
 	uint64_t part_size;        /* the recorded part size, for a composite ETag (0: none) */
+	const char *reason;        /* why the decision registered it, or NULL */
 };
 /* Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
  * failed_too, failed rows whose retry_count < max_retry are claimed as well (du-retry). */
@@ -109,6 +111,9 @@ struct du_outcome {
 	int64_t mtime_ns;
 	char md5[33];
 	char etag[128];
+	char checksum_alg[12];     /* "crc32c", "md5", ...; "" when none was verified */
+	char checksum[64];         /* S3's form: base64, or md5's "hex" / composite "hex-N" */
+	char checksum_type[12];    /* "FULL_OBJECT" or "COMPOSITE" */
 	char error[256];
 	int retries;               /* attempts beyond the first in this run */
 	bool count_retry;          /* du-retry: add 1 to retry_count */
@@ -126,13 +131,58 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 		  struct du_err *err);
 /* How many rows of session are pending or uploading (by anyone). */
 int du_dbu_open_rows(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
-/* Sessions left in_progress by processes of this host that no longer exist become interrupted. */
-int du_dbu_reap_dead(struct du_db *db, const char *hostname, bool (*alive)(long pid), int *reaped,
-		     struct du_err *err);
+/*
+ * Worker rows (session_workers): each process working on a session has one, its heartbeat renewed
+ * with its leases (du_dbu_renew), ended when it leaves.
+ */
+struct du_worker {
+	char worker[160];           /* du_worker_id() */
+	char host[256];
+	long pid;
+	int64_t proc_start;         /* /proc/self/stat starttime */
+	char boot_id[64];
+};
+int du_dbu_worker_begin(struct du_db *db, int64_t session_id, const struct du_worker *w, struct du_err *err);
+int du_dbu_worker_end(struct du_db *db, int64_t session_id, const char *worker, struct du_err *err);
+/*
+ * Hand cb each in_progress session none of whose workers is alive: a worker on me's host (same
+ * boot) by alive(pid, proc_start), any other by a heartbeat newer than remote_dead_s; why says
+ * what was seen. Read only: status uses it to show presumed-dead sessions.
+ */
+int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
+			 void *arg, struct du_err *err);
+/* in_progress -> interrupted, with why; *done says whether it changed. */
+int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *why, bool *done, struct du_err *err);
 /* Rows of session that are pending, or uploading under another worker's lease. */
 int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
 		       struct du_err *err);
-int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err);
+/* Whether the session's files are registered (its scan is over), and its status. */
+int du_dbu_session_state(struct du_db *db, int64_t session_id, bool *scanned, char *status, size_t status_len,
+			 struct du_err *err);
+
+/*
+ * One job: a bucket (project), an endpoint, a prefix and a directory. Two runs of one job at once
+ * work on one session (docs/DATABASE.md, "Two runs of one job"): du_dbu_job_lock serialises their
+ * find-or-create (a PostgreSQL advisory lock, released by du_dbu_job_unlock or the connection's
+ * end), du_dbu_live_session finds the newest in_progress session of the job with a live worker
+ * (as du_dbu_dead_sessions judges them); out->id = 0 when there is none.
+ */
+struct du_job {
+	int64_t project_id;
+	const char *endpoint, *s3_prefix, *local_directory;
+};
+struct du_live_session {
+	int64_t id;
+	char host[256];             /* its oldest worker at work, for the line that says so */
+	long pid;
+	int workers;
+};
+int du_dbu_job_lock(struct du_db *db, const struct du_job *job, struct du_err *err);
+int du_dbu_job_unlock(struct du_db *db, const struct du_job *job, struct du_err *err);
+int du_dbu_live_session(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			bool (*alive)(long pid, int64_t proc_start), const struct du_job *job,
+			struct du_live_session *out, struct du_err *err);
 
 /* The session's failures grouped by error, most frequent first (at most limit groups). */
 int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
@@ -142,8 +192,9 @@ int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,
 struct du_mpu_part {
 	int number;
 	uint64_t size;
-	char md5[33];
+	char md5[33];              /* "" when the part was sent with a checksum instead */
 	char etag[128];
+	char checksum[64];         /* x-amz-checksum value sent with it, "" for none */
 };
 int du_dbu_mpu_load(struct du_db *db, int64_t file_id, char **upload_id, uint64_t *part_size,
 		    struct du_mpu_part **parts, int *nparts, struct du_err *err);
@@ -165,6 +216,8 @@ struct du_failed_row {
 };
 int du_dbu_list_failed(struct du_db *db, int64_t session_id, int (*cb)(void *arg, const struct du_failed_row *r),
 		       void *arg, struct du_err *err);
+/* The session's failed rows, all of them. */
+int du_dbu_count_failed(struct du_db *db, int64_t session_id, int64_t *out, struct du_err *err);
 /* Failed rows that du-retry would still try (retry_count < max_attempts, not permanent). */
 int du_dbu_count_retryable(struct du_db *db, int64_t session_id, int max_attempts, int64_t *out,
 			   struct du_err *err);

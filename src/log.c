@@ -83,7 +83,7 @@ void du_log_close(void)
 	pthread_mutex_unlock(&mu);
 }
 
-static void emit(int l, const char *tag, const char *msg)
+static void emit2(int l, const char *tag, const char *msg, const char *tty_msg)
 {
 	pthread_mutex_lock(&mu);
 	if (l <= level) {
@@ -92,7 +92,7 @@ static void emit(int l, const char *tag, const char *msg)
 		if (tag)
 			fprintf(stderr, "%s: %s: %s\n", prog, tag, msg);
 		else
-			fprintf(stderr, "%s\n", msg);
+			fprintf(stderr, "%s\n", tty_msg ? tty_msg : msg);
 		if (hook_redraw)
 			hook_redraw(hook_arg);
 	}
@@ -107,6 +107,23 @@ static void emit(int l, const char *tag, const char *msg)
 			tag ? tag : level_names[l], msg);
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+static void emit(int l, const char *tag, const char *msg)
+{
+	emit2(l, tag, msg, NULL);
+}
+
+bool du_log_wants(int l)
+{
+	return l <= level || logfile;
+}
+
+void du_log_line(int l, const char *tty_text, const char *plain_text)
+{
+	if (l > level && !logfile)
+		return;
+	emit2(l, NULL, plain_text, tty_text);
 }
 
 void du_log(int l, const char *fmt, ...)

@@ -474,7 +474,10 @@ out:
 	char as[96] = "";
 	if (c.as_other)
 		snprintf(as, sizeof(as), "runuser -u %s -- ", c.run_name);
-	du_info("using the private PostgreSQL cluster in '%s' (stop it with: %s%s/pg_ctl -D '%s' stop)", c.dir, as, c.bin,
-		c.data);
+	/* Once per process, though each of its connections (writer, multipart) comes through here. */
+	static int announced;
+	if (!__atomic_exchange_n(&announced, 1, __ATOMIC_RELAXED))
+		du_info("using the private PostgreSQL cluster in '%s' (stop it with: %s%s/pg_ctl -D '%s' stop)", c.dir,
+			as, c.bin, c.data);
 	return DU_OK;
 }

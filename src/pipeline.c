@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "db_upload.h"
+#include "du/checksum.h"
 #include "du/commands.h"
 #include "du/crypto.h"
 #include "du/log.h"
@@ -36,6 +37,7 @@ struct ufile {
 	int retries;
 	/* a row to check before sending: see du_claimed */
 	char *check_etag, *check_md5;
+	char row_reason[32];        /* why the decision registered it (file_uploads.reason) */
 	uint64_t check_part_size;
 	const char *reason;         /* the check's result, once known */
 	/* A small file the check read whole into the worker's own buffer: its upload sends that
@@ -43,6 +45,7 @@ struct ufile {
 	bool preread;
 	struct stat pre_st;
 	unsigned char pre_md5[DU_MD5_LEN];
+	double t0;                  /* when a worker took it (per-file duration and rate) */
 
 	/* multipart */
 	char *upload_id;
@@ -55,8 +58,14 @@ struct ufile {
 	int failed;                 /* atomic: a part failed; stop hashing and sending */
 	bool changed, permanent;
 	struct du_err ferr;         /* first failure, under run.mu */
-	struct du_md5_ctx *md5;     /* whole-file md5, fed in part order */
+	struct du_md5_ctx *md5;     /* whole-file md5, fed in part order; NULL: not computed (parts
+	                             * then go in any order: see do_part) */
 	int md5_next;               /* next part number to hash, under run.mu */
+	int ck_alg;                 /* enum du_cksum_alg the upload was created with */
+	uint64_t *crcs;             /* each part's CRC, combined at Complete */
+	char (*cks)[DU_CKSUM_B64_LEN]; /* each part's checksum as sent */
+	unsigned char (*pmd5)[DU_MD5_LEN]; /* each part's md5 (md5 mode): the composite ETag */
+	int md5_parts;              /* atomic: parts whose md5 is in pmd5 */
 	struct stat st0;
 };
 
@@ -108,6 +117,12 @@ struct run {
 	pthread_mutex_t mmu;
 	struct du_db *mdb;
 
+	/* The checksum sent now (atomic): the setting, with auto as CRC32C until a server answer shows
+	 * it was not verified; then MD5 for the rest of the run (said once). */
+	int ck_alg;
+	bool ck_auto;
+	int ck_warned;              /* atomic */
+
 	struct du_pipeline_stats st;  /* atomics */
 };
 
@@ -135,6 +150,151 @@ static int lease_seconds(void)
 	const char *e = getenv("DU_LEASE_SECONDS"); /* tests shorten it to watch dead workers' rows return */
 	int v = e ? atoi(e) : 0;
 	return v > 0 ? v : 300;
+}
+
+/* starttime, field 22 of /proc/PID/stat (after the command's closing parenthesis); -1: none. */
+static int64_t proc_start(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	long long v = -1;
+	/* after ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+	 * stime cutime cstime priority nice num_threads itrealvalue starttime(22) */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %lld",
+			 &v) != 1)
+		return -1;
+	return v;
+}
+
+bool du_proc_alive(long pid, int64_t start)
+{
+	if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+		return false;
+	/* The same process, not another one that got its PID since. */
+	return start < 0 || proc_start(pid) == start;
+}
+
+void du_worker_self(struct du_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->worker, sizeof(w->worker), "%s", du_worker_id());
+	if (gethostname(w->host, sizeof(w->host) - 1))
+		snprintf(w->host, sizeof(w->host), "host");
+	w->pid = (long)getpid();
+	w->proc_start = proc_start(w->pid);
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f) {
+		if (!fgets(w->boot_id, sizeof(w->boot_id), f))
+			w->boot_id[0] = '\0';
+		w->boot_id[strcspn(w->boot_id, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+int du_dead_after_seconds(void)
+{
+	return 2 * lease_seconds();
+}
+
+/* ---- the heartbeat outside the pipeline ------------------------------------------------------ */
+
+struct du_heartbeat {
+	struct du_db *db;
+	int64_t session_id;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+};
+
+static void *heartbeat_main(void *arg)
+{
+	struct du_heartbeat *hb = arg;
+	int lease = lease_seconds();
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += lease / 3 > 0 ? lease / 3 : 1;
+		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+		if (hb->stop)
+			break;
+		pthread_mutex_unlock(&hb->mu);
+		struct du_err e = { 0 };
+		if (du_dbu_renew(hb->db, hb->session_id, du_worker_id(), lease, &e))
+			du_debug("heartbeat: %s", e.msg); /* the next one may work; the run's own errors tell */
+		pthread_mutex_lock(&hb->mu);
+	}
+	pthread_mutex_unlock(&hb->mu);
+	return NULL;
+}
+
+int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
+		       struct du_err *err)
+{
+	struct du_heartbeat *hb = calloc(1, sizeof(*hb));
+	*out = NULL;
+	if (!hb)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	hb->session_id = session_id;
+	int rc = du_db_open(&hb->db, cfg, err);
+	if (rc) {
+		free(hb);
+		return rc;
+	}
+	pthread_mutex_init(&hb->mu, NULL);
+	pthread_cond_init(&hb->cv, NULL);
+	if (pthread_create(&hb->th, NULL, heartbeat_main, hb)) {
+		du_heartbeat_stop(hb);
+		return du_err_set(err, DU_ERR_INTERNAL, "cannot start the heartbeat thread");
+	}
+	*out = hb;
+	return DU_OK;
+}
+
+void du_heartbeat_stop(struct du_heartbeat *hb)
+{
+	if (!hb)
+		return;
+	if (hb->th) {
+		pthread_mutex_lock(&hb->mu);
+		hb->stop = true;
+		pthread_cond_signal(&hb->cv);
+		pthread_mutex_unlock(&hb->mu);
+		pthread_join(hb->th, NULL);
+	}
+	pthread_mutex_destroy(&hb->mu);
+	pthread_cond_destroy(&hb->cv);
+	du_db_close(hb->db);
+	free(hb);
+}
+
+static int mark_dead(void *arg, int64_t id, const char *why)
+{
+	struct du_db *db = arg;
+	bool done = false;
+	struct du_err e = { 0 };
+	if (du_dbu_mark_interrupted(db, id, why, &done, &e))
+		du_warn("%s", e.msg);
+	else if (done)
+		du_info("session %" PRId64 " marked interrupted: %s", id, why);
+	return 0;
+}
+
+void du_reap_dead_sessions(struct du_db *db)
+{
+	struct du_worker me;
+	struct du_err e = { 0 };
+	du_worker_self(&me);
+	if (du_dbu_dead_sessions(db, &me, du_dead_after_seconds(), du_proc_alive, mark_dead, db, &e))
+		du_warn("%s", e.msg);
 }
 
 /* How long the run waits for a database that went away before it stops (resumably). */
@@ -181,6 +341,9 @@ static void ufile_free(struct ufile *f)
 	free(f->upload_id);
 	free(f->etags);
 	free(f->done);
+	free(f->crcs);
+	free(f->cks);
+	free(f->pmd5);
 	if (f->md5) {
 		unsigned char junk[DU_MD5_LEN];
 		du_md5_final(f->md5, junk);
@@ -486,6 +649,26 @@ static void fill_failed(struct du_outcome *o, const struct ufile *f, const struc
 	o->permanent = permanent(e);
 }
 
+/* The file's line or event for the person watching (du_progress_file). */
+static void tell(struct run *r, const struct ufile *f, const struct du_outcome *o, bool skipped)
+{
+	bool failed = o->status == DU_OUT_FAILED;
+	if (o->status == DU_OUT_PENDING || (!failed && !du_progress_wants_files(r->prog)))
+		return;
+	struct du_file_event ev = {
+		.key = f->key, .size = o->size ? o->size : f->size,
+		.outcome = failed ? "failed" : skipped ? "skipped" : "uploaded",
+		.reason = failed ? NULL : f->reason ? f->reason : f->row_reason[0] ? f->row_reason : NULL,
+		.error = failed ? o->error : NULL,
+		/* du-retry takes it again unless the failure is for good or it has had its attempts */
+		.will_retry = failed && !o->permanent,
+		.checksum = o->md5[0] ? o->md5 : NULL,
+		.attempt = 1 + f->retries,
+		.duration = f->t0 > 0 ? du_monotonic() - f->t0 : 0,
+	};
+	du_progress_file(r->prog, &ev);
+}
+
 static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 {
 	struct run *r = w->r;
@@ -494,9 +677,11 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 	o->reason = f->reason;
 	if (o->status == DU_OUT_UPLOADED && f->reason && !strcmp(f->reason, "unchanged_checked")) {
 		__atomic_add_fetch(&r->st.files_checked_same, 1, __ATOMIC_RELAXED);
+		tell(r, f, o, true);
 		emit(r, o);
 		return;
 	}
+	tell(r, f, o, false);
 	du_metrics_file(o->status == DU_OUT_UPLOADED ? DU_METRIC_UPLOADED
 			: o->status == DU_OUT_FAILED ? DU_METRIC_FAILED : DU_METRIC_RELEASED, o->size);
 	if (o->status == DU_OUT_UPLOADED) {
@@ -505,8 +690,7 @@ static void finish_file(struct worker *w, struct ufile *f, struct du_outcome *o)
 		du_progress_done(r->prog, 1, 0, o->size);
 	} else if (o->status == DU_OUT_FAILED) {
 		__atomic_add_fetch(&r->st.files_failed, 1, __ATOMIC_RELAXED);
-		du_progress_done(r->prog, 0, 1, 0);
-		du_progress_failed(r->prog, f->key, o->error);
+		du_progress_done(r->prog, 0, 1, o->size);
 	} else {
 		__atomic_add_fetch(&r->st.files_released, 1, __ATOMIC_RELAXED);
 	}
@@ -519,33 +703,98 @@ static void release_file(struct worker *w, struct ufile *f)
 	finish_file(w, f, &o);
 }
 
+/* ---- checksums ------------------------------------------------------------------------------ */
+
+/* Retried within the run: what du_retry_is_retryable says, and a body the server (BadDigest) or
+ * du (ETag or echoed checksum not the one sent) found damaged on the way: sent again, it may pass. */
+static bool resend(const struct du_err *e)
+{
+	return du_retry_is_retryable(e) || !strcmp(e->s3_code, "BadDigest") ||
+	       (e->code == DU_ERR_S3 && e->retryable && e->http_status >= 200 && e->http_status < 300);
+}
+
+static int run_alg(struct run *r)
+{
+	return __atomic_load_n(&r->ck_alg, __ATOMIC_RELAXED);
+}
+
+static void ck_init(struct run *r)
+{
+	int a = r->cfg->checksum_algorithm;
+	r->ck_auto = a == DU_CK_AUTO;
+	r->ck_alg = r->ck_auto ? DU_CK_CRC32C : a;
+	if (a == DU_CK_NONE)
+		du_warn("checksum_algorithm=none: objects are sent without any checksum; nothing checks "
+			"that S3 stored what was read");
+}
+
+/*
+ * The server's answer did not echo the checksum sent with alg: it did not verify it. With auto,
+ * the rest of the run sends Content-MD5 (returns true: the caller sends this body again with it);
+ * an algorithm the user chose stays, with a warning.
+ */
+static bool ck_not_echoed(struct run *r, int alg, const char *key)
+{
+	int want = alg;
+	if (r->ck_auto && alg == DU_CK_CRC32C) {
+		__atomic_compare_exchange_n(&r->ck_alg, &want, DU_CK_MD5, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
+			du_warn("the server did not confirm the %s checksum of '%s': it does not verify "
+				"x-amz-checksum-*; sending Content-MD5 for the rest of this run", du_cksum_name(alg), key);
+		return true;
+	}
+	if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
+		du_warn("the server did not confirm the %s checksum of '%s': it does not verify "
+			"x-amz-checksum-*, so nothing checked the objects' contents (checksum_algorithm=md5 "
+			"would)", du_cksum_name(alg), key);
+	return false;
+}
+
+static void outcome_ck(struct du_outcome *o, int alg, const char *value, const char *type)
+{
+	snprintf(o->checksum_alg, sizeof(o->checksum_alg), "%s", du_cksum_name(alg));
+	snprintf(o->checksum, sizeof(o->checksum), "%s", value);
+	snprintf(o->checksum_type, sizeof(o->checksum_type), "%s", type);
+}
+
 static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, struct du_err *err)
 {
 	int fd, rc;
 	struct stat st0, st1;
 	unsigned char md5[DU_MD5_LEN];
+	char b64[DU_CKSUM_B64_LEN];
+	int alg = run_alg(w->r);
 
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	size_t len = (size_t)st0.st_size;
 	bool preread = f->preread && same_file(&st0, &f->pre_st);
 	f->preread = false;          /* a retry reads again */
-	if (preread)
-		memcpy(md5, f->pre_md5, sizeof(md5));
-	else if ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err)))
+	if (!preread && ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err))))
 		goto out;
-	else
+again:
+	if (alg == DU_CK_MD5 && preread)
+		memcpy(md5, f->pre_md5, sizeof(md5));
+	else if (alg == DU_CK_MD5)
 		du_md5(w->own.p, len, md5);
+	else if (alg != DU_CK_NONE)
+		du_cksum_buf_b64(alg, w->own.p, len, b64);
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
 		goto out;
 	}
-	struct du_s3_put put = { .md5 = md5, .mtime = st0.st_mtim.tv_sec };
+	struct du_s3_put put = { .md5 = alg == DU_CK_MD5 ? md5 : NULL, .checksum_alg = alg,
+				 .checksum_b64 = b64, .mtime = st0.st_mtim.tv_sec };
 	double t0 = du_metrics_now();
 	rc = du_s3_put_object(w->conn, f->key, w->own.p, len, &put, o->etag, err);
 	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
 	if (rc)
 		goto out;
+	bool echoed = alg == DU_CK_MD5 || alg == DU_CK_NONE || du_s3_checksum_echoed(w->conn);
+	if (!echoed && ck_not_echoed(w->r, alg, f->key)) {
+		alg = DU_CK_MD5;
+		goto again;
+	}
 	/* The object is in S3; it is the file only if the file is still what we read. */
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
@@ -555,7 +804,12 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 	o->status = DU_OUT_UPLOADED;
 	o->size = len;
 	o->mtime_ns = mtime_ns(&st0);
-	du_hex(md5, DU_MD5_LEN, o->md5);
+	if (alg == DU_CK_MD5) {
+		du_hex(md5, DU_MD5_LEN, o->md5);
+		outcome_ck(o, alg, o->md5, "FULL_OBJECT");
+	} else if (alg != DU_CK_NONE && echoed) {
+		outcome_ck(o, alg, b64, "FULL_OBJECT");
+	}
 out:
 	close(fd);
 	return rc;
@@ -652,6 +906,18 @@ static bool confirm_parts(struct worker *w, struct ufile *f)
 	return true;
 }
 
+/* Parts an earlier run recorded can be reused only if they carry what this run's algorithm needs
+ * (their checksum, or their md5) to check them and to compute the whole object's. */
+static bool parts_fit(const struct ufile *f)
+{
+	for (int i = 0; i < f->ndone; i++) {
+		const struct du_mpu_part *p = &f->done[i];
+		if (f->ck_alg == DU_CK_MD5 ? !p->md5[0] : f->ck_alg != DU_CK_NONE && !p->checksum[0])
+			return false;
+	}
+	return true;
+}
+
 static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err)
 {
 	struct run *r = w->r;
@@ -677,7 +943,8 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 	pthread_mutex_unlock(&r->mmu);
 	if (rc)
 		return rc;
-	if (prev && prev_size == ps) {
+	f->ck_alg = run_alg(r);
+	if (prev && prev_size == ps && parts_fit(f)) {
 		f->upload_id = prev;   /* continue where an earlier run stopped */
 		prev = NULL;
 		if (!confirm_parts(w, f)) {
@@ -694,7 +961,7 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 			f->done = NULL;
 			f->ndone = 0;
 		}
-		struct du_s3_put put = { .mtime = f->st0.st_mtim.tv_sec };
+		struct du_s3_put put = { .mtime = f->st0.st_mtim.tv_sec, .checksum_alg = f->ck_alg };
 		f->part_size = ps;
 		if ((rc = du_s3_mpu_create(w->conn, f->key, &put, &f->upload_id, err)))
 			return rc;
@@ -705,9 +972,13 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 	f->nparts = (int)((f->size + ps - 1) / ps);
 	if (f->nparts == 0)
 		f->nparts = 1;
+	/* No whole-file md5: the object's checksum comes from the parts' (a combined CRC, or the md5
+	 * composite S3 itself computes), so each byte is hashed once and parts go in any order. */
 	f->etags = calloc(f->nparts, sizeof(*f->etags));
-	f->md5 = du_md5_new();
-	if (!f->etags || !f->md5)
+	f->crcs = calloc(f->nparts, sizeof(*f->crcs));
+	f->cks = calloc(f->nparts, sizeof(*f->cks));
+	f->pmd5 = calloc(f->nparts, sizeof(*f->pmd5));
+	if (!f->etags || !f->crcs || !f->cks || !f->pmd5)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	f->parts_left = f->nparts;
 	f->md5_next = 1;
@@ -756,13 +1027,37 @@ static bool completed_earlier(struct worker *w, struct ufile *f, const unsigned 
 	free(cat);
 	du_hex(m, DU_MD5_LEN, multi);
 	snprintf(multi + 32, sizeof(multi) - 32, "-%d", f->nparts);
-	du_hex(md5, DU_MD5_LEN, whole);
+	whole[0] = '\0';
+	if (md5)
+		du_hex(md5, DU_MD5_LEN, whole);
 	if (du_s3_head_object(w->conn, f->key, &info, NULL) == DU_OK && info.size == f->size &&
-	    (!strcmp(info.etag, multi) || !strcmp(info.etag, whole) || !md5_like(info.etag))) {
+	    (!strcmp(info.etag, multi) || (md5 && !strcmp(info.etag, whole)) || !md5_like(info.etag))) {
 		snprintf(etag_out, 128, "%s", info.etag);
 		ours = true;
 	}
 	return ours;
+}
+
+/* The whole object's checksum from its parts': the CRCs combined (FULL_OBJECT), and in md5 mode
+ * S3's composite ETag, md5 of the parts' md5s + "-N". */
+static void object_checksum(const struct ufile *f, char whole[DU_CKSUM_B64_LEN], char composite[DU_MD5_HEX_LEN + 8])
+{
+	if (du_cksum_is_crc(f->ck_alg)) {
+		uint64_t acc = du_cksum_init(f->ck_alg);
+		for (int i = 0; i < f->nparts; i++) {
+			uint64_t off = (uint64_t)i * f->part_size;
+			uint64_t len = off + f->part_size > f->size ? f->size - off : f->part_size;
+			acc = du_cksum_combine(f->ck_alg, acc, f->crcs[i], len);
+		}
+		du_cksum_b64(f->ck_alg, acc, whole);
+	}
+	/* also after a fall back to Content-MD5, when every part was sent with its md5 */
+	if (__atomic_load_n(&f->md5_parts, __ATOMIC_ACQUIRE) == f->nparts) {
+		unsigned char m[DU_MD5_LEN];
+		du_md5(f->pmd5, (size_t)f->nparts * DU_MD5_LEN, m);
+		du_hex(m, DU_MD5_LEN, composite);
+		snprintf(composite + 32, DU_MD5_HEX_LEN + 8 - 32, "-%d", f->nparts);
+	}
 }
 
 static void complete_multipart(struct worker *w, struct ufile *f)
@@ -771,10 +1066,8 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	struct du_outcome o = { 0 };
 	struct du_err e = { 0 };
 	struct stat st;
-	unsigned char md5[DU_MD5_LEN];
+	char whole[DU_CKSUM_B64_LEN] = "", composite[DU_MD5_HEX_LEN + 8] = "";
 
-	du_md5_final(f->md5, md5);
-	f->md5 = NULL;
 	if (f->failed) {
 		e = f->ferr;
 		goto failed;
@@ -790,12 +1083,15 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 		goto failed;
 	}
 	for (int i = 0; i < f->nparts; i++)
-		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i] };
+		parts[i] = (struct du_s3_part){ .number = i + 1, .etag = f->etags[i],
+						.checksum = f->cks[i][0] ? f->cks[i] : NULL };
+	object_checksum(f, whole, composite);
 	double t0 = du_metrics_now();
-	int rc = du_s3_mpu_complete(w->conn, f->key, f->upload_id, parts, f->nparts, o.etag, &e);
+	int rc = du_s3_mpu_complete_ck(w->conn, f->key, f->upload_id, parts, f->nparts, f->ck_alg, whole, o.etag,
+				       &e);
 	/* A 200 whose body is not a proper answer (no ETag, an <Error>) leaves the object's fate open. */
 	bool unsure = rc == DU_ERR_PARSE || (rc && e.http_status == 200);
-	if (rc && (f->ndone > 0 || unsure) && completed_earlier(w, f, md5, o.etag)) {
+	if (rc && (f->ndone > 0 || unsure) && completed_earlier(w, f, NULL, o.etag)) {
 		du_info("'%s': %s; the object is there with the file's size%s, recording it", f->key,
 			unsure ? e.msg : "completed by an earlier run", md5_like(o.etag) ? " and ETag" : "");
 		rc = DU_OK;
@@ -810,7 +1106,10 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 	o.size = f->size;
 	o.mtime_ns = f->mtime_ns;
 	o.part_size = f->part_size;
-	du_hex(md5, DU_MD5_LEN, o.md5);
+	if (whole[0] && (run_alg(r) == f->ck_alg || !r->ck_auto))
+		outcome_ck(&o, f->ck_alg, whole, "FULL_OBJECT");
+	else if (composite[0])
+		outcome_ck(&o, DU_CK_MD5, composite, "COMPOSITE");
 	finish_file(w, f, &o);
 	return;
 failed:
@@ -830,33 +1129,57 @@ failed:
 	finish_file(w, f, &o);
 }
 
-/* Read part n, feed the whole-file md5 in order, send it unless an earlier run did. */
+/* Part n's checksums, as the file's algorithm needs them; md5 too when the run sends Content-MD5. */
+static void part_checksums(struct run *r, struct ufile *f, int n, const unsigned char *p, size_t len, bool *md5_too)
+{
+	int alg = f->ck_alg;
+	*md5_too = alg == DU_CK_MD5 || run_alg(r) == DU_CK_MD5;
+	if (du_cksum_is_crc(alg)) {
+		f->crcs[n - 1] = du_cksum_crc(alg, du_cksum_init(alg), p, len);
+		du_cksum_b64(alg, f->crcs[n - 1], f->cks[n - 1]);
+	} else if (alg == DU_CK_SHA256) {
+		du_cksum_buf_b64(alg, p, len, f->cks[n - 1]);
+	}
+	if (*md5_too) {
+		du_md5(p, len, f->pmd5[n - 1]);
+		__atomic_add_fetch(&f->md5_parts, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* A part an earlier run sent: the same bytes if it has the same size and checksum. */
+static bool reuse_part(struct ufile *f, int n, const struct du_mpu_part *prev, size_t len, bool md5_too)
+{
+	char md5hex[DU_MD5_HEX_LEN];
+	if (prev->size != len)
+		return false;
+	if (f->ck_alg == DU_CK_MD5 || (f->ck_alg == DU_CK_NONE && md5_too)) {
+		du_hex(f->pmd5[n - 1], DU_MD5_LEN, md5hex);
+		return !strcmp(prev->md5, md5hex);
+	}
+	return f->ck_alg == DU_CK_NONE || !strcmp(prev->checksum, f->cks[n - 1]);
+}
+
+/* Read part n, checksum it once, send it unless an earlier run did. */
 static void do_part(struct worker *w, struct ufile *f, int n)
 {
 	struct run *r = w->r;
 	struct du_err e = { 0 };
 	uint64_t off = (uint64_t)(n - 1) * f->part_size;
 	size_t len = (size_t)(off + f->part_size > f->size ? f->size - off : f->part_size);
-	unsigned char md5[DU_MD5_LEN];
-	char md5hex[DU_MD5_HEX_LEN];
 	int fd = -1, slot = -1;
 	struct stat st;
+	bool md5_too;
 
 	if (__atomic_load_n(&f->failed, __ATOMIC_RELAXED) || stopping(r)) {
 		if (!f->failed)
 			part_fail(r, f, &(struct du_err){ .code = DU_ERR_INTERRUPTED, .msg = "interrupted" });
 		goto done;
 	}
+	/* A pool buffer: parts in flight hold one each, and none waits for another. */
 	pthread_mutex_lock(&r->mu);
-	/*
-	 * Wait for a pool buffer, parts in md5 order: a part more than npool ahead of the whole-file
-	 * md5 waits. Only when every buffer is held by a part waiting for its turn in that md5 does
-	 * the part the turn needs use the worker's own buffer instead.
-	 */
-	while ((r->nfree == 0 || n >= f->md5_next + r->npool) &&
-	       !(f->md5_next == n && r->pool_stuck == r->npool) && !f->failed && !r->fatal)
+	while (r->nfree == 0 && !f->failed && !r->fatal)
 		pthread_cond_wait(&r->cv_md5, &r->mu);
-	if (r->nfree > 0 && n < f->md5_next + r->npool)
+	if (r->nfree > 0)
 		slot = r->pool_free[--r->nfree];
 	bool give_up = f->failed || r->fatal;
 	pthread_mutex_unlock(&r->mu);
@@ -876,34 +1199,11 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		part_fail(r, f, &e);
 		goto done;
 	}
-	du_md5(bf->p, len, md5);
-	du_hex(md5, DU_MD5_LEN, md5hex);
-
-	/* Whole-file md5: parts are queued in order, so the wait for our turn is short. */
-	pthread_mutex_lock(&r->mu);
-	bool stuck = slot >= 0 && f->md5_next != n;
-	if (stuck) {
-		r->pool_stuck++;
-		pthread_cond_broadcast(&r->cv_md5);
-	}
-	while (f->md5_next != n && !f->failed && !r->fatal)
-		pthread_cond_wait(&r->cv_md5, &r->mu);
-	if (stuck)
-		r->pool_stuck--;
-	bool mine = f->md5_next == n;
-	pthread_mutex_unlock(&r->mu);
-	if (mine) {
-		/* Only the worker whose turn it is touches f->md5: hash outside the queue's lock. */
-		du_md5_update(f->md5, bf->p, len);
-		pthread_mutex_lock(&r->mu);
-		f->md5_next++;
-		pthread_cond_broadcast(&r->cv_md5);
-		pthread_mutex_unlock(&r->mu);
-	}
+	part_checksums(r, f, n, bf->p, len, &md5_too);
 
 	const struct du_mpu_part *prev = recorded_part(f, n);
 	if (prev) {
-		if (prev->size != len || strcmp(prev->md5, md5hex)) {
+		if (!reuse_part(f, n, prev, len, md5_too)) {
 			du_err_set(&e, DU_ERR_CHANGED, "changed since its upload began (part %d differs)", n);
 			part_fail(r, f, &e);
 			goto done;
@@ -912,13 +1212,25 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		__atomic_add_fetch(&r->st.parts_reused, 1, __ATOMIC_RELAXED);
 		goto done;
 	}
+	bool ck = f->cks[n - 1][0] != '\0';
 	for (int attempt = 1;; attempt++) {
 		double t0 = du_metrics_now();
-		int prc = du_s3_mpu_part(w->conn, f->key, f->upload_id, n, bf->p, len, md5, f->etags[n - 1], &e);
+		int prc = du_s3_mpu_part_ck(w->conn, f->key, f->upload_id, n, bf->p, len,
+					    md5_too ? f->pmd5[n - 1] : NULL, f->ck_alg, ck ? f->cks[n - 1] : NULL,
+					    f->etags[n - 1], &e);
 		du_metrics_request(DU_METRIC_PART, du_metrics_now() - t0);
+		if (prc == DU_OK && ck && !md5_too && !du_s3_checksum_echoed(w->conn) &&
+		    ck_not_echoed(r, f->ck_alg, f->key)) {
+			/* not verified: send it again with Content-MD5, which this server checks */
+			du_md5(bf->p, len, f->pmd5[n - 1]);
+			__atomic_add_fetch(&f->md5_parts, 1, __ATOMIC_RELAXED);
+			md5_too = true;
+			attempt = 0;
+			continue;
+		}
 		if (prc == DU_OK)
 			break;
-		if (!du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
+		if (!resend(&e) || attempt > r->cfg->times_to_retry || stopping(r)) {
 			part_fail(r, f, &e);
 			goto done;
 		}
@@ -926,8 +1238,10 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		backoff(w, attempt, &e);
 	}
 	struct du_mpu_part rec = { .number = n, .size = len };
-	snprintf(rec.md5, sizeof(rec.md5), "%s", md5hex);
+	if (md5_too)
+		du_hex(f->pmd5[n - 1], DU_MD5_LEN, rec.md5);
 	snprintf(rec.etag, sizeof(rec.etag), "%s", f->etags[n - 1]);
+	snprintf(rec.checksum, sizeof(rec.checksum), "%s", f->cks[n - 1]);
 	if (mdb_call_part(r, f, &rec, &e)) {
 		set_fatal(r, &e);
 		part_fail(r, f, &e);
@@ -1073,6 +1387,7 @@ static void do_file(struct worker *w, struct ufile *f)
 	struct du_err e = { 0 };
 	struct stat st;
 
+	f->t0 = du_monotonic();
 	if (stopping(r)) {
 		file_started(r);
 		release_file(w, f);
@@ -1134,7 +1449,7 @@ static void do_file(struct worker *w, struct ufile *f)
 			return;
 		}
 		/* A changed file is retried later (du-retry), when it has settled. */
-		if (e.code == DU_ERR_CHANGED || !du_retry_is_retryable(&e) || attempt > r->cfg->times_to_retry) {
+		if (e.code == DU_ERR_CHANGED || !resend(&e) || attempt > r->cfg->times_to_retry) {
 			if (e.code == DU_ERR_S3_AUTH)
 				set_fatal(r, &e);
 			fill_failed(&o, f, &e);
@@ -1177,6 +1492,7 @@ static int enqueue_claimed(void *arg, const struct du_claimed *c)
 	f->size = c->size;
 	f->mtime_ns = c->mtime_ns;
 	f->check_part_size = c->part_size;
+	snprintf(f->row_reason, sizeof(f->row_reason), "%s", c->reason ? c->reason : "");
 	if ((c->check_etag && !(f->check_etag = strdup(c->check_etag))) ||
 	    (c->check_md5 && !(f->check_md5 = strdup(c->check_md5)))) {
 		ufile_free(f);
@@ -1217,6 +1533,9 @@ static int feed(struct run *r, struct du_err *err)
 		delay = 200;
 		if (n > 0)
 			continue;
+		/* du-retry takes failed rows only: none left to claim is the end of its round. */
+		if (r->po->retry_mode)
+			return DU_OK;
 		/*
 		 * Nothing to claim. Rows other workers hold may still come back (their lease expires
 		 * when they die): wait for them, so the session ends only when its last file is done.
@@ -1270,6 +1589,7 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 		    const struct du_pipeline_opts *po, struct du_pipeline_stats *st, struct du_err *err)
 {
 	struct run r = { .cfg = cfg, .po = po, .s3 = s3, .db = db, .prog = prog };
+	ck_init(&r);
 	int nw = (int)cfg->max_workers, started = 0, rc;
 	struct worker *ws = calloc(nw, sizeof(*ws));
 	pthread_t *th = calloc(nw, sizeof(*th));
@@ -1293,6 +1613,11 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 		goto out;
 	}
 	if ((rc = du_db_open(&r.wdb, cfg, err)) || (rc = du_db_open(&r.mdb, cfg, err)))
+		goto out;
+	/* This process works on the session: its row, whose heartbeat the writer renews with the leases. */
+	struct du_worker self;
+	du_worker_self(&self);
+	if ((rc = du_dbu_worker_begin(db, po->session_id, &self, err)))
 		goto out;
 	if (pthread_create(&r.writer, NULL, writer_main, &r)) {
 		rc = du_err_set(err, DU_ERR_INTERNAL, "cannot start the writer thread");
@@ -1353,6 +1678,7 @@ join:
 	}
 	if (!rc && du_stop_level() > 0)
 		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+	du_dbu_worker_end(db, po->session_id, du_worker_id(), NULL);
 out:
 	for (int i = 0; i < nw && ws; i++) {
 		du_s3_conn_free(ws[i].conn);

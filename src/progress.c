@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "du/config.h"
@@ -14,16 +15,18 @@
 struct du_progress {
 	int mode;
 	uint64_t total, total_bytes, skipped;
-	uint64_t ok, failed, bytes;      /* atomics */
+	uint64_t ok, failed, bytes;      /* atomics: files uploaded and failed, bytes uploaded */
+	uint64_t bytes_other;            /* atomic: bytes of failed and unchanged files, done too */
 	uint64_t checks;                 /* files to hash against S3 before sending */
 	uint64_t checks_done, checked;   /* hashed, and of those found unchanged (atomics) */
 	uint64_t scan_files, scan_bytes;
 	double t0;
 	bool running, shown;
+	bool color;                      /* indicators and ANSI colour in per-file lines */
 	pthread_t thr;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	char line[256];
+	char line[512];
 };
 
 void du_fmt_bytes(uint64_t n, char *buf, size_t sz)
@@ -57,40 +60,120 @@ void du_fmt_eta(double s, char *buf, size_t sz)
 		snprintf(buf, sz, "%02llu:%02llu", m, sec);
 }
 
-void du_progress_line(uint64_t done, uint64_t total, uint64_t skipped, uint64_t bytes_done,
-		      uint64_t bytes_total, uint64_t ok, uint64_t failed, double elapsed, char *buf, size_t sz)
+double du_progress_eta(const struct du_progress_figures *f)
 {
-	char b1[32], b2[32], rate[32], eta[32];
-	double pct = bytes_total ? 100.0 * bytes_done / bytes_total : (total ? 100.0 * done / total : 100.0);
-	double fps = elapsed > 0 ? done / elapsed : 0;
-	double bps = elapsed > 0 ? bytes_done / elapsed : 0;
-	double left = bytes_total > bytes_done && bps > 0 ? (bytes_total - bytes_done) / bps
-		      : (total > done && fps > 0 ? (total - done) / fps : (done >= total ? 0 : -1));
-	du_fmt_bytes(bytes_done, b1, sizeof(b1));
-	du_fmt_bytes(bytes_total, b2, sizeof(b2));
-	du_fmt_bytes((uint64_t)bps, rate, sizeof(rate));
-	du_fmt_eta(left, eta, sizeof(eta));
-	snprintf(buf, sz, "%5.1f%% %llu/%llu files, %llu skipped, %s/%s, %llu ok, %llu failed, %.1f files/s %s/s, ETA %s",
-		 pct > 100 ? 100 : pct, (unsigned long long)done, (unsigned long long)total,
-		 (unsigned long long)skipped, b1, b2, (unsigned long long)ok, (unsigned long long)failed, fps,
-		 rate, eta);
+	if (f->files_done >= f->files_total && f->bytes_done >= f->bytes_total)
+		return 0;
+	if (f->elapsed <= 0 || (f->files_done == 0 && f->bytes_done == 0))
+		return -1;
+	/* What is left costs the longer of its two estimates: many small files are bound by the file
+	 * rate, a few big ones by the byte rate. */
+	double fps = f->files_done / f->elapsed, bps = f->bytes_done / f->elapsed, eta = 0;
+	if (f->files_total > f->files_done)
+		eta = fps > 0 ? (f->files_total - f->files_done) / fps : -1;
+	if (eta >= 0 && f->bytes_total > f->bytes_done) {
+		double b = bps > 0 ? (f->bytes_total - f->bytes_done) / bps : -1;
+		eta = b < 0 ? -1 : b > eta ? b : eta;
+	}
+	return eta;
 }
 
-static void render(struct du_progress *p, char *buf, size_t sz)
+double du_progress_percent(const struct du_progress_figures *f)
 {
-	uint64_t ok = __atomic_load_n(&p->ok, __ATOMIC_RELAXED);
-	uint64_t failed = __atomic_load_n(&p->failed, __ATOMIC_RELAXED);
-	uint64_t bytes = __atomic_load_n(&p->bytes, __ATOMIC_RELAXED);
+	double pf = f->files_total ? (double)f->files_done / f->files_total : 1;
+	double pb = f->bytes_total ? (double)f->bytes_done / f->bytes_total : pf;
+	double pct = 100.0 * (pf < pb ? pf : pb); /* the slower of the two: never 100 % with work left */
+	return pct > 100 ? 100 : pct;
+}
+
+void du_progress_line(const struct du_progress_figures *f, int width, char *buf, size_t sz)
+{
+	char b1[32], b2[32], rate[32], eta[32], text[320];
+	double fps = f->elapsed > 0 ? f->files_done / f->elapsed : 0;
+	double bps = f->elapsed > 0 ? f->bytes_sent / f->elapsed : 0;
+	double pct = du_progress_percent(f);
+	du_fmt_bytes(f->bytes_sent, b1, sizeof(b1));
+	du_fmt_bytes(f->bytes_total, b2, sizeof(b2));
+	du_fmt_bytes((uint64_t)bps, rate, sizeof(rate));
+	du_fmt_eta(du_progress_eta(f), eta, sizeof(eta));
+	int n = snprintf(text, sizeof(text),
+			 "%5.1f%% %llu/%llu files, %llu skipped, %s%s%s, %llu ok, %llu failed, %.1f files/s %s/s, ETA %s",
+			 pct, (unsigned long long)f->files_done, (unsigned long long)f->files_total,
+			 (unsigned long long)f->skipped, b1, f->bytes_total ? "/" : "", f->bytes_total ? b2 : "",
+			 (unsigned long long)f->files_ok, (unsigned long long)f->files_failed, fps, rate, eta);
+	if (width > 0 && n + 14 > width)
+		/* A narrow terminal: the figures that matter most, so the ETA stays on screen. */
+		n = snprintf(text, sizeof(text), "%5.1f%% %llu/%llu files, %s%s%s, %llu failed, %s/s, ETA %s", pct,
+			     (unsigned long long)f->files_done, (unsigned long long)f->files_total, b1,
+			     f->bytes_total ? "/" : "", f->bytes_total ? b2 : "", (unsigned long long)f->files_failed,
+			     rate, eta);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	/* A bar in what the terminal has left, between 10 and 30 cells; none on a narrow one. */
+	int cells = width > 0 ? width - n - 4 : 0;
+	if (cells > 30)
+		cells = 30;
+	if (cells >= 10) {
+		char bar[40];
+		int full = (int)(pct / 100.0 * cells + 0.5);
+		for (int k = 0; k < cells; k++)
+			bar[k] = k < full ? '#' : '.';
+		bar[cells] = '\0';
+		snprintf(buf, sz, "[%s] %s", bar, text);
+	} else {
+		snprintf(buf, sz, "%s", text);
+	}
+	/* Never wider than the terminal: a wrapped line cannot be redrawn in place. */
+	if (width > 1 && strlen(buf) >= (size_t)width)
+		buf[width - 1] = '\0';
+}
+
+size_t du_progress_tty_frame(const char *line, bool final, char *out, size_t sz)
+{
+	int n = snprintf(out, sz, "\r%s\033[K%s", line, final ? "\n" : "");
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static int term_width(void)
+{
+	struct winsize ws;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	int w = c ? atoi(c) : 0;
+	return w > 0 ? w : 80;
+}
+
+static void figures(struct du_progress *p, struct du_progress_figures *f)
+{
 	uint64_t checked = __atomic_load_n(&p->checked, __ATOMIC_RELAXED);
+	*f = (struct du_progress_figures){
+		.files_total = p->total,
+		.files_ok = __atomic_load_n(&p->ok, __ATOMIC_RELAXED),
+		.files_failed = __atomic_load_n(&p->failed, __ATOMIC_RELAXED),
+		.skipped = p->skipped + checked,
+		.bytes_total = p->total_bytes,
+		.bytes_sent = __atomic_load_n(&p->bytes, __ATOMIC_RELAXED),
+		.elapsed = du_monotonic() - p->t0,
+	};
+	f->files_done = f->files_ok + f->files_failed + checked;
+	f->bytes_done = f->bytes_sent + __atomic_load_n(&p->bytes_other, __ATOMIC_RELAXED);
+}
+
+static void render(struct du_progress *p, char *buf, size_t sz, int width)
+{
+	struct du_progress_figures f;
+	figures(p, &f);
 	uint64_t checks_done = __atomic_load_n(&p->checks_done, __ATOMIC_RELAXED);
 	size_t n = 0;
 	if (p->checks)
 		n = (size_t)snprintf(buf, sz, "checked %llu of %llu (%llu unchanged), ", (unsigned long long)checks_done,
-				     (unsigned long long)p->checks, (unsigned long long)checked);
+				     (unsigned long long)p->checks, (unsigned long long)(f.skipped - p->skipped));
 	if (n >= sz)
 		n = 0;
-	du_progress_line(ok + failed + checked, p->total, p->skipped + checked, bytes, p->total_bytes, ok, failed,
-			 du_monotonic() - p->t0, buf + n, sz - n);
+	du_progress_line(&f, width > 0 ? width - (int)n : 0, buf + n, sz - n);
 }
 
 /* Log hooks: a message first clears our line, then we draw it again below the message. */
@@ -111,30 +194,33 @@ static void tty_redraw(void *arg)
 static void draw(struct du_progress *p, bool final)
 {
 	char buf[sizeof(p->line)];
-	render(p, buf, sizeof(buf));
 	if (p->mode == DU_PROGRESS_TTY) {
 		char out[sizeof(buf) + 16];
+		render(p, buf, sizeof(buf), term_width());
 		snprintf(p->line, sizeof(p->line), "%s", buf);
 		p->shown = true;
-		snprintf(out, sizeof(out), "\r%s\033[K%s", buf, final ? "\n" : "");
+		du_progress_tty_frame(buf, final, out, sizeof(out));
 		du_log_raw(stderr, out);
 		if (final)
 			p->shown = false;
 	} else if (p->mode == DU_PROGRESS_PLAIN) {
 		char out[sizeof(buf) + 2];
+		render(p, buf, sizeof(buf), 0);
 		snprintf(out, sizeof(out), "%s\n", buf);
 		du_log_raw(stderr, out);
 	} else if (p->mode == DU_PROGRESS_JSON) {
-		char out[512];
+		struct du_progress_figures f;
+		char out[640];
+		figures(p, &f);
 		snprintf(out, sizeof(out),
 			 "{\"event\":\"progress\",\"files_total\":%llu,\"files_done\":%llu,\"files_ok\":%llu,"
 			 "\"files_failed\":%llu,\"files_skipped\":%llu,\"bytes_total\":%llu,\"bytes_done\":%llu,"
-			 "\"files_to_check\":%llu,\"files_checked_unchanged\":%llu,\"elapsed\":%.3f}\n",
-			 (unsigned long long)p->total, (unsigned long long)(p->ok + p->failed + p->checked),
-			 (unsigned long long)p->ok, (unsigned long long)p->failed,
-			 (unsigned long long)(p->skipped + p->checked), (unsigned long long)p->total_bytes,
-			 (unsigned long long)p->bytes, (unsigned long long)p->checks, (unsigned long long)p->checked,
-			 du_monotonic() - p->t0);
+			 "\"files_to_check\":%llu,\"files_checked_unchanged\":%llu,\"eta_s\":%.1f,\"elapsed\":%.3f}\n",
+			 (unsigned long long)f.files_total, (unsigned long long)f.files_done,
+			 (unsigned long long)f.files_ok, (unsigned long long)f.files_failed,
+			 (unsigned long long)f.skipped, (unsigned long long)f.bytes_total,
+			 (unsigned long long)f.bytes_sent, (unsigned long long)p->checks,
+			 (unsigned long long)(f.skipped - p->skipped), du_progress_eta(&f), f.elapsed);
 		du_log_raw(stdout, out);
 	}
 }
@@ -166,6 +252,8 @@ struct du_progress *du_progress_new(int mode, bool quiet)
 	if (mode == DU_PROGRESS_AUTO)
 		mode = quiet ? DU_PROGRESS_NONE : isatty(STDERR_FILENO) ? DU_PROGRESS_TTY : DU_PROGRESS_PLAIN;
 	p->mode = mode;
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+	p->color = mode == DU_PROGRESS_TTY && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
 	p->t0 = du_monotonic();
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
@@ -225,7 +313,7 @@ void du_progress_checked(struct du_progress *p, bool same, uint64_t bytes)
 	if (!same)
 		return;
 	__atomic_add_fetch(&p->checked, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&p->bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&p->bytes_other, bytes, __ATOMIC_RELAXED);
 }
 
 void du_progress_done(struct du_progress *p, uint64_t ok, uint64_t failed, uint64_t bytes)
@@ -234,7 +322,8 @@ void du_progress_done(struct du_progress *p, uint64_t ok, uint64_t failed, uint6
 		return;
 	__atomic_add_fetch(&p->ok, ok, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&p->failed, failed, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&p->bytes, bytes, __ATOMIC_RELAXED);
+	/* A failed file's bytes are done with too (the ETA must not wait for them), not sent. */
+	__atomic_add_fetch(ok ? &p->bytes : &p->bytes_other, bytes, __ATOMIC_RELAXED);
 }
 
 static void json_str(char *out, size_t sz, const char *s)
@@ -254,19 +343,73 @@ static void json_str(char *out, size_t sz, const char *s)
 	out[o] = '\0';
 }
 
-void du_progress_failed(struct du_progress *p, const char *key, const char *error)
+bool du_progress_colored(const struct du_progress *p)
+{
+	return p && p->color;
+}
+
+bool du_progress_wants_files(const struct du_progress *p)
+{
+	return p && (p->mode == DU_PROGRESS_JSON || du_log_wants(DU_LOG_DEBUG));
+}
+
+const char *du_progress_reason_label(const char *r)
+{
+	static const char *const w[][2] = {
+		{ "new", "new" }, { "missing_in_s3", "missing in S3" }, { "changed", "changed" },
+		{ "bad_key", "invalid key" }, { "already_uploaded", "already uploaded" },
+		{ "same_size", "same size (--size-only)" }, { "unchanged_checked", "unchanged (checked)" },
+		{ "unverifiable_newer", "unverifiable (by date): newer" },
+		{ "unverifiable_not_newer", "unverifiable (by date): not newer" }, { "to_check", "to check" },
+	};
+	for (size_t i = 0; r && i < sizeof(w) / sizeof(w[0]); i++)
+		if (!strcmp(r, w[i][0]))
+			return w[i][1];
+	return r ? r : "";
+}
+
+void du_progress_file(struct du_progress *p, const struct du_file_event *ev)
 {
 	if (!p)
 		return;
+	bool failed = !strcmp(ev->outcome, "failed");
 	if (p->mode == DU_PROGRESS_JSON) {
-		char k[2200], e[600], out[3000];
-		json_str(k, sizeof(k), key);
-		json_str(e, sizeof(e), error);
-		snprintf(out, sizeof(out), "{\"event\":\"failed\",\"key\":\"%s\",\"error\":\"%s\"}\n", k, e);
+		char k[2200], e[600], out[3300];
+		json_str(k, sizeof(k), ev->key);
+		json_str(e, sizeof(e), ev->error ? ev->error : "");
+		snprintf(out, sizeof(out),
+			 "{\"event\":\"file\",\"key\":\"%s\",\"size\":%llu,\"outcome\":\"%s\",\"reason\":%s%s%s,"
+			 "\"error\":%s%s%s,\"will_retry\":%s,\"checksum\":%s%s%s,\"attempt\":%d,\"duration\":%.3f}\n",
+			 k, (unsigned long long)ev->size, ev->outcome, ev->reason ? "\"" : "",
+			 ev->reason ? ev->reason : "null", ev->reason ? "\"" : "", ev->error ? "\"" : "",
+			 ev->error ? e : "null", ev->error ? "\"" : "", failed && ev->will_retry ? "true" : "false",
+			 ev->checksum ? "\"" : "", ev->checksum ? ev->checksum : "null", ev->checksum ? "\"" : "",
+			 ev->attempt, ev->duration);
 		du_log_raw(stdout, out);
-	} else {
-		du_warn("'%s': %s", key, error);
+		return;
 	}
+	int level = failed ? DU_LOG_ERROR : DU_LOG_DEBUG;
+	if (!du_log_wants(level))
+		return;
+	char what[600], plain[3000], tty[3100], b[32], rate[32];
+	du_fmt_bytes(ev->size, b, sizeof(b));
+	if (failed) {
+		snprintf(what, sizeof(what), ": %s; %s", ev->error ? ev->error : "failed",
+			 ev->will_retry ? "du-retry will try it again" : "permanent, not retried");
+	} else if (!strcmp(ev->outcome, "uploaded")) {
+		du_fmt_bytes(ev->duration > 0 ? (uint64_t)(ev->size / ev->duration) : 0, rate, sizeof(rate));
+		snprintf(what, sizeof(what), " (%s, %s/s%s%s)", b, rate, ev->reason ? ", " : "",
+			 ev->reason ? du_progress_reason_label(ev->reason) : "");
+	} else {
+		snprintf(what, sizeof(what), " (%s): %s", b, ev->reason ? du_progress_reason_label(ev->reason) : "skipped");
+	}
+	snprintf(plain, sizeof(plain), "%-8s %s%s", ev->outcome, ev->key, what);
+	if (p->color) {
+		const char *ind = failed ? "\u274c" : !strcmp(ev->outcome, "uploaded") ? "\u2705" : "\u23ed\ufe0f ";
+		const char *col = failed ? "\033[31m" : !strcmp(ev->outcome, "uploaded") ? "\033[32m" : "\033[2m";
+		snprintf(tty, sizeof(tty), "%s %s%-8s\033[0m %s%s", ind, col, ev->outcome, ev->key, what);
+	}
+	du_log_line(level, p->color ? tty : NULL, plain);
 }
 
 void du_progress_end(struct du_progress *p)

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <libxml/parser.h>
 
+#include "du/checksum.h"
 #include "du/crypto.h"
 #include "du/retry.h"
 #include "du/sigv4.h"
@@ -58,6 +59,9 @@ struct resp {
 	char bucket_region[64];
 	int64_t date;                     /* Date header, UTC seconds; 0 when absent */
 	char meta_md5[33];
+	char ck_alg[16];                  /* x-amz-checksum-<alg>: the alg, its value, and -type */
+	char ck_val[64];
+	char ck_type[16];
 	int64_t meta_mtime;
 	bool has_meta_mtime;
 	uint64_t content_length;
@@ -82,6 +86,7 @@ struct du_s3_conn {
 	int nsign;
 	uint64_t rnd;
 	int last_attempts;               /* attempts the last request took */
+	bool ck_echoed;                  /* the last PUT's checksum came back (du_s3_checksum_echoed) */
 	bool skew_tried;                 /* the current request already corrected the clock once */
 	struct du_s3x_page pg;
 };
@@ -418,6 +423,7 @@ static bool header_is(const char *line, size_t len, const char *name, char *dst,
 static void resp_reset_headers(struct resp *r)
 {
 	r->etag[0] = r->request_id[0] = r->bucket_region[0] = r->meta_md5[0] = '\0';
+	r->ck_alg[0] = r->ck_val[0] = r->ck_type[0] = '\0';
 	r->meta_mtime = 0;
 	r->has_meta_mtime = false;
 	r->has_content_length = false;
@@ -484,6 +490,22 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 			break;
 		if (header_is(p, len, "x-amz-meta-du-md5", r->meta_md5, sizeof(r->meta_md5)))
 			break;
+		if (len > 15 && !strncasecmp(p, "x-amz-checksum-", 15)) {
+			if (header_is(p, len, "x-amz-checksum-type", r->ck_type, sizeof(r->ck_type)))
+				break;
+			const char *colon = memchr(p, ':', len);
+			size_t nl = colon ? (size_t)(colon - p) - 15 : 0;
+			if (nl && nl < sizeof(r->ck_alg)) {
+				char name[40];
+				for (size_t i = 0; i < nl; i++)
+					r->ck_alg[i] = (char)tolower((unsigned char)p[15 + i]);
+				r->ck_alg[nl] = '\0';
+				snprintf(name, sizeof(name), "x-amz-checksum-%s", r->ck_alg);
+				if (!header_is(p, len, name, r->ck_val, sizeof(r->ck_val)))
+					r->ck_alg[0] = '\0';
+			}
+			break;
+		}
 		if (header_is(p, len, "x-amz-meta-du-mtime", v, sizeof(v))) {
 			char *end;
 			errno = 0;
@@ -1124,11 +1146,15 @@ static int head_object_no_body(struct du_s3_conn *c, const struct rq *q, struct 
 int du_s3_head_object(struct du_s3_conn *c, const char *key, struct du_s3_object_info *out,
 		      struct du_err *err)
 {
-	struct rq q = { .method = "HEAD", .op = "HEAD", .key = key, .no_body = head_object_no_body };
+	struct rq q = { .method = "HEAD", .op = "HEAD", .key = key, .no_body = head_object_no_body,
+			.amz = { { "x-amz-checksum-mode", "ENABLED" } }, .namz = 1 };
 	int rc = perform(c, &q, err);
 	if (rc)
 		return rc;
 	memset(out, 0, sizeof(*out));
+	snprintf(out->checksum_alg, sizeof(out->checksum_alg), "%s", c->r.ck_alg);
+	snprintf(out->checksum, sizeof(out->checksum), "%s", c->r.ck_val);
+	snprintf(out->checksum_type, sizeof(out->checksum_type), "%s", c->r.ck_type);
 	out->size = c->r.content_length;
 	snprintf(out->etag, sizeof(out->etag), "%s", c->r.etag);
 	snprintf(out->md5_hex, sizeof(out->md5_hex), "%s", c->r.meta_md5);
@@ -1176,6 +1202,47 @@ static void object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, c
 	}
 }
 
+static bool sends_checksum(int alg)
+{
+	return du_cksum_is_crc(alg) || alg == DU_CK_SHA256;
+}
+
+/* x-amz-checksum-<alg> of a PUT or part; x-amz-sdk-checksum-algorithm too, as the AWS SDKs send
+ * it (moto stores and echoes the value only with it). hname must outlive the request. */
+static void checksum_headers(struct rq *q, int alg, const char *b64, char hname[40])
+{
+	snprintf(hname, 40, "x-amz-checksum-%s", du_cksum_name(alg));
+	q->amz[q->namz][0] = hname;
+	q->amz[q->namz++][1] = b64;
+	q->amz[q->namz][0] = "x-amz-sdk-checksum-algorithm";
+	q->amz[q->namz++][1] = du_cksum_upper(alg);
+}
+
+/* A server that verified the checksum echoes it; one that echoes another value refused it in all
+ * but name. Absent: the server ignored it (du_s3_checksum_echoed says so). */
+static int check_echo(struct du_s3_conn *c, const char *op, const char *key, int alg, const char *b64,
+		      struct du_err *err)
+{
+	c->ck_echoed = false;
+	if (!c->r.ck_alg[0] || strcmp(c->r.ck_alg, du_cksum_name(alg)))
+		return DU_OK;
+	if (strcmp(c->r.ck_val, b64)) {
+		du_err_set(err, DU_ERR_S3, "%s '%s': checksum mismatch (sent %s %s, got %.60s)", op, key,
+			   du_cksum_name(alg), b64, c->r.ck_val);
+		snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
+		err->http_status = c->r.status;
+		err->retryable = 1;
+		return DU_ERR_S3;
+	}
+	c->ck_echoed = true;
+	return DU_OK;
+}
+
+bool du_s3_checksum_echoed(const struct du_s3_conn *c)
+{
+	return c->ck_echoed;
+}
+
 /* The ETag of a PUT must be the body's MD5 unless SSE-KMS makes it opaque. */
 static int check_etag(struct du_s3_conn *c, const char *op, const char *key, const char *md5hex,
 		      struct du_err *err)
@@ -1201,23 +1268,32 @@ static int check_etag(struct du_s3_conn *c, const char *op, const char *key, con
 int du_s3_put_object(struct du_s3_conn *c, const char *key, const void *buf, size_t len,
 		     const struct du_s3_put *p, char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
 {
-	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], mt[24];
+	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], mt[24], hname[40];
 	if ((uint64_t)len > DU_S3_MAX_PUT)
 		return du_err_set(err, DU_ERR_S3, "PUT '%s': %zu bytes is over the 5 GiB single-PUT limit", key, len);
-	if (!p || !p->md5)
-		return du_err_set(err, DU_ERR_INTERNAL, "PUT '%s': no md5 given", key);
-	du_hex(p->md5, DU_MD5_LEN, md5hex);
-	du_base64(p->md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	bool ck = p && sends_checksum(p->checksum_alg);
+	if (!p || (!p->md5 && !ck && p->checksum_alg != DU_CK_NONE) || (ck && !p->checksum_b64))
+		return du_err_set(err, DU_ERR_INTERNAL, "PUT '%s': no checksum given", key);
+	if (p->md5) {
+		du_hex(p->md5, DU_MD5_LEN, md5hex);
+		du_base64(p->md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	}
 	if (p->mtime)
 		snprintf(mt, sizeof(mt), "%" PRId64, p->mtime);
 	struct rq q = {
-		.method = "PUT", .op = "PUT", .key = key, .body = buf, .len = len, .md5_b64 = md5b64,
+		.method = "PUT", .op = "PUT", .key = key, .body = buf, .len = len,
+		.md5_b64 = p->md5 && !ck ? md5b64 : NULL,
 		.content_type = p->content_type ? p->content_type : du_s3_content_type(key),
 	};
-	object_headers(c->s3, &q, md5hex, p->mtime ? mt : NULL);
+	object_headers(c->s3, &q, p->md5 ? md5hex : NULL, p->mtime ? mt : NULL);
+	if (ck)
+		checksum_headers(&q, p->checksum_alg, p->checksum_b64, hname);
+	c->ck_echoed = false;
 	int rc = perform(c, &q, err);
-	if (!rc)
+	if (!rc && p->md5)
 		rc = check_etag(c, "PUT", key, md5hex, err);
+	if (!rc && ck)
+		rc = check_echo(c, "PUT", key, p->checksum_alg, p->checksum_b64, err);
 	if (!rc && etag_out)
 		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->r.etag);
 	return rc;
@@ -1266,6 +1342,12 @@ int du_s3_mpu_create(struct du_s3_conn *c, const char *key, const struct du_s3_p
 		.check = check_initiate,
 	};
 	object_headers(c->s3, &q, NULL, has_mt ? mt : NULL);
+	if (p && sends_checksum(p->checksum_alg)) {
+		q.amz[q.namz][0] = "x-amz-checksum-algorithm";
+		q.amz[q.namz++][1] = du_cksum_upper(p->checksum_alg);
+		q.amz[q.namz][0] = "x-amz-checksum-type";
+		q.amz[q.namz++][1] = du_cksum_is_crc(p->checksum_alg) ? "FULL_OBJECT" : "COMPOSITE";
+	}
 	int rc = perform(c, &q, err);
 	if (rc)
 		return rc;
@@ -1285,26 +1367,43 @@ int du_s3_mpu_part(struct du_s3_conn *c, const char *key, const char *upload_id,
 		   const void *buf, size_t len, const unsigned char md5[16],
 		   char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
 {
-	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], *qs = NULL;
+	return du_s3_mpu_part_ck(c, key, upload_id, part_number, buf, len, md5, 0, NULL, etag_out, err);
+}
+
+int du_s3_mpu_part_ck(struct du_s3_conn *c, const char *key, const char *upload_id, int part_number,
+		      const void *buf, size_t len, const unsigned char *md5, int alg, const char *b64,
+		      char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
+{
+	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], *qs = NULL, hname[40];
+	bool ck = sends_checksum(alg) && b64;
 	int rc;
+	if (!md5 && !ck && alg != DU_CK_NONE)
+		return du_err_set(err, DU_ERR_INTERNAL, "PUT-PART '%s': no checksum given", key);
 	if ((rc = check_upload_id("PUT-PART", key, upload_id, err)))
 		return rc;
 	if (part_number < 1 || part_number > DU_S3_MAX_PARTS)
 		return du_err_set(err, DU_ERR_INTERNAL, "PUT-PART '%s': part number %d out of range", key, part_number);
 	if ((uint64_t)len > DU_S3_MAX_PUT)
 		return du_err_set(err, DU_ERR_S3, "PUT-PART '%s': part of %zu bytes is over 5 GiB", key, len);
-	du_hex(md5, DU_MD5_LEN, md5hex);
-	du_base64(md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	if (md5) {
+		du_hex(md5, DU_MD5_LEN, md5hex);
+		du_base64(md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	}
 	if (asprintf(&qs, "partNumber=%d&uploadId=%s", part_number, upload_id) < 0)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	struct rq q = {
 		.method = "PUT", .op = "PUT-PART", .key = key, .query = qs, .body = buf, .len = len,
-		.md5_b64 = md5b64,
+		.md5_b64 = md5 ? md5b64 : NULL,
 	};
+	if (ck)
+		checksum_headers(&q, alg, b64, hname);
+	c->ck_echoed = false;
 	rc = perform(c, &q, err);
 	free(qs);
-	if (!rc)
+	if (!rc && md5)
 		rc = check_etag(c, "PUT-PART", key, md5hex, err);
+	if (!rc && ck)
+		rc = check_echo(c, "PUT-PART", key, alg, b64, err);
 	if (!rc && etag_out)
 		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->r.etag);
 	return rc;
@@ -1363,13 +1462,22 @@ int du_s3_mpu_complete(struct du_s3_conn *c, const char *key, const char *upload
 		       const struct du_s3_part *parts, int nparts, char etag_out[DU_S3_ETAG_MAX],
 		       struct du_err *err)
 {
-	char *qs = NULL, *body = NULL;
+	return du_s3_mpu_complete_ck(c, key, upload_id, parts, nparts, 0, NULL, etag_out, err);
+}
+
+int du_s3_mpu_complete_ck(struct du_s3_conn *c, const char *key, const char *upload_id,
+			  const struct du_s3_part *parts, int nparts, int alg, const char *whole_b64,
+			  char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
+{
+	char *qs = NULL, *body = NULL, hname[40];
+	bool ck = sends_checksum(alg);
+	const char *up = du_cksum_upper(alg);
 	int rc;
 	if ((rc = check_upload_id("COMPLETE-MULTIPART", key, upload_id, err)))
 		return rc;
 	if (nparts < 1 || nparts > DU_S3_MAX_PARTS)
 		return du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': %d parts", key, nparts);
-	size_t cap = 64 + (size_t)nparts * (64 + 4 * DU_S3_ETAG_MAX), n = 0;
+	size_t cap = 64 + (size_t)nparts * (160 + 4 * DU_S3_ETAG_MAX), n = 0;
 	if (!(body = malloc(cap)) || asprintf(&qs, "uploadId=%s", upload_id) < 0) {
 		qs = NULL;
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -1383,13 +1491,23 @@ int du_s3_mpu_complete(struct du_s3_conn *c, const char *key, const char *upload
 			rc = du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': etag too long", key);
 			goto out;
 		}
-		n += (size_t)snprintf(body + n, cap - n, "&quot;</ETag></Part>");
+		n += (size_t)snprintf(body + n, cap - n, "&quot;</ETag>");
+		if (ck && parts[i].checksum)
+			n += (size_t)snprintf(body + n, cap - n, "<Checksum%s>%.60s</Checksum%s>", up, parts[i].checksum, up);
+		n += (size_t)snprintf(body + n, cap - n, "</Part>");
 	}
 	n += (size_t)snprintf(body + n, cap - n, "</CompleteMultipartUpload>");
 	struct rq q = {
 		.method = "POST", .op = "COMPLETE-MULTIPART", .key = key, .query = qs, .body = body, .len = n,
 		.content_type = "application/xml", .check = check_complete,
 	};
+	if (ck && whole_b64 && du_cksum_is_crc(alg)) {
+		snprintf(hname, sizeof(hname), "x-amz-checksum-%s", du_cksum_name(alg));
+		q.amz[q.namz][0] = hname;
+		q.amz[q.namz++][1] = whole_b64;
+		q.amz[q.namz][0] = "x-amz-checksum-type";
+		q.amz[q.namz++][1] = "FULL_OBJECT";
+	}
 	rc = perform(c, &q, err);
 	if (rc == DU_ERR_NOTFOUND && c->last_attempts > 1 && completed_already(c, key, nparts, etag_out)) {
 		du_err_clear(err);

@@ -15,6 +15,7 @@
 #ifndef DU_LOG_H
 #define DU_LOG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "du/err.h"
@@ -31,11 +32,16 @@ int du_log_parse_level(const char *s);
 int du_log_set_file(const char *path, struct du_err *err);
 void du_log_close(void);
 
+/* Whether a message at level goes anywhere (stderr at this level, or the log file). */
+bool du_log_wants(int level);
 void du_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define du_error(...) du_log(DU_LOG_ERROR, __VA_ARGS__)
 #define du_warn(...) du_log(DU_LOG_WARN, __VA_ARGS__)
 #define du_info(...) du_log(DU_LOG_INFO, __VA_ARGS__)
 #define du_debug(...) du_log(DU_LOG_DEBUG, __VA_ARGS__)
+/* One untagged line shown at level (a per-file line): tty_text on stderr when given (indicators,
+ * colour), plain_text otherwise and always in the log file, with its timestamp. */
+void du_log_line(int level, const char *tty_text, const char *plain_text);
 /* "hint: ..." line, shown at any level where the error before it was shown. */
 void du_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

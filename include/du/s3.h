@@ -132,13 +132,23 @@ struct du_s3_object_info {
 	char md5_hex[33];            /* x-amz-meta-du-md5, "" when absent */
 	int64_t du_mtime;            /* x-amz-meta-du-mtime, 0 when absent */
 	bool has_du_mtime;
+	/* x-amz-checksum-<alg> and -type (HEAD asks with x-amz-checksum-mode: ENABLED); "" when absent */
+	char checksum_alg[16];       /* "crc32c", ... */
+	char checksum[64];           /* base64, "-N" appended by S3 for a composite */
+	char checksum_type[16];      /* "FULL_OBJECT" or "COMPOSITE" */
 };
 /* 404 -> DU_ERR_NOTFOUND. */
 int du_s3_head_object(struct du_s3_conn *c, const char *key, struct du_s3_object_info *out,
 		      struct du_err *err);
 
 struct du_s3_put {
-	const unsigned char *md5;    /* 16 bytes, required: Content-MD5 and x-amz-meta-du-md5 */
+	const unsigned char *md5;    /* 16 bytes: Content-MD5 and x-amz-meta-du-md5; required unless
+	                              * checksum_alg is a CRC, SHA-256 or none */
+	int checksum_alg;            /* enum du_cksum_alg: CRC32/CRC32C/CRC64NVME/SHA256 send
+	                              * x-amz-checksum-<alg> instead of Content-MD5; DU_CK_NONE sends
+	                              * no checksum at all; 0 (auto) or DU_CK_MD5: md5 as above.
+	                              * CreateMultipartUpload: the algorithm, FULL_OBJECT for CRCs */
+	const char *checksum_b64;    /* its value (checksum.h's base64 form); PUT only */
 	const char *content_type;    /* NULL: from the key's extension (du_s3_content_type) */
 	int64_t mtime;               /* x-amz-meta-du-mtime when != 0 */
 };
@@ -154,6 +164,11 @@ const char *du_s3_content_type(const char *key);
 int du_s3_put_object(struct du_s3_conn *c, const char *key, const void *buf, size_t len,
 		     const struct du_s3_put *p, char etag_out[DU_S3_ETAG_MAX], struct du_err *err);
 
+/* Whether the last PUT or part on c was confirmed by the server: it echoed the x-amz-checksum-*
+ * value sent (AWS does; a server that ignores the header does not). A different value echoed is
+ * an error of the PUT itself ("checksum mismatch"). */
+bool du_s3_checksum_echoed(const struct du_s3_conn *c);
+
 /* GET a whole object into a malloc'd buffer (for verification and tests; refuses > max bytes). */
 int du_s3_get_object(struct du_s3_conn *c, const char *key, size_t max, void **buf, size_t *len,
 		     struct du_err *err);
@@ -166,6 +181,7 @@ int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *er
 struct du_s3_part {
 	int number;          /* 1..10000 */
 	const char *etag;    /* as returned by du_s3_mpu_part, without quotes */
+	const char *checksum;/* the part's x-amz-checksum value (base64) with du_s3_mpu_part_ck, or NULL */
 };
 
 /* *upload_id is malloc'd; the caller frees it. p->md5 is ignored (parts carry their own). */
@@ -174,6 +190,17 @@ int du_s3_mpu_create(struct du_s3_conn *c, const char *key, const struct du_s3_p
 int du_s3_mpu_part(struct du_s3_conn *c, const char *key, const char *upload_id, int part_number,
 		   const void *buf, size_t len, const unsigned char md5[16],
 		   char etag_out[DU_S3_ETAG_MAX], struct du_err *err);
+/* A part with an x-amz-checksum-<alg> (alg and b64 as in struct du_s3_put) instead of Content-MD5
+ * (md5 may then be NULL: the ETag is not checked). */
+int du_s3_mpu_part_ck(struct du_s3_conn *c, const char *key, const char *upload_id, int part_number,
+		      const void *buf, size_t len, const unsigned char *md5, int alg, const char *b64,
+		      char etag_out[DU_S3_ETAG_MAX], struct du_err *err);
+/* Complete with each part's checksum and, for a CRC, the whole object's (x-amz-checksum-<alg>,
+ * x-amz-checksum-type: FULL_OBJECT), which S3 checks against the parts it holds. alg 0: as
+ * du_s3_mpu_complete. */
+int du_s3_mpu_complete_ck(struct du_s3_conn *c, const char *key, const char *upload_id,
+			  const struct du_s3_part *parts, int nparts, int alg, const char *whole_b64,
+			  char etag_out[DU_S3_ETAG_MAX], struct du_err *err);
 /* parts in ascending number order. A 200 whose body is an <Error> is an error (retried when
  * its code is transient). etag_out (may be NULL) gets the object's multipart ETag. */
 int du_s3_mpu_complete(struct du_s3_conn *c, const char *key, const char *upload_id,

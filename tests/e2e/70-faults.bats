@@ -22,6 +22,9 @@ setup() {
 	fp_ctl clear >/dev/null
 	fp_ctl zero >/dev/null
 	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB DU_LEASE_SECONDS=3
+	# s3rver does not echo x-amz-checksum-*: with auto the first bodies of a run would go twice
+	# (CRC32C, then Content-MD5; 20-upload.bats); these tests count what is sent.
+	export DU_CHECKSUM_ALGORITHM=md5
 }
 
 last_session() { sql "SELECT max(id) FROM sync_sessions"; }

@@ -133,7 +133,7 @@ assert d["files_per_s"] > 0 and d["duration_s"] > 0, d
 	[[ "$output" != *MISMATCH* ]]
 	[ "$(csv_rows "du-manifest-$sid.csv")" -eq 30 ]
 	[ "$(wc -l <"du-manifest-$sid.jsonl")" -eq 30 ]
-	head -n 1 "du-manifest-$sid.csv" | grep -qx 'local_path,s3_key,size,md5,etag,uploaded_at,verified_at,verify_status,verify_error'
+	head -n 1 "du-manifest-$sid.csv" | grep -qx 'local_path,s3_key,size,md5,etag,uploaded_at,verified_at,verify_status,verify_error,checksum_algorithm,checksum,checksum_type'
 	# Each JSON line matches the database row of its key.
 	/usr/bin/python3 - "du-manifest-$sid.jsonl" "$sid" <<'EOF'
 import csv, io, json, subprocess, sys

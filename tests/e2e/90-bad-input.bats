@@ -253,7 +253,7 @@ no_false_uploaded() {
 	run du_as_user du-upload -d "$d/t" -b du-test -p unreadable --progress=none
 	echo "$output"
 	[ "$status" -eq 1 ]
-	grep -q "'.*secret.wav': permission denied" <<<"$output"
+	grep -q "^failed   .*secret.wav: permission denied" <<<"$output"
 	[ "$(sql "SELECT status || '|' || error_message FROM file_uploads WHERE s3_key = 'unreadable/secret.wav'")" = "failed|permission denied" ]
 	[ "$(sql "SELECT status FROM file_uploads WHERE s3_key = 'unreadable/ok.wav'")" = uploaded ]
 	[ -f "$(s3rver_object du-test unreadable/ok.wav)" ]

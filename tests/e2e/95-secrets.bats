@@ -59,7 +59,8 @@ sample_once() {
 	local pid=$1 out=$2 p arg line
 	for p in "/proc/$pid" /proc/[0-9]*; do
 		line=""
-		{ while IFS= read -r -d '' arg; do line+="$arg "; done <"$p/cmdline"; } 2>/dev/null
+		# A process may end between the glob and the read: not an error.
+		{ while IFS= read -r -d '' arg; do line+="$arg "; done <"$p/cmdline"; } 2>/dev/null || true
 		[ -z "$line" ] || printf '%s\n' "$line" >>"$out"
 	done
 }

@@ -70,12 +70,23 @@ sql() {
 }
 
 # Run a du tool as an unprivileged user when we are root (so file permissions apply), else as us.
+# A clone under /root (mode 700) is out of that user's reach: the tool is then run from a copy in
+# the test's temporary directory, and from / as the working directory.
 du_as_user() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u nobody -- env PATH="$PATH" DATABASE_URL="$DATABASE_URL" \
+		local exe=$1
+		shift
+		case $exe in */*) ;; *) exe=$DU_BIN/$exe ;; esac
+		if ! runuser -u nobody -- test -x "$exe" 2>/dev/null; then
+			mkdir -p "$DU_E2E_TMP/ubin"
+			chmod 755 "$DU_E2E_TMP/ubin"
+			cp "$exe" "$DU_E2E_TMP/ubin/"
+			exe=$DU_E2E_TMP/ubin/$(basename "$exe")
+		fi
+		(cd / && runuser -u nobody -- env PATH="$PATH" DATABASE_URL="$DATABASE_URL" \
 			AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
 			AWS_REGION="$AWS_REGION" AWS_ENDPOINT_URL_S3="$AWS_ENDPOINT_URL_S3" AWS_EC2_METADATA_DISABLED=true \
-			AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/tmp "$@"
+			AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent HOME=/tmp "$exe" "$@")
 	else
 		"$@"
 	fi

@@ -38,11 +38,24 @@ def md5(path):
 
 def rows(where):
     out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", "-c",
-                          f"COPY (SELECT s3_key, status, md5, file_size FROM file_uploads WHERE {where} "
+                          f"COPY (SELECT s3_key, status, md5, file_size, checksum_algorithm, checksum_value, checksum_type"
+                          f" FROM file_uploads WHERE {where} "
                           "ORDER BY uploaded_at NULLS FIRST, id) "
                           "TO STDOUT WITH (FORMAT csv)"], check=True, capture_output=True).stdout
     # With several rows for a key (--any-session), the latest upload is the one that counts.
     return {r[0]: r for r in csv.reader(io.StringIO(out.decode()))}
+
+
+def composite(path, value):
+    """md5 of the parts' md5s + "-N", parts of du's size (DU_MULTIPART_CHUNK_SIZE, 16 MiB by default)."""
+    n = int(value.rsplit("-", 1)[1])
+    env = os.environ.get("DU_MULTIPART_CHUNK_SIZE", "16MiB")
+    ps = int(env[:-3]) << 20 if env.endswith("MiB") else int(env)
+    cat = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(ps):
+            cat += hashlib.md5(chunk).digest()
+    return f"{hashlib.md5(cat).hexdigest()}-{n}"
 
 
 def main():
@@ -65,7 +78,11 @@ def main():
         if r[1] != "uploaded":
             sys.exit(f"row for {key!r} is {r[1]!r}")
         m = md5(path)
-        if r[2] != m:
+        if r[2] == "" and r[4] == "md5" and r[6] == "COMPOSITE":
+            # multipart in md5 mode: S3's composite ETag, md5 of the parts' md5s + "-N"
+            if r[5] != composite(path, r[5]):
+                sys.exit(f"row composite {r[5]!r} != file's {composite(path, r[5])!r} for {key!r}")
+        elif r[2] != m:
             sys.exit(f"row md5 {r[2]!r} != file md5 {m!r} for {key!r}")
         obj = os.path.join(a.s3data, a.bucket, key + "._S3rver_object")
         if not os.path.exists(obj):

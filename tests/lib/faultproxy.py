@@ -17,6 +17,8 @@ Faults, decided per request (control requests excepted) from one random generato
   stall     sleep `stall` seconds, then forward normally
   truncate  forward; send back the answer with half of its body (or half of its head when the
             body is empty), then close: the request DID reach the server
+  corrupt   forward with one byte of the request body flipped (bodies sent with Content-Length):
+            what a checksum the server or the client checks must catch
 A request is faulted with probability `ratio` (when it matches `methods` and the `match` regex);
 the kind is drawn from `kinds` ("500,503:2,reset" = weights 1, 2, 1). `next=reset,500` forces
 the kinds of the next matching requests, before any ratio draw.
@@ -50,7 +52,7 @@ import threading
 import time
 import urllib.parse
 
-KINDS = ("500", "503", "reset", "stall", "truncate")
+KINDS = ("500", "503", "reset", "stall", "truncate", "corrupt")
 ERRORS = {
     "500": (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "Slow Down", "SlowDown", "Please reduce your request rate."),
@@ -433,6 +435,9 @@ class Handler(socketserver.BaseRequestHandler):
                 return not client_close
             if kind == "stall":
                 time.sleep(st.cfg.stall)
+            if kind == "corrupt" and body:
+                at = len(body) // 2
+                body = body[:at] + bytes([body[at] ^ 0xFF]) + body[at + 1:]
             try:
                 rhead, rbody, status, keep = self.up.exchange(head + body, method == "HEAD")
             except (OSError, Closed) as e:

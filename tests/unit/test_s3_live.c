@@ -578,7 +578,7 @@ static void test_unreachable_retried(void **state)
 	struct du_s3_conn *c;
 	struct srv dead = { .name = "dead", .url = "http://127.0.0.1:9" };
 	struct du_s3_opts o = opts_for(&dead, "du-test");
-	assert_int_equal(du_s3_new(&s3, &o, moto.cp, &err), DU_OK);
+	assert_int_equal(du_s3_new(&s3, &o, s3rver.cp, &err), DU_OK);
 	assert_int_equal(du_s3_conn_new(s3, &c, &err), DU_OK);
 	assert_int_equal(du_s3_head_bucket(c, &err), DU_ERR_NET);
 	assert_true(err.retryable);
