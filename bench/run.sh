@@ -426,30 +426,47 @@ done
 
 # ---- re-runs: the sync decision over a bucket that already holds everything ---------------------
 
-# The N_B small files uploaded once to s3rver (not measured), then: a re-run with nothing changed
-# (listing and rows decide, no file is read), a re-run after `touch` of every file (each one hashed
-# by a worker and compared with its ETag, none sent), and `cat` of the same tree as the floor of
-# reading it. Peak RSS is in the raw records (kind=resync).
+# Re-runs over a bucket that already holds the tree (uploaded once to s3rver, not measured; the
+# nginx sink lists nothing, so it cannot be the truth here):
+#   unchanged-N   nothing changed: the listing and the rows decide, no file is read; at two tree
+#                 sizes (TREE_SMALL and RESYNC_N tiny files), so peak RSS shows it stays flat;
+#   touched       after `touch` of every file of RESYNC_TOUCH_N: each is hashed by a worker and
+#                 compared with its ETag, none is sent; then after-touch (the rows hold the new
+#                 mtimes: nothing is read again), and `cat` of the same tree as the floor of reading it.
+# DU_BENCH_RESYNC_N (300,000) and DU_BENCH_RESYNC_TOUCH_N (N_B, 50,000) shrink them on a busy machine.
+# Peak RSS is in the raw records (kind=resync).
+RESYNC_N=${DU_BENCH_RESYNC_N:-300000}
+RESYNC_TOUCH_N=${DU_BENCH_RESYNC_TOUCH_N:-$N_B}
 resync_run() {
-	local variant=$1 dir=$2 prefix=$3
-	$MEASURE --out "$RAW" --tag kind=resync --tag variant="$variant" --tag files="$N_B" --pg-pid "$PG_PID" \
-		--timeout 900 -- env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" \
+	local variant=$1 dir=$2 prefix=$3 n=$4
+	$MEASURE --out "$RAW" --tag kind=resync --tag variant="$variant" --tag files="$n" --pg-pid "$PG_PID" \
+		--timeout 1800 -- env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p "$prefix" \
 		-q --progress=none >"$WORK/resync-$variant.log" 2>&1
-	say "resync $variant: $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall, %.2f s CPU, %d MiB peak RSS" % (r["wall"], r["user"] + r["sys"], r.get("rss_kb", 0) // 1024))'); $(sql "SELECT 'sent ' || files_uploaded || ', decision ' || decision FROM sync_sessions ORDER BY id DESC LIMIT 1")"
+	say "resync $variant ($n files): $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall, %.2f s CPU, %d MiB peak RSS" % (r["wall"], r["user"] + r["sys"], r.get("rss_kb", 0) // 1024))'); $(sql "SELECT 'sent ' || files_uploaded || ', decision ' || decision FROM sync_sessions ORDER BY id DESC LIMIT 1")"
+}
+resync_seed() { # DIR PREFIX: the first upload, not measured
+	env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$1" -b "$BUCKET" -p "$2" -q --progress=none ||
+		die "resync: first upload of $1 failed"
 }
 [ "$SMOKE" = 0 ] && wanted resync && {
-	dir=$DATA/small-$N_B
-	say "== resync: $N_B files already in s3rver"
 	db_reset
-	env AWS_ENDPOINT_URL_S3="$S3RVER_URL" "$BIN/du-upload" -d "$dir" -b "$BUCKET" -p resync -q --progress=none ||
-		die "resync: first upload failed"
-	resync_run unchanged "$dir" resync
+	for n in "$TREE_SMALL" "$RESYNC_N"; do
+		make_tree "$DATA/tree-$n" "$n" || die "tree $n"
+		say "== resync: $n files already in s3rver, nothing changed"
+		resync_seed "$DATA/tree-$n" "resync-$n"
+		resync_run "unchanged-$n" "$DATA/tree-$n" "resync-$n" "$n"
+		rm -rf "${WORK:?}/s3/s3data/$BUCKET/resync-$n"
+	done
+	dir=$DATA/small-$RESYNC_TOUCH_N
+	$PY bench/lib/gen.py small "$dir" "$RESYNC_TOUCH_N" || die "dataset small-$RESYNC_TOUCH_N"
+	say "== resync: $RESYNC_TOUCH_N files already in s3rver, every one touched"
+	resync_seed "$dir" resync
 	find "$dir" -type f -exec touch {} +
-	resync_run touched "$dir" resync
-	resync_run after-touch "$dir" resync
-	$MEASURE --out "$RAW" --tag kind=resync --tag variant=cat --tag files="$N_B" -- \
+	resync_run touched "$dir" resync "$RESYNC_TOUCH_N"
+	resync_run after-touch "$dir" resync "$RESYNC_TOUCH_N"
+	$MEASURE --out "$RAW" --tag kind=resync --tag variant=cat --tag files="$RESYNC_TOUCH_N" -- \
 		sh -c "find '$dir' -type f -print0 | xargs -0 cat >/dev/null"
-	say "resync cat floor: $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall" % r["wall"])')"
+	say "resync cat floor ($RESYNC_TOUCH_N files): $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall" % r["wall"])')"
 	rm -rf "${WORK:?}/s3/s3data/$BUCKET/resync"
 }
 

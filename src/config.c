@@ -254,6 +254,10 @@ static const struct opt opts[] = {
 	  .max = INT64_MAX, .flags = F_NOSTORE, .group = G_RUN, .metavar = "SESSION",
 	  .help = "work on this session alongside another running uploader",
 	  .off = OFF(join_session) },
+	{ .key = "new_session", .flag = "new-session", .tools = U | M, .type = T_BOOL, .def = "false",
+	  .flags = F_NOSTORE, .group = G_RUN, .metavar = "BOOL",
+	  .help = "start a session of its own even when a run of the same job is live (default: work on that one)",
+	  .off = OFF(new_session) },
 	{ .key = "stale_uploads", .flag = "stale-uploads", .tools = U, .type = T_ENUM,
 	  .names = stale_names, .def = "none", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "list|abort",
@@ -1689,6 +1693,11 @@ static int check_all(struct du_config *cfg, int tool, struct du_err *err)
 				  "resume_session (from %s) and join_session (from %s) exclude each other",
 				  du_config_source(cfg, "resume_session"),
 				  du_config_source(cfg, "join_session"));
+	if (cfg->new_session && (cfg->resume_session || cfg->join_session)) {
+		const char *other = cfg->resume_session ? "resume_session" : "join_session";
+		return du_err_set(err, DU_ERR_CONFIG, "new_session (from %s) and %s (from %s) exclude each other",
+				  du_config_source(cfg, "new_session"), other, du_config_source(cfg, other));
+	}
 	const char *modes[] = { "checksum", "size_only", "trust_db" };
 	bool on[] = { cfg->checksum, cfg->size_only, cfg->trust_db };
 	for (int i = 0; i < 3; i++)

@@ -44,6 +44,8 @@ static int q(struct du_db *db, struct du_err *err, const char *what, const char 
 /* Reasons of the decision that skip a file at scan time, so that no row records them. */
 #define DU_SCAN_ONLY_REASONS "('already_uploaded', 'unverifiable_not_newer', 'same_size')"
 
+/* pg_advisory_lock's first key: du's job locks ("du" in ASCII), apart from anyone else's. */
+#define DU_JOB_LOCK_CLASS "25717"
 #define I64(buf, v) (snprintf((buf), sizeof(buf), "%" PRId64, (int64_t)(v)), (buf))
 
 int du_dbu_has_schema(struct du_db *db, bool *out, struct du_err *err)
@@ -87,7 +89,7 @@ int du_dbu_stage_begin(struct du_db *db, struct du_err *err)
 	return q(db, err, "staging tables",
 		 "SET client_min_messages = warning;"
 		 "DROP TABLE IF EXISTS du_s3_stage, du_scan_stage, du_decision;"
-		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint NOT NULL, etag text,"
+		 "CREATE TEMP TABLE du_s3_stage (s3_key text NOT NULL, size bigint, etag text,"
 		 " mtime bigint);"
 		 "CREATE TEMP TABLE du_scan_stage (local_path text NOT NULL, s3_key text NOT NULL,"
 		 " file_size bigint NOT NULL, mtime_ns bigint, inode bigint, file_type text NOT NULL,"
@@ -138,7 +140,7 @@ static const char decision_sql[] =
 	"    ELSE '{upload,new}' END::text[]"
 	"   WHEN o.s3_key IS NULL THEN CASE WHEN r.status = 'uploaded' THEN '{upload,missing_in_s3}'"
 	"    ELSE '{upload,new}' END::text[]"
-	"   WHEN o.size <> s.file_size THEN '{upload,changed}'"
+	"   WHEN o.size IS DISTINCT FROM s.file_size THEN '{upload,changed}'"
 	"   WHEN $5 = 'size_only' THEN '{skip,same_size}'"
 	"   WHEN $5 <> 'checksum' AND k.same_row AND lower(r.etag) = lower(o.etag)"
 	"    THEN '{skip,already_uploaded}'"
@@ -410,15 +412,18 @@ int du_dbu_worker_end(struct du_db *db, int64_t session_id, const char *worker, 
  * without worker rows (du before 0.2) are judged by the process that made them, as before; the
  * Python tool's, which recorded none, are left alone.
  */
-int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
-			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
-			 void *arg, struct du_err *err)
+static int sessions_liveness(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			     bool (*alive)(long pid, int64_t proc_start), const struct du_job *job,
+			     int (*cb)(void *arg, int64_t id, bool alive, const char *why), void *arg,
+			     struct du_err *err)
 {
-	char secs[24];
-	const char *p[] = { me->host, me->boot_id[0] ? me->boot_id : "", I64(secs, remote_dead_s) };
+	char secs[24], proj[24];
+	const char *p[] = { me->host, me->boot_id[0] ? me->boot_id : "", I64(secs, remote_dead_s),
+			    job ? I64(proj, job->project_id) : NULL, job ? job->endpoint : NULL,
+			    job ? job->s3_prefix : NULL, job ? job->local_directory : NULL };
 	PGresult *r = NULL;
 	/* One row per live-looking worker (none: one row of NULLs), and whether the session has any. */
-	int rc = q(db, err, "sessions without a live worker",
+	int rc = q(db, err, "sessions and their workers",
 		   "SELECT s.id, w.worker IS NOT NULL,"
 		   " EXISTS (SELECT 1 FROM session_workers x WHERE x.session_id = s.id),"
 		   " coalesce(w.host = $1 AND coalesce(w.boot_id, '') = $2, s.hostname = $1, false),"
@@ -428,8 +433,10 @@ int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remot
 		   " FROM sync_sessions s LEFT JOIN session_workers w ON w.session_id = s.id AND w.ended_at IS NULL"
 		   " WHERE s.status = 'in_progress'"
 		   "  AND (s.pid IS NOT NULL OR EXISTS (SELECT 1 FROM session_workers x WHERE x.session_id = s.id))"
+		   "  AND ($4::bigint IS NULL OR (s.project_id = $4 AND s.endpoint = $5 AND s.s3_prefix = $6"
+		   "   AND s.local_directory = $7 AND NOT coalesce(s.dry_run, false)))"
 		   " ORDER BY s.id",
-		   3, p, &r);
+		   7, p, &r);
 	if (rc)
 		return rc;
 	int n = PQntuples(r);
@@ -456,12 +463,92 @@ int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remot
 				snprintf(why, sizeof(why), "no heartbeat from %s for over %d s", host, remote_dead_s);
 			}
 		}
-		if (!any_alive)
-			rc = cb(arg, id, why);
+		rc = cb(arg, id, any_alive, why);
 		i = j;
 	}
 	PQclear(r);
 	return rc;
+}
+
+struct dead_walk {
+	int (*cb)(void *arg, int64_t id, const char *why);
+	void *arg;
+};
+
+static int dead_only(void *arg, int64_t id, bool alive, const char *why)
+{
+	struct dead_walk *w = arg;
+	return alive ? 0 : w->cb(w->arg, id, why);
+}
+
+int du_dbu_dead_sessions(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			 bool (*alive)(long pid, int64_t proc_start), int (*cb)(void *arg, int64_t id, const char *why),
+			 void *arg, struct du_err *err)
+{
+	struct dead_walk w = { cb, arg };
+	return sessions_liveness(db, me, remote_dead_s, alive, NULL, dead_only, &w, err);
+}
+
+static int newest_alive(void *arg, int64_t id, bool alive, const char *why)
+{
+	(void)why;
+	int64_t *out = arg;
+	if (alive && id > *out)
+		*out = id;
+	return 0;
+}
+
+int du_dbu_live_session(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			bool (*alive)(long pid, int64_t proc_start), const struct du_job *job,
+			struct du_live_session *out, struct du_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = sessions_liveness(db, me, remote_dead_s, alive, job, newest_alive, &out->id, err);
+	if (rc || !out->id)
+		return rc;
+	char sid[24];
+	const char *p[] = { I64(sid, out->id) };
+	PGresult *r = NULL;
+	/* Who works on it, for the line that says so: its oldest worker still at work. */
+	rc = q(db, err, "live session's worker",
+	       "SELECT coalesce(w.host, s.hostname, '?'), coalesce(w.pid, s.pid, 0),"
+	       " (SELECT count(*) FROM session_workers x WHERE x.session_id = s.id AND x.ended_at IS NULL)"
+	       " FROM sync_sessions s LEFT JOIN LATERAL (SELECT host, pid FROM session_workers"
+	       "  WHERE session_id = s.id AND ended_at IS NULL ORDER BY started_at LIMIT 1) w ON true"
+	       " WHERE s.id = $1",
+	       1, p, &r);
+	if (rc)
+		return rc;
+	if (PQntuples(r) == 1) {
+		snprintf(out->host, sizeof(out->host), "%s", PQgetvalue(r, 0, 0));
+		out->pid = atol(PQgetvalue(r, 0, 1));
+		out->workers = atoi(PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	return DU_OK;
+}
+
+/* Two runs of one job find-or-create its session one at a time (a lock per job, not per table). */
+static int job_lock(struct du_db *db, const struct du_job *job, bool lock, struct du_err *err)
+{
+	char key[4096];
+	snprintf(key, sizeof(key), "%" PRId64 "\n%s\n%s\n%s", job->project_id, job->endpoint, job->s3_prefix,
+		 job->local_directory);
+	const char *p[] = { key };
+	return q(db, err, lock ? "lock the job" : "unlock the job",
+		 lock ? "SELECT pg_advisory_lock(" DU_JOB_LOCK_CLASS ", hashtext($1))"
+		      : "SELECT pg_advisory_unlock(" DU_JOB_LOCK_CLASS ", hashtext($1))",
+		 1, p, NULL);
+}
+
+int du_dbu_job_lock(struct du_db *db, const struct du_job *job, struct du_err *err)
+{
+	return job_lock(db, job, true, err);
+}
+
+int du_dbu_job_unlock(struct du_db *db, const struct du_job *job, struct du_err *err)
+{
+	return job_lock(db, job, false, err);
 }
 
 int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *why, bool *done, struct du_err *err)
@@ -582,7 +669,10 @@ int du_dbu_finish(struct du_db *db, int64_t session_id, const char *status, cons
 	const char *p[] = { I64(sid, session_id), status, error_message };
 	return q(db, err, "finish session",
 		 "UPDATE sync_sessions s SET files_uploaded = c.up, files_failed = c.failed,"
-		 " bytes_uploaded = c.bytes, status = coalesce($2, s.status),"
+		 " bytes_uploaded = c.bytes,"
+		 /* The last worker closes the session: its failures are every worker's, as the rows say. */
+		 " status = CASE WHEN $2 = 'completed' AND c.failed > 0 THEN 'completed_with_errors'"
+		 "  ELSE coalesce($2, s.status) END,"
 		 " completed_at = CASE WHEN $2 IS NULL OR $2 = 'in_progress' THEN s.completed_at ELSE now() END,"
 		 " error_message = coalesce($3, s.error_message),"
 		 " decision = CASE WHEN s.decision IS NULL THEN NULL"
@@ -636,20 +726,22 @@ int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker,
 	return DU_OK;
 }
 
-int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err)
+int du_dbu_session_state(struct du_db *db, int64_t session_id, bool *scanned, char *status, size_t status_len,
+			 struct du_err *err)
 {
 	char sid[24];
 	const char *p[] = { I64(sid, session_id) };
 	PGresult *r = NULL;
-	int rc = q(db, err, "session state", "SELECT scanned_at IS NOT NULL FROM sync_sessions WHERE id = $1",
-		   1, p, &r);
+	int rc = q(db, err, "session state",
+		   "SELECT scanned_at IS NOT NULL, status FROM sync_sessions WHERE id = $1", 1, p, &r);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return du_err_set(err, DU_ERR_NOTFOUND, "session %" PRId64 " does not exist", session_id);
 	}
-	*out = PQgetvalue(r, 0, 0)[0] == 't';
+	*scanned = PQgetvalue(r, 0, 0)[0] == 't';
+	snprintf(status, status_len, "%s", PQgetvalue(r, 0, 1));
 	PQclear(r);
 	return DU_OK;
 }

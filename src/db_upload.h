@@ -157,7 +157,32 @@ int du_dbu_mark_interrupted(struct du_db *db, int64_t session_id, const char *wh
 /* Rows of session that are pending, or uploading under another worker's lease. */
 int du_dbu_others_open(struct du_db *db, int64_t session_id, const char *worker, int64_t *out,
 		       struct du_err *err);
-int du_dbu_is_scanned(struct du_db *db, int64_t session_id, bool *out, struct du_err *err);
+/* Whether the session's files are registered (its scan is over), and its status. */
+int du_dbu_session_state(struct du_db *db, int64_t session_id, bool *scanned, char *status, size_t status_len,
+			 struct du_err *err);
+
+/*
+ * One job: a bucket (project), an endpoint, a prefix and a directory. Two runs of one job at once
+ * work on one session (docs/DATABASE.md, "Two runs of one job"): du_dbu_job_lock serialises their
+ * find-or-create (a PostgreSQL advisory lock, released by du_dbu_job_unlock or the connection's
+ * end), du_dbu_live_session finds the newest in_progress session of the job with a live worker
+ * (as du_dbu_dead_sessions judges them); out->id = 0 when there is none.
+ */
+struct du_job {
+	int64_t project_id;
+	const char *endpoint, *s3_prefix, *local_directory;
+};
+struct du_live_session {
+	int64_t id;
+	char host[256];             /* its oldest worker at work, for the line that says so */
+	long pid;
+	int workers;
+};
+int du_dbu_job_lock(struct du_db *db, const struct du_job *job, struct du_err *err);
+int du_dbu_job_unlock(struct du_db *db, const struct du_job *job, struct du_err *err);
+int du_dbu_live_session(struct du_db *db, const struct du_worker *me, int remote_dead_s,
+			bool (*alive)(long pid, int64_t proc_start), const struct du_job *job,
+			struct du_live_session *out, struct du_err *err);
 
 /* The session's failures grouped by error, most frequent first (at most limit groups). */
 int du_dbu_top_errors(struct du_db *db, int64_t session_id, int limit,

@@ -15,6 +15,7 @@
 
 #include "db_upload.h"
 #include "du/checksum.h"
+#include "du/filemap.h"
 #include "du/commands.h"
 #include "du/crypto.h"
 #include "du/log.h"
@@ -26,6 +27,8 @@
 #define FLUSH_MS 200
 #define HUGE_PAGE ((size_t)2 << 20)
 #define PART_BUFS_MAX 8
+/* Files hashed without being sent, and parts sent from the file, are read in pieces this size. */
+#define CHECK_CHUNK ((size_t)1 << 20)
 #define STOP_GRACE_S 30
 
 /* A claimed file, shared by its part jobs while it is multipart. */
@@ -40,6 +43,11 @@ struct ufile {
 	char row_reason[32];        /* why the decision registered it (file_uploads.reason) */
 	uint64_t check_part_size;
 	const char *reason;         /* the check's result, once known */
+	/* A small file the check read whole into the worker's own buffer: its upload sends that
+	 * buffer if the file is still what was read (pre_st), without reading it again. */
+	bool preread;
+	struct stat pre_st;
+	unsigned char pre_md5[DU_MD5_LEN];
 	double t0;                  /* when a worker took it (per-file duration and rate) */
 
 	/* multipart */
@@ -196,6 +204,79 @@ void du_worker_self(struct du_worker *w)
 int du_dead_after_seconds(void)
 {
 	return 2 * lease_seconds();
+}
+
+/* ---- the heartbeat outside the pipeline ------------------------------------------------------ */
+
+struct du_heartbeat {
+	struct du_db *db;
+	int64_t session_id;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+};
+
+static void *heartbeat_main(void *arg)
+{
+	struct du_heartbeat *hb = arg;
+	int lease = lease_seconds();
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += lease / 3 > 0 ? lease / 3 : 1;
+		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+		if (hb->stop)
+			break;
+		pthread_mutex_unlock(&hb->mu);
+		struct du_err e = { 0 };
+		if (du_dbu_renew(hb->db, hb->session_id, du_worker_id(), lease, &e))
+			du_debug("heartbeat: %s", e.msg); /* the next one may work; the run's own errors tell */
+		pthread_mutex_lock(&hb->mu);
+	}
+	pthread_mutex_unlock(&hb->mu);
+	return NULL;
+}
+
+int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
+		       struct du_err *err)
+{
+	struct du_heartbeat *hb = calloc(1, sizeof(*hb));
+	*out = NULL;
+	if (!hb)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	hb->session_id = session_id;
+	int rc = du_db_open(&hb->db, cfg, err);
+	if (rc) {
+		free(hb);
+		return rc;
+	}
+	pthread_mutex_init(&hb->mu, NULL);
+	pthread_cond_init(&hb->cv, NULL);
+	if (pthread_create(&hb->th, NULL, heartbeat_main, hb)) {
+		du_heartbeat_stop(hb);
+		return du_err_set(err, DU_ERR_INTERNAL, "cannot start the heartbeat thread");
+	}
+	*out = hb;
+	return DU_OK;
+}
+
+void du_heartbeat_stop(struct du_heartbeat *hb)
+{
+	if (!hb)
+		return;
+	if (hb->th) {
+		pthread_mutex_lock(&hb->mu);
+		hb->stop = true;
+		pthread_cond_signal(&hb->cv);
+		pthread_mutex_unlock(&hb->mu);
+		pthread_join(hb->th, NULL);
+	}
+	pthread_mutex_destroy(&hb->mu);
+	pthread_cond_destroy(&hb->cv);
+	du_db_close(hb->db);
+	free(hb);
 }
 
 static int mark_dead(void *arg, int64_t id, const char *why)
@@ -690,10 +771,14 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	size_t len = (size_t)st0.st_size;
-	if ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err)))
+	bool preread = f->preread && same_file(&st0, &f->pre_st);
+	f->preread = false;          /* a retry reads again */
+	if (!preread && ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err))))
 		goto out;
 again:
-	if (alg == DU_CK_MD5)
+	if (alg == DU_CK_MD5 && preread)
+		memcpy(md5, f->pre_md5, sizeof(md5));
+	else if (alg == DU_CK_MD5)
 		du_md5(w->own.p, len, md5);
 	else if (alg != DU_CK_NONE)
 		du_cksum_buf_b64(alg, w->own.p, len, b64);
@@ -1048,11 +1133,15 @@ failed:
 }
 
 /* Part n's checksums, as the file's algorithm needs them; md5 too when the run sends Content-MD5. */
-static void part_checksums(struct run *r, struct ufile *f, int n, const unsigned char *p, size_t len, bool *md5_too)
+/* Part n's checksums, and its md5 when the run needs it (md5_only: that alone, to resend it with
+ * Content-MD5). */
+static void part_checksums(struct run *r, struct ufile *f, int n, const unsigned char *p, size_t len, bool md5_only,
+			   bool *md5_too)
 {
 	int alg = f->ck_alg;
-	*md5_too = alg == DU_CK_MD5 || run_alg(r) == DU_CK_MD5;
-	if (du_cksum_is_crc(alg)) {
+	*md5_too = md5_only || alg == DU_CK_MD5 || run_alg(r) == DU_CK_MD5;
+	if (md5_only) {
+	} else if (du_cksum_is_crc(alg)) {
 		f->crcs[n - 1] = du_cksum_crc(alg, du_cksum_init(alg), p, len);
 		du_cksum_b64(alg, f->crcs[n - 1], f->cks[n - 1]);
 	} else if (alg == DU_CK_SHA256) {
@@ -1077,7 +1166,11 @@ static bool reuse_part(struct ufile *f, int n, const struct du_mpu_part *prev, s
 	return f->ck_alg == DU_CK_NONE || !strcmp(prev->checksum, f->cks[n - 1]);
 }
 
-/* Read part n, checksum it once, send it unless an earlier run did. */
+/*
+ * Checksum part n, then send it unless an earlier run did. The part's bytes are the page cache's
+ * own, mapped (du_fmap): hashed and handed to libcurl without a copy into a buffer of ours. Where
+ * the file cannot be mapped, the part is read into a shared pool buffer instead.
+ */
 static void do_part(struct worker *w, struct ufile *f, int n)
 {
 	struct run *r = w->r;
@@ -1087,24 +1180,15 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	int fd = -1, slot = -1;
 	struct stat st;
 	bool md5_too;
+	struct du_fmap map = { 0 };
+	const unsigned char *p = NULL;
 
 	if (__atomic_load_n(&f->failed, __ATOMIC_RELAXED) || stopping(r)) {
 		if (!f->failed)
 			part_fail(r, f, &(struct du_err){ .code = DU_ERR_INTERRUPTED, .msg = "interrupted" });
 		goto done;
 	}
-	/* A pool buffer: parts in flight hold one each, and none waits for another. */
-	pthread_mutex_lock(&r->mu);
-	while (r->nfree == 0 && !f->failed && !r->fatal)
-		pthread_cond_wait(&r->cv_md5, &r->mu);
-	if (r->nfree > 0)
-		slot = r->pool_free[--r->nfree];
-	bool give_up = f->failed || r->fatal;
-	pthread_mutex_unlock(&r->mu);
-	if (give_up)
-		goto done; /* the file failed meanwhile: its failure is recorded */
-	struct sbuf *bf = slot >= 0 ? &r->pool[slot] : &w->own;
-	if (ensure_buf(bf, len ? len : 1, &e) || open_file(f->path, &fd, &st, &e)) {
+	if (open_file(f->path, &fd, &st, &e)) {
 		part_fail(r, f, &e);
 		goto done;
 	}
@@ -1113,15 +1197,32 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 		part_fail(r, f, &e);
 		goto done;
 	}
-	if (read_full(fd, bf->p, len, off, &e)) {
-		part_fail(r, f, &e);
-		goto done;
+	struct du_err me = { 0 };
+	if (len && du_fmap_open(&map, fd, off, len, &me) == DU_OK) {
+		p = map.p;
+	} else {
+		/* A pool buffer: parts in flight hold one each, and none waits for another. */
+		pthread_mutex_lock(&r->mu);
+		while (r->nfree == 0 && !f->failed && !r->fatal)
+			pthread_cond_wait(&r->cv_md5, &r->mu);
+		if (r->nfree > 0)
+			slot = r->pool_free[--r->nfree];
+		bool give_up = f->failed || r->fatal;
+		pthread_mutex_unlock(&r->mu);
+		if (give_up)
+			goto done; /* the file failed meanwhile: its failure is recorded */
+		struct sbuf *bf = slot >= 0 ? &r->pool[slot] : &w->own;
+		if (ensure_buf(bf, len ? len : 1, &e) || read_full(fd, bf->p, len, off, &e)) {
+			part_fail(r, f, &e);
+			goto done;
+		}
+		p = bf->p;
 	}
-	part_checksums(r, f, n, bf->p, len, &md5_too);
+	part_checksums(r, f, n, p, len, false, &md5_too);
 
 	const struct du_mpu_part *prev = recorded_part(f, n);
 	if (prev) {
-		if (!reuse_part(f, n, prev, len, md5_too)) {
+		if (du_fmap_damaged(&map) || !reuse_part(f, n, prev, len, md5_too)) {
 			du_err_set(&e, DU_ERR_CHANGED, "changed since its upload began (part %d differs)", n);
 			part_fail(r, f, &e);
 			goto done;
@@ -1133,16 +1234,20 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	bool ck = f->cks[n - 1][0] != '\0';
 	for (int attempt = 1;; attempt++) {
 		double t0 = du_metrics_now();
-		int prc = du_s3_mpu_part_ck(w->conn, f->key, f->upload_id, n, bf->p, len,
+		int prc = du_s3_mpu_part_ck(w->conn, f->key, f->upload_id, n, p, len,
 					    md5_too ? f->pmd5[n - 1] : NULL, f->ck_alg, ck ? f->cks[n - 1] : NULL,
 					    f->etags[n - 1], &e);
 		du_metrics_request(DU_METRIC_PART, du_metrics_now() - t0);
+		if (du_fmap_damaged(&map)) {
+			/* The file ended early under the view: what went was not the file. */
+			du_err_set(&e, DU_ERR_CHANGED, "changed during upload (it shrank)");
+			part_fail(r, f, &e);
+			goto done;
+		}
 		if (prc == DU_OK && ck && !md5_too && !du_s3_checksum_echoed(w->conn) &&
 		    ck_not_echoed(r, f->ck_alg, f->key)) {
 			/* not verified: send it again with Content-MD5, which this server checks */
-			du_md5(bf->p, len, f->pmd5[n - 1]);
-			__atomic_add_fetch(&f->md5_parts, 1, __ATOMIC_RELAXED);
-			md5_too = true;
+			part_checksums(r, f, n, p, len, true, &md5_too);
 			attempt = 0;
 			continue;
 		}
@@ -1167,6 +1272,7 @@ static void do_part(struct worker *w, struct ufile *f, int n)
 	}
 	__atomic_add_fetch(&r->st.parts_sent, 1, __ATOMIC_RELAXED);
 done:
+	du_fmap_close(&map);
 	if (fd >= 0)
 		close(fd);
 	if (slot >= 0) {
@@ -1187,7 +1293,6 @@ done:
  * (a multipart ETag "hex-N"). Read through the worker's own buffer in pieces, with the same
  * change-during-read check as an upload. *same is set only on success.
  */
-#define CHECK_CHUNK ((size_t)1 << 20)
 
 static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, bool *same, struct du_err *err)
 {
@@ -1205,7 +1310,10 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	uint64_t len = (uint64_t)st0.st_size;
-	if ((rc = ensure_buf(&w->own, CHECK_CHUNK, err)))
+	/* A file a single PUT would send is read whole, so that a difference sends this very buffer. */
+	bool keep = !ps && len < w->r->cfg->multipart_threshold;
+	f->preread = false;
+	if ((rc = ensure_buf(&w->own, keep ? (len ? len : 1) : CHECK_CHUNK, err)))
 		goto out;
 	if (!(whole = du_md5_new()) || (ps && (!(part = du_md5_new()) || !(comp = du_md5_new())))) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -1215,12 +1323,13 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 		size_t n = len - off < CHECK_CHUNK ? (size_t)(len - off) : CHECK_CHUNK;
 		if (ps && n > ps - in_part)
 			n = (size_t)(ps - in_part);
-		if ((rc = read_full(fd, w->own.p, n, off, err)))
+		unsigned char *dst = keep ? w->own.p + off : w->own.p;
+		if ((rc = read_full(fd, dst, n, off, err)))
 			break;
-		du_md5_update(whole, w->own.p, n);
+		du_md5_update(whole, dst, n);
 		off += n;
 		if (ps) {
-			du_md5_update(part, w->own.p, n);
+			du_md5_update(part, dst, n);
 			in_part += n;
 			if (in_part == ps || off == len) {
 				du_md5_final(part, md);
@@ -1244,6 +1353,11 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	du_md5_final(whole, md);
 	whole = NULL;
 	du_hex(md, DU_MD5_LEN, o->md5);
+	if (keep) {
+		f->preread = true;
+		f->pre_st = st0;
+		memcpy(f->pre_md5, md, DU_MD5_LEN);
+	}
 	if (f->check_md5)
 		*same = !strcmp(o->md5, f->check_md5);
 	else if (plain)

@@ -59,6 +59,15 @@ void du_worker_self(struct du_worker *w);
 bool du_proc_alive(long pid, int64_t start);
 /* A worker on another host is taken for dead when its heartbeat is this old: two leases. */
 int du_dead_after_seconds(void);
+/*
+ * This process's heartbeat (session_workers.heartbeat_at) renewed every lease/3 s by a thread on
+ * its own connection, for the time it is not inside du_pipeline_run (whose writer renews it): the
+ * scan of a big tree, so workers on other hosts do not take a scanning run for dead.
+ */
+struct du_heartbeat;
+int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
+		       struct du_err *err);
+void du_heartbeat_stop(struct du_heartbeat *hb); /* NULL: nothing */
 /* Mark the in_progress sessions none of whose workers is alive interrupted (du_dbu_dead_sessions). */
 void du_reap_dead_sessions(struct du_db *db);
 

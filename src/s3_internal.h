@@ -31,6 +31,7 @@ struct du_s3x_rec {
 	uint64_t n;
 	int64_t t;
 	int number;
+	bool has_n;          /* a <Size> came */
 };
 
 struct du_s3x_page {

@@ -269,6 +269,7 @@ static int rec_field(struct walk *w, const char *name, const char *t, size_t n)
 		} else if (!strcmp(name, "Size")) {
 			if (parse_u64(t, &r->n))
 				return bad(w);
+			r->has_n = true;
 		} else if (!strcmp(name, "LastModified")) {
 			r->t = du_s3x_parse_time(t);
 		}
@@ -629,6 +630,7 @@ int du_s3x_each_object(const struct du_s3x_page *pg, const char *only_prefix,
 			.size = r->n,
 			.etag = r->b == (size_t)-1 ? "" : pg->arena + r->b,
 			.mtime = r->t,
+			.has_size = r->has_n,
 		};
 		if (!has_prefix(o.key, only_prefix))
 			continue;

@@ -79,7 +79,7 @@ static int list_row(void *arg, const struct du_s3_object *o)
 	char size[24], mt[24];
 	snprintf(size, sizeof(size), "%" PRIu64, o->size);
 	snprintf(mt, sizeof(mt), "%" PRId64, o->mtime);
-	const char *v[] = { o->key, size, o->etag && o->etag[0] ? o->etag : NULL, mt };
+	const char *v[] = { o->key, o->has_size ? size : NULL, o->etag && o->etag[0] ? o->etag : NULL, mt };
 	g->listed++;
 	return du_db_copy_row(g->cp, 4, v, g->err);
 }
@@ -395,6 +395,24 @@ static int error_line(void *arg, const char *error, uint64_t count)
 	return 0;
 }
 
+/* The summary of the run that registered the files: found, decided, checked, sent. */
+static void summary_of_scan(const struct du_upload_result *res, const char *b1, const char *b2, const char *rate,
+			    double el)
+{
+	char why[512];
+	du_reasons_text(res->reasons, why, sizeof(why));
+	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s)%s: %s", res->session_id, res->status,
+		res->files_found, b2, res->trusted_db ? ", decided from the database alone (--trust-db: bucket not listed)" : "",
+		why);
+	uint64_t sent = res->files_to_upload + res->files_to_check - res->files_checked_same;
+	if (res->files_to_check)
+		du_info("checked %" PRIu64 " listed file%s by hash: %" PRIu64 " unchanged, not sent", res->files_to_check,
+			res->files_to_check == 1 ? "" : "s", res->files_checked_same);
+	du_info("uploaded %" PRIu64 " of %" PRIu64 " files to send (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64
+		" failed; %.1f s in all", res->files_uploaded, sent, b1, res->upload_elapsed, res->files_uploaded / el,
+		rate, res->files_failed, res->elapsed);
+}
+
 static void summary(const struct du_config *cfg, struct du_db *db, const struct du_upload_result *res,
 		    struct du_progress *prog)
 {
@@ -415,27 +433,146 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 			 res->files_failed, res->files_found - res->files_to_upload - res->files_to_check + res->files_checked_same,
 			 res->files_to_check, res->files_checked_same, res->bytes_uploaded, res->elapsed,
 			 res->trusted_db ? "true" : "false", res->reasons[0] ? res->reasons : "{}");
+		if (res->joined) /* its files were found by the run that scanned them: only what it did */
+			snprintf(json, sizeof(json),
+				 "{\"event\":\"summary\",\"session_id\":%" PRId64 ",\"status\":\"%s\",\"joined\":true"
+				 ",\"files_uploaded\":%" PRIu64 ",\"files_failed\":%" PRIu64 ",\"files_checked_unchanged\":%" PRIu64
+				 ",\"bytes_uploaded\":%" PRIu64 ",\"elapsed\":%.3f}",
+				 res->session_id, res->status, res->files_uploaded, res->files_failed, res->files_checked_same,
+				 res->bytes_uploaded, res->elapsed);
 		du_progress_json(prog, json);
 		return;
 	}
-	char why[512];
-	du_reasons_text(res->reasons, why, sizeof(why));
-	du_info("session %" PRId64 " %s: %" PRIu64 " found (%s)%s: %s", res->session_id, res->status,
-		res->files_found, b2, res->trusted_db ? ", decided from the database alone (--trust-db: bucket not listed)" : "",
-		why);
-	uint64_t sent = res->files_to_upload + res->files_to_check - res->files_checked_same;
-	if (res->files_to_check)
-		du_info("checked %" PRIu64 " listed file%s by hash: %" PRIu64 " unchanged, not sent", res->files_to_check,
-			res->files_to_check == 1 ? "" : "s", res->files_checked_same);
-	du_info("uploaded %" PRIu64 " of %" PRIu64 " files to send (%s) in %.1f s: %.1f files/s, %s/s; %" PRIu64
-		" failed; %.1f s in all", res->files_uploaded, sent, b1, res->upload_elapsed, res->files_uploaded / el,
-		rate, res->files_failed, res->elapsed);
+	if (res->joined) {
+		du_info("session %" PRId64 " %s: this run uploaded %" PRIu64 " files (%s) in %.1f s, %.1f files/s, %s/s, "
+			"alongside the run that registered them; %" PRIu64 " failed%s",
+			res->session_id, res->status, res->files_uploaded, b1, res->upload_elapsed,
+			res->files_uploaded / el, rate, res->files_failed,
+			strcmp(res->status, "in_progress") ? "" : "; other workers still hold files, the last one closes it");
+	} else
+		summary_of_scan(res, b1, b2, rate, el);
 	if (res->files_failed && db) {
 		du_info("failures by error:");
 		du_dbu_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
 		du_info("retry them with: du-retry -s %" PRId64 "%s%s", res->session_id,
 			cfg->config_file ? " -c " : "", cfg->config_file ? cfg->config_file : "");
 	}
+}
+
+/* ---- which session ---------------------------------------------------------------------------- */
+
+/*
+ * A joiner works once the session's files are registered: until then it waits for the run that
+ * scans them. *ended says that run stopped first (the session left in_progress unscanned, or its
+ * process died: reaped here, as any run would).
+ */
+static int wait_for_scan(struct du_db *db, int64_t sid, bool *ended, struct du_err *err)
+{
+	double next_reap = du_monotonic() + 2;
+	bool said = false;
+	*ended = false;
+	for (;;) {
+		bool scanned = false;
+		char status[32];
+		int rc = du_dbu_session_state(db, sid, &scanned, status, sizeof(status), err);
+		if (rc || scanned)
+			return rc;
+		if (strcmp(status, "in_progress") != 0) {
+			*ended = true;
+			return DU_OK;
+		}
+		if (!said) {
+			du_info("session %" PRId64 " is still registering its files: waiting for them", sid);
+			said = true;
+		}
+		if (du_stop_level() > 0)
+			return du_err_set(err, DU_ERR_INTERRUPTED, "interrupted while waiting for session %" PRId64, sid);
+		if (du_monotonic() > next_reap) {
+			du_reap_dead_sessions(db);
+			next_reap = du_monotonic() + 2;
+		}
+		struct timespec ts = { 0, 200 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * The session this run works on: --resume's or --join's; else a live session of the same job
+ * (another du-upload of this bucket, endpoint, prefix and directory whose workers are alive),
+ * worked on alongside it as --join does, unless --new-session; else a new one. The job lock makes
+ * two runs starting at once agree; this process's worker row is written under it, so the next
+ * run sees this one alive from its first moment.
+ */
+static int open_session(const struct du_config *cfg, struct du_db *db, int64_t project_id, int64_t *sid,
+			bool *joined, bool *scanned, struct du_err *err)
+{
+	struct du_worker self;
+	char ep[512];
+	bool aws;
+	int rc;
+	du_worker_self(&self);
+	endpoint_of(cfg, ep, sizeof(ep), &aws);
+	*joined = cfg->join_session != 0;
+	*sid = cfg->join_session ? cfg->join_session : cfg->resume_session;
+	if (*sid) {
+		char status[32];
+		if ((rc = du_dbu_session_state(db, *sid, scanned, status, sizeof(status), err)))
+			return rc;
+		if (!cfg->join_session && (rc = du_dbu_finish(db, *sid, "in_progress", NULL, err)))
+			return rc;
+	} else {
+		struct du_job job = { project_id, ep, cfg->s3_prefix, cfg->local_directory };
+		struct du_live_session live = { 0 };
+		if ((rc = du_dbu_job_lock(db, &job, err)))
+			return rc;
+		if (!cfg->new_session)
+			rc = du_dbu_live_session(db, &self, du_dead_after_seconds(), du_proc_alive, &job, &live, err);
+		if (!rc && live.id) {
+			*sid = live.id;
+			*joined = true;
+		} else if (!rc) {
+			char *json = du_config_to_json(cfg);
+			if (!json)
+				rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			else
+				rc = du_db_session_create(db, project_id, cfg, json, sid, err);
+			free(json);
+			if (!rc)
+				rc = du_dbu_session_endpoint(db, *sid, ep, err);
+		}
+		/* The run that scans is seen alive from its first moment (a joiner once it works). */
+		if (!rc && !*joined)
+			rc = du_dbu_worker_begin(db, *sid, &self, err);
+		struct du_err e2 = { 0 };
+		int urc = du_dbu_job_unlock(db, &job, &e2);
+		if (rc || (rc = urc)) {
+			if (!err->code)
+				*err = e2;
+			return rc;
+		}
+		if (live.id)
+			du_info("joining session %" PRId64 ", a run of the same job at work on %s (pid %ld%s): working on it "
+				"alongside; --new-session starts a separate one",
+				live.id, live.host, live.pid, live.workers > 1 ? ", with others" : "");
+	}
+	bool ended = false;
+	if (*joined && !*scanned) {
+		/* Not a worker yet: while it waits, the session lives by its scanning run alone. */
+		if ((rc = wait_for_scan(db, *sid, &ended, err)))
+			return rc;
+		*scanned = !ended;
+	}
+	if (!ended)
+		return du_dbu_worker_begin(db, *sid, &self, err);
+	if (cfg->join_session)
+		return du_err_set(err, DU_ERR_NOTFOUND, "session %" PRId64 " ended before its files were registered",
+				  *sid);
+	/* The run we joined stopped before registering its files: this run does the job itself. */
+	du_info("session %" PRId64 " ended before registering its files: starting a session of its own", *sid);
+	*joined = false;
+	*scanned = false;
+	*sid = 0;
+	return open_session(cfg, db, project_id, sid, joined, scanned, err);
 }
 
 /* ---- the command ------------------------------------------------------------------------------ */
@@ -456,8 +593,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	struct du_s3 *s3 = NULL;
 	struct du_progress *prog = du_progress_new(cfg->progress, du_log_level() < DU_LOG_INFO);
 	struct du_decision d = { 0 };
+	struct du_heartbeat *hb = NULL;
 	int64_t project_id = 0, sid = 0;
-	bool has_schema = true, scanned = false;
+	bool has_schema = true, scanned = false, joined = false;
 	double t0 = du_monotonic();
 	int rc;
 
@@ -483,28 +621,14 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		goto out;
 	}
 
-	sid = cfg->join_session ? cfg->join_session : cfg->resume_session;
-	if (sid) {
-		if ((rc = du_dbu_is_scanned(db, sid, &scanned, err)))
-			goto out;
-		if (!cfg->join_session && (rc = du_dbu_finish(db, sid, "in_progress", NULL, err)))
-			goto out;
-	} else if (!cfg->dry_run) {
-		char *json = du_config_to_json(cfg);
-		if (!json) {
-			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		rc = du_db_session_create(db, project_id, cfg, json, &sid, err);
-		free(json);
-		char ep[512];
-		bool aws;
-		endpoint_of(cfg, ep, sizeof(ep), &aws);
-		if (rc || (rc = du_dbu_session_endpoint(db, sid, ep, err)))
-			goto out;
-	}
+	if (!cfg->dry_run && (rc = open_session(cfg, db, project_id, &sid, &joined, &scanned, err)))
+		goto out;
+	struct du_err herr = { 0 };
+	if (sid && du_heartbeat_start(cfg, sid, &hb, &herr))
+		du_warn("heartbeat: %s", herr.msg); /* workers on other hosts may take a long scan for dead */
 	res->session_id = sid;
-	if (sid)
+	res->joined = joined;
+	if (sid && !joined)
 		du_info("session %" PRId64 ": '%s' to s3://%s/%s/", sid, cfg->local_directory, cfg->bucket_name,
 			cfg->s3_prefix);
 
@@ -515,7 +639,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	if (!cfg->dry_run && du_metrics_start(cfg->metrics_file, sid, s3, &merr))
 		du_warn("metrics: %s", merr.msg); /* metrics never stop an upload */
 
-	if (!scanned && !cfg->join_session) {
+	if (!scanned && !joined) {
 		rc = register_files(cfg, db, s3, prog, cfg->dry_run ? 0 : sid, project_id, has_schema, &d,
 				    &res->scan_warnings, err);
 		if (rc)
@@ -543,7 +667,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		snprintf(res->status, sizeof(res->status), "dry-run");
 		goto out;
 	}
-	if (scanned || cfg->join_session) {
+	if (scanned || joined) {
 		int64_t open_rows = 0;
 		if (du_dbu_open_rows(db, sid, &open_rows, NULL) == DU_OK)
 			res->files_to_upload = (uint64_t)open_rows;
@@ -578,6 +702,13 @@ finish:
 			*err = e2;
 		}
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
+		du_heartbeat_stop(hb);
+		hb = NULL;
+		du_dbu_worker_end(db, sid, du_worker_id(), NULL);
+		/* As the row says it: the last worker's "completed" counts every worker's failures. */
+		bool sc;
+		if (st && rc == DU_OK)
+			du_dbu_session_state(db, sid, &sc, res->status, sizeof(res->status), &e2);
 		/* Whoever died while we ran (another joiner, an earlier run) is seen now, not next time. */
 		du_reap_dead_sessions(db);
 		/* The decision as the checks settled it, for the summary. */
@@ -589,6 +720,7 @@ finish:
 	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED))
 		summary(cfg, rc ? NULL : db, res, prog);
 out:
+	du_heartbeat_stop(hb);
 	du_metrics_stop(res->status[0] ? res->status : "failed");
 	du_progress_free(prog);
 	du_pipeline_s3_close(cp, s3);

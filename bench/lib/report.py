@@ -114,6 +114,25 @@ def scan_section(recs, lines):
     return {r["variant"]: r["wall"] for r in scans} | {"_base": base}
 
 
+def resync_section(recs, lines):
+    """Re-runs over a bucket that already holds the tree (bench/run.sh, resync)."""
+    rs = [r for r in recs if r.get("kind") == "resync"]
+    if not rs:
+        return
+    lines.append("")
+    lines.append("**re-runs** over a bucket (s3rver) that already holds the tree: nothing changed (listing and rows "
+                 "decide, no file read), after `touch` of every file (each hashed and compared with its ETag, "
+                 "none sent), the run after that, and `cat` of the same tree as the floor of reading it:")
+    lines.append("")
+    lines.append("| re-run | files | wall s | CPU s | peak RSS MiB |")
+    lines.append("|---|---|---|---|---|")
+    for r in rs:
+        cpu = (r.get("user") or 0) + (r.get("sys") or 0)
+        rss = r.get("rss_kb")
+        lines.append(f"| {r['variant']} | {int(r['files']):,} | {fmt(r.get('wall'))} | {fmt(cpu)} "
+                     f"| {fmt(rss / 1024 if rss else None, 1)} |")
+
+
 def register_section(recs, lines):
     regs = [r for r in recs if r.get("kind") == "register"]
     rss = [r for r in recs if r.get("kind") == "scanrss"]
@@ -240,6 +259,7 @@ def report(a):
     upload_tables(ups, lines)
     scan = scan_section(recs, lines)
     reg = register_section(recs, lines)
+    resync_section(recs, lines)
     rows = target_rows(ups, scan, reg)
     if rows:
         lines.append("")

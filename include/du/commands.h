@@ -28,6 +28,7 @@ struct du_upload_result {
 	uint64_t files_checked_same;          /* of those, found unchanged: not sent */
 	char reasons[1024];                   /* the decision by reason, JSON (sync_sessions.decision) */
 	bool trusted_db;                      /* --trust-db: decided without listing the bucket */
+	bool joined;                          /* worked on another run's session (--join, or a live run of the job) */
 	uint64_t files_uploaded, bytes_uploaded;
 	uint64_t files_failed;
 	uint64_t scan_warnings;

@@ -91,6 +91,7 @@ struct du_config {
 	bool checksum, size_only, trust_db;   /* the sync decision's mode (exclusive) */
 	int64_t resume_session;       /* --resume SESSION, 0 = new session */
 	int64_t join_session;         /* --join SESSION, 0 = none */
+	bool new_session;             /* --new-session: never join a live run of the same job */
 	int progress;                 /* enum du_progress_mode */
 	int stale_uploads;            /* --stale-uploads: 0 none, 1 list, 2 abort */
 

@@ -114,6 +114,7 @@ struct du_s3_object {
 	uint64_t size;
 	const char *etag;    /* without quotes */
 	int64_t mtime;       /* LastModified, UTC seconds */
+	bool has_size;       /* false: the entry had no <Size> (size is then 0 and means nothing) */
 };
 
 /*

@@ -302,3 +302,31 @@ mk_fault_tree() {
 	[ "$open" -eq 0 ]
 	[ "$state" = "completed|800|0" ]
 }
+
+@test "a big file truncated while its parts are sent: du is not killed, the file fails as changed, nothing recorded uploaded" {
+	d="$BATS_TEST_TMPDIR/shrink"
+	mkdir -p "$d"
+	# Parts are hashed and sent straight from the file's pages (mapped): reading bytes past a new
+	# end is SIGBUS, which would kill du without its guard. The proxy reads part bodies at 40 MiB/s,
+	# so a 32 MiB part is mid-body (libcurl reading the mapping as the socket drains) when the file
+	# is cut, after the first part was stored, and again after the second.
+	export DU_MULTIPART_THRESHOLD=40MiB DU_MULTIPART_CHUNK_SIZE=32MiB
+	fp_ctl "set?ratio=1&kinds=slow&rate=41943040&methods=PUT&match=partNumber" >/dev/null
+	shrank=0
+	for at in 1 2; do
+		head -c $((128 * 1024 * 1024)) /dev/urandom >"$d/long.mp4"
+		du-upload -d "$d" -b du-test -p "shrink-$at" -w 1 --progress=none >"$BATS_TEST_TMPDIR/out-$at" 2>&1 &
+		pid=$!
+		wait_until 60 eval '[ "$(sql "SELECT count(*) FROM multipart_parts p JOIN file_uploads f ON f.id = p.file_id JOIN sync_sessions s ON s.id = f.session_id WHERE s.s3_prefix = '"'shrink-$at'"'" 2>/dev/null || echo 0)" -ge '"$at"' ] || ! kill -0 '"$pid"
+		sleep 0.3
+		truncate -s $((7 * 1024 * 1024 + 100)) "$d/long.mp4"
+		st=0
+		wait "$pid" || st=$?
+		cat "$BATS_TEST_TMPDIR/out-$at"
+		# exit 1: a file failed (not 128 + SIGBUS = 135)
+		[ "$st" -eq 1 ]
+		row=$(sql "SELECT f.status || ' ' || f.error_message FROM file_uploads f JOIN sync_sessions s ON s.id = f.session_id WHERE s.s3_prefix = 'shrink-$at'")
+		echo "$row"
+		[[ "$row" == "failed "*"changed during upload (it shrank)"* ]]
+	done
+}

@@ -30,11 +30,14 @@ Modes (--mode by-bucket: each request takes the mode named by its bucket):
   complete-garbage       CompleteMultipartUpload: 200 with garbage
   complete-no-etag       CompleteMultipartUpload: 200 with a result lacking the ETag
   put-slow               PUT object: honest, but each takes 0.3 s (for files that vanish or change)
+  list-no-size           ListObjectsV2: entries without <Size> (tests/e2e/25-sync.bats)
+  list-etag-not-hex      ListObjectsV2: ETags that are not hex, LastModified in 2024 (25-sync.bats)
 """
 import argparse
 import hashlib
 import http.server
 import os
+import re
 import socketserver
 import ssl
 import sys
@@ -152,6 +155,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             "<LastModified>2024-01-01T00:00:00.000Z</LastModified></Contents>"
                             % (urllib.parse.quote(k), len(OBJECTS[(bucket, k)]),
                                hashlib.md5(OBJECTS[(bucket, k)]).hexdigest()) for k in keys)
+        if mode == "list-no-size":
+            items = re.sub(r"<Size>[0-9]+</Size>", "", items)
+        if mode == "list-etag-not-hex":
+            items = re.sub(r"&quot;[0-9a-f]{32}&quot;", "&quot;" + "zz" * 16 + "&quot;", items)
         enc = "<EncodingType>url</EncodingType>" if q.get("encoding-type") == "url" else ""
         if not enc:
             items = items.replace("%2F", "/")

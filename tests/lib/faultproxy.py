@@ -15,6 +15,8 @@ Faults, decided per request (control requests excepted) from one random generato
   503       answer 503 SlowDown (S3 XML body) without forwarding
   reset     read half of the request body (or just the head), then close with RST (SO_LINGER 0)
   stall     sleep `stall` seconds, then forward normally
+  slow      read the request body at `rate` bytes/s (Content-Length bodies), then forward: the client
+            is held mid-body, its socket full
   truncate  forward; send back the answer with half of its body (or half of its head when the
             body is empty), then close: the request DID reach the server
   corrupt   forward with one byte of the request body flipped (bodies sent with Content-Length):
@@ -24,7 +26,7 @@ the kind is drawn from `kinds` ("500,503:2,reset" = weights 1, 2, 1). `next=rese
 the kinds of the next matching requests, before any ratio draw.
 
 Control, on the same port (answers are JSON):
-  GET /__fault/set?ratio=R&kinds=K&stall=S&methods=PUT,POST&match=REGEX&next=K1,K2&seed=N
+  GET /__fault/set?ratio=R&kinds=K&stall=S&rate=B&methods=PUT,POST&match=REGEX&next=K1,K2&seed=N
                         replace the fault configuration (missing keys take their defaults;
                         seed re-seeds the generator)
   GET /__fault/clear    no faults
@@ -52,7 +54,7 @@ import threading
 import time
 import urllib.parse
 
-KINDS = ("500", "503", "reset", "stall", "truncate", "corrupt")
+KINDS = ("500", "503", "reset", "stall", "truncate", "corrupt", "slow")
 ERRORS = {
     "500": (500, "Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
     "503": (503, "Slow Down", "SlowDown", "Please reduce your request rate."),
@@ -152,6 +154,7 @@ class FaultConfig:
         g = lambda k, d: p[k][-1] if k in p else d
         self.ratio = float(g("ratio", "0"))
         self.stall = float(g("stall", "2"))
+        self.rate = float(g("rate", str(20 * 1024 * 1024)))
         self.methods = [m.strip().upper() for m in g("methods", "").split(",") if m.strip()]
         self.match = g("match", "")
         self.match_re = re.compile(self.match) if self.match else None
@@ -423,7 +426,16 @@ class Handler(socketserver.BaseRequestHandler):
                 self.log(method, target, "fault=reset", "bytes=%d" % nbytes)
                 rst_close(self.request)
                 return False
-            body, nbytes = read_body(rd, hdrs)
+            if kind == "slow" and "chunked" not in hdrs.get("transfer-encoding", "").lower():
+                n = int(hdrs.get("content-length", "0") or 0)
+                got = bytearray()
+                while len(got) < n:
+                    k = min(256 * 1024, n - len(got))
+                    got += rd.exact(k)
+                    time.sleep(k / st.cfg.rate)
+                body, nbytes = bytes(got), n
+            else:
+                body, nbytes = read_body(rd, hdrs)
             if kind in ERRORS:
                 code, reason, s3code, msg = ERRORS[kind]
                 rid = "FAULT%08d" % st.rid

@@ -7,6 +7,7 @@
     s3_admin.py URL AK SK get BUCKET KEY FILE      download one object
     s3_admin.py URL AK SK ls BUCKET PREFIX         print "key size etag" of every object
     s3_admin.py URL AK SK rmprefix BUCKET PREFIX   delete every object under PREFIX
+    s3_admin.py URL AK SK count BUCKET PREFIX      print "objects bytes" under PREFIX (keys may hold newlines)
 """
 import sys
 
@@ -37,6 +38,13 @@ def main():
         for page in c.get_paginator("list_objects_v2").paginate(Bucket=args[0], Prefix=args[1]):
             for o in page.get("Contents", []):
                 print(o["Key"], o["Size"], o["ETag"].strip('"'))
+    elif verb == "count":
+        n = size = 0
+        for page in c.get_paginator("list_objects_v2").paginate(Bucket=args[0], Prefix=args[1]):
+            for o in page.get("Contents", []):
+                n += 1
+                size += o["Size"]
+        print(n, size)
     elif verb == "rmprefix":
         for page in c.get_paginator("list_objects_v2").paginate(Bucket=args[0], Prefix=args[1]):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]

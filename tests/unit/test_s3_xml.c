@@ -17,6 +17,7 @@ struct seen {
 	uint64_t sizes[16];
 	char etags[16][64];
 	int64_t mtimes[16];
+	bool has_size[16];
 	int stop_at;
 };
 
@@ -28,6 +29,7 @@ static int on_obj(void *arg, const struct du_s3_object *o)
 	snprintf(s->etags[s->n], sizeof(s->etags[0]), "%s", o->etag);
 	s->sizes[s->n] = o->size;
 	s->mtimes[s->n] = o->mtime;
+	s->has_size[s->n] = o->has_size;
 	s->n++;
 	return s->stop_at && s->n == s->stop_at ? 42 : 0;
 }
@@ -118,6 +120,26 @@ static void test_list_raw(void **state)
 	du_s3x_each_object(&pg, NULL, on_obj, &s);
 	assert_int_equal(s.n, 5);
 	assert_string_equal(s.keys[0], "p/a&b c.wav");
+	du_s3x_page_release(&pg);
+}
+
+/* An entry without <Size> is passed on marked so: its size 0 must not pass for a real one. */
+static void test_list_no_size(void **state)
+{
+	(void)state;
+	static const char page[] = LIST_HEAD "<IsTruncated>false</IsTruncated>"
+		"<Contents><Key>a.wav</Key><ETag>\"zz-not-hex\"</ETag></Contents>"
+		"<Contents><Key>b.wav</Key><Size>0</Size></Contents></ListBucketResult>";
+	struct du_s3x_page pg = {0};
+	struct du_err err = {0};
+	struct seen s = {0};
+	assert_int_equal(du_s3x_parse_list(page, strlen(page), &pg, &err), DU_OK);
+	du_s3x_each_object(&pg, NULL, on_obj, &s);
+	assert_int_equal(s.n, 2);
+	assert_false(s.has_size[0]);
+	assert_string_equal(s.etags[0], "zz-not-hex");
+	assert_true(s.has_size[1]);
+	assert_int_equal(s.sizes[1], 0);
 	du_s3x_page_release(&pg);
 }
 
@@ -473,6 +495,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_url_encoded),
 		cmocka_unit_test(test_list_raw),
+		cmocka_unit_test(test_list_no_size),
 		cmocka_unit_test(test_list_empty_page),
 		cmocka_unit_test(test_list_garbage),
 		cmocka_unit_test(test_error_body),
