@@ -6,10 +6,10 @@
 _du_opts()
 {
 	case $1 in
-	du-upload) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --stale-uploads --checksum --size-only --trust-db --progress --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -c -q -v -h -V' ;;
+	du-upload) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --new-session --stale-uploads --checksum --size-only --trust-db --progress --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -c -q -v -h -V' ;;
 	du-retry) echo '--max-workers --times-to-retry --aws-profile --db-host --db-port --db-name --db-user --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --progress --session-id --max-attempts --delay --auto-retry --max-rounds --list --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -s -m -d -a -r -c -q -v -h -V' ;;
 	du-trigger) echo '--endpoint-url --db-host --db-port --db-name --db-user --retry-base-ms --retry-cap-ms --connect-timeout --dry-run --session-id --timeout --endpoint-api-key-header --list-files --config --env-file --log-file --log-level --quiet --verbose --dump-config --help --version -e -s -t -c -q -v -h -V' ;;
-	du-master) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --endpoint-url --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --checksum --size-only --trust-db --progress --max-attempts --delay --max-rounds --timeout --endpoint-api-key-header --skip-retry --skip-endpoint --json --deep --manifest --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -e -c -q -v -h -V' ;;
+	du-master) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --endpoint-url --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --new-session --checksum --size-only --trust-db --progress --max-attempts --delay --max-rounds --timeout --endpoint-api-key-header --skip-retry --skip-endpoint --json --deep --manifest --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -e -c -q -v -h -V' ;;
 	esac
 }
 
@@ -50,6 +50,7 @@ _du_arg()
 	du-upload:--dry-run|du-trigger:--dry-run|du-master:--dry-run) echo 'bool' ;;
 	du-upload:--resume|du-master:--resume) echo 'session' ;;
 	du-upload:--join|du-master:--join) echo 'session' ;;
+	du-upload:--new-session|du-master:--new-session) echo 'bool' ;;
 	du-upload:--stale-uploads) echo 'words none list abort' ;;
 	du-upload:--checksum|du-master:--checksum) echo 'bool' ;;
 	du-upload:--size-only|du-master:--size-only) echo 'bool' ;;
