@@ -94,7 +94,7 @@ _du_sessions()
 
 _du()
 {
-	local tool=${1##*/} cur=${COMP_WORDS[COMP_CWORD]} prev= opt= pre= eq= kind w i cmd=
+	local tool=${1##*/} cur=${COMP_WORDS[COMP_CWORD]} prev='' opt='' pre='' eq='' kind w i cmd=''
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
 	COMPREPLY=()
 	# A value: '--opt VALUE', or '--opt=VALUE' (split into '--opt' '=' 'VALUE' by bash's default
@@ -102,7 +102,7 @@ _du()
 	if [[ $cur == --*=* ]]; then
 		opt=${cur%%=*} pre=$opt= cur=${cur#*=} eq=1
 	elif [[ $cur == = && $prev == --* ]]; then
-		opt=$prev cur= eq=1
+		opt=$prev cur='' eq=1
 	elif [[ $prev == = ]] && ((COMP_CWORD > 1)) && [[ ${COMP_WORDS[COMP_CWORD - 2]} == --* ]]; then
 		opt=${COMP_WORDS[COMP_CWORD - 2]} eq=1
 	elif [[ $prev == -* ]]; then
@@ -111,16 +111,16 @@ _du()
 	if [[ -n $opt ]]; then
 		kind=$(_du_arg "$tool" "$opt")
 		case $kind in
-		bool) [[ -n $eq ]] && { COMPREPLY=($(compgen -P "$pre" -W 'true false' -- "$cur")); return 0; } ;;
-		words\ *) COMPREPLY=($(compgen -P "$pre" -W "${kind#words }" -- "$cur")); return 0 ;;
-		file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
-		dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
-		session) COMPREPLY=($(compgen -P "$pre" -W "$(_du_sessions "$1")" -- "$cur")); return 0 ;;
+		bool) [[ -n $eq ]] && { mapfile -t COMPREPLY < <(compgen -P "$pre" -W 'true false' -- "$cur"); return 0; } ;;
+		words\ *) mapfile -t COMPREPLY < <(compgen -P "$pre" -W "${kind#words }" -- "$cur"); return 0 ;;
+		file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return 0 ;;
+		dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return 0 ;;
+		session) mapfile -t COMPREPLY < <(compgen -P "$pre" -W "$(_du_sessions "$1")" -- "$cur"); return 0 ;;
 		text) return 0 ;;
 		esac
 	fi
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "$(_du_opts "$tool")" -- "$cur"))
+		mapfile -t COMPREPLY < <(compgen -W "$(_du_opts "$tool")" -- "$cur")
 		return 0
 	fi
 	[[ $tool == du-master ]] || return 0
@@ -138,9 +138,9 @@ _du()
 		fi
 	done
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W 'status verify' -- "$cur"))
+		mapfile -t COMPREPLY < <(compgen -W 'status verify' -- "$cur")
 	else
-		COMPREPLY=($(compgen -W "$(_du_sessions "$1")" -- "$cur"))
+		mapfile -t COMPREPLY < <(compgen -W "$(_du_sessions "$1")" -- "$cur")
 	fi
 	return 0
 }

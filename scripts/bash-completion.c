@@ -107,7 +107,7 @@ static const char body1[] =
 	"\n"
 	"_du()\n"
 	"{\n"
-	"\tlocal tool=${1##*/} cur=${COMP_WORDS[COMP_CWORD]} prev= opt= pre= eq= kind w i cmd=\n"
+	"\tlocal tool=${1##*/} cur=${COMP_WORDS[COMP_CWORD]} prev='' opt='' pre='' eq='' kind w i cmd=''\n"
 	"\t((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}\n"
 	"\tCOMPREPLY=()\n"
 	"\t# A value: '--opt VALUE', or '--opt=VALUE' (split into '--opt' '=' 'VALUE' by bash's default\n"
@@ -115,7 +115,7 @@ static const char body1[] =
 	"\tif [[ $cur == --*=* ]]; then\n"
 	"\t\topt=${cur%%=*} pre=$opt= cur=${cur#*=} eq=1\n"
 	"\telif [[ $cur == = && $prev == --* ]]; then\n"
-	"\t\topt=$prev cur= eq=1\n"
+	"\t\topt=$prev cur='' eq=1\n"
 	"\telif [[ $prev == = ]] && ((COMP_CWORD > 1)) && [[ ${COMP_WORDS[COMP_CWORD - 2]} == --* ]]; then\n"
 	"\t\topt=${COMP_WORDS[COMP_CWORD - 2]} eq=1\n"
 	"\telif [[ $prev == -* ]]; then\n"
@@ -124,16 +124,16 @@ static const char body1[] =
 	"\tif [[ -n $opt ]]; then\n"
 	"\t\tkind=$(_du_arg \"$tool\" \"$opt\")\n"
 	"\t\tcase $kind in\n"
-	"\t\tbool) [[ -n $eq ]] && { COMPREPLY=($(compgen -P \"$pre\" -W 'true false' -- \"$cur\")); return 0; } ;;\n"
-	"\t\twords\\ *) COMPREPLY=($(compgen -P \"$pre\" -W \"${kind#words }\" -- \"$cur\")); return 0 ;;\n"
-	"\t\tfile) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- \"$cur\")); return 0 ;;\n"
-	"\t\tdir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- \"$cur\")); return 0 ;;\n"
-	"\t\tsession) COMPREPLY=($(compgen -P \"$pre\" -W \"$(_du_sessions \"$1\")\" -- \"$cur\")); return 0 ;;\n"
+	"\t\tbool) [[ -n $eq ]] && { mapfile -t COMPREPLY < <(compgen -P \"$pre\" -W 'true false' -- \"$cur\"); return 0; } ;;\n"
+	"\t\twords\\ *) mapfile -t COMPREPLY < <(compgen -P \"$pre\" -W \"${kind#words }\" -- \"$cur\"); return 0 ;;\n"
+	"\t\tfile) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return 0 ;;\n"
+	"\t\tdir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return 0 ;;\n"
+	"\t\tsession) mapfile -t COMPREPLY < <(compgen -P \"$pre\" -W \"$(_du_sessions \"$1\")\" -- \"$cur\"); return 0 ;;\n"
 	"\t\ttext) return 0 ;;\n"
 	"\t\tesac\n"
 	"\tfi\n"
 	"\tif [[ $cur == -* ]]; then\n"
-	"\t\tCOMPREPLY=($(compgen -W \"$(_du_opts \"$tool\")\" -- \"$cur\"))\n"
+	"\t\tmapfile -t COMPREPLY < <(compgen -W \"$(_du_opts \"$tool\")\" -- \"$cur\")\n"
 	"\t\treturn 0\n"
 	"\tfi\n"
 	"\t[[ $tool == du-master ]] || return 0\n"
@@ -153,7 +153,7 @@ static const char body1[] =
 	"\tif [[ -z $cmd ]]; then\n";
 static const char body2[] =
 	"\telse\n"
-	"\t\tCOMPREPLY=($(compgen -W \"$(_du_sessions \"$1\")\" -- \"$cur\"))\n"
+	"\t\tmapfile -t COMPREPLY < <(compgen -W \"$(_du_sessions \"$1\")\" -- \"$cur\")\n"
 	"\tfi\n"
 	"\treturn 0\n"
 	"}\n"
@@ -170,7 +170,7 @@ int main(void)
 	opts_function(out);
 	arg_function(out);
 	fputs(body1, out);
-	fprintf(out, "\t\tCOMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n", master_commands);
+	fprintf(out, "\t\tmapfile -t COMPREPLY < <(compgen -W '%s' -- \"$cur\")\n", master_commands);
 	fputs(body2, out);
 	return fflush(out) == 0 ? 0 : 1;
 }

@@ -141,6 +141,9 @@ complete_words() {
 	[ "$(complete_words du-upload -d cards/ | sort | tr '\n' ' ')" = "cards/card01 cards/card02 " ]
 	[ "$(complete_words du-upload -c cards/c | sort | tr '\n' ' ')" = "cards/card01 cards/card02 cards/config.json " ]
 	[ "$(complete_words du-master --log-file cards/co)" = "cards/config.json" ]
+	# A name with a space stays one candidate.
+	mkdir -p "sp ace/a b"
+	[ "$(complete_words du-master --local-directory 'sp ace/')" = "sp ace/a b" ]
 	# du-retry's -d is a delay: no file names offered.
 	[ -z "$(complete_words du-retry -d cards/)" ]
 	[ "$(complete_words du-master '' | tr '\n' ' ')" = "status verify " ]
