@@ -63,7 +63,6 @@ struct ufile {
 	struct du_err ferr;         /* first failure, under run.mu */
 	struct du_md5_ctx *md5;     /* whole-file md5, fed in part order; NULL: not computed (parts
 	                             * then go in any order: see do_part) */
-	int md5_next;               /* next part number to hash, under run.mu */
 	int ck_alg;                 /* enum du_cksum_alg the upload was created with */
 	uint64_t *crcs;             /* each part's CRC, combined at Complete */
 	char (*cks)[DU_CKSUM_B64_LEN]; /* each part's checksum as sent */
@@ -103,7 +102,6 @@ struct run {
 	 */
 	struct sbuf pool[PART_BUFS_MAX];
 	int pool_free[PART_BUFS_MAX], nfree, npool;
-	int pool_stuck;             /* holders of a pool buffer waiting for their md5 turn */
 	int fatal;                  /* a status that ends the run (database lost, auth refused) */
 	struct du_err fatal_err;
 
@@ -984,7 +982,6 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 	if (!f->etags || !f->crcs || !f->cks || !f->pmd5)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	f->parts_left = f->nparts;
-	f->md5_next = 1;
 	return DU_OK;
 }
 
