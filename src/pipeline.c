@@ -212,7 +212,7 @@ struct du_heartbeat {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool stop;
+	bool stop, started;
 };
 
 static void *heartbeat_main(void *arg)
@@ -252,7 +252,8 @@ int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct d
 	}
 	pthread_mutex_init(&hb->mu, NULL);
 	pthread_cond_init(&hb->cv, NULL);
-	if (pthread_create(&hb->th, NULL, heartbeat_main, hb)) {
+	hb->started = pthread_create(&hb->th, NULL, heartbeat_main, hb) == 0;
+	if (!hb->started) {
 		du_heartbeat_stop(hb);
 		return du_err_set(err, DU_ERR_INTERNAL, "cannot start the heartbeat thread");
 	}
@@ -264,7 +265,7 @@ void du_heartbeat_stop(struct du_heartbeat *hb)
 {
 	if (!hb)
 		return;
-	if (hb->th) {
+	if (hb->started) {
 		pthread_mutex_lock(&hb->mu);
 		hb->stop = true;
 		pthread_cond_signal(&hb->cv);
