@@ -27,8 +27,10 @@
 #define FLUSH_MS 200
 #define HUGE_PAGE ((size_t)2 << 20)
 #define PART_BUFS_MAX 8
-/* Files hashed without being sent, and parts sent from the file, are read in pieces this size. */
+/* Files hashed without being sent are read in pieces this size. */
 #define CHECK_CHUNK ((size_t)1 << 20)
+/* Single PUTs this big are sent from the file's mapped pages (du_fmap), as parts are. */
+#define MAP_MIN ((size_t)1 << 20)
 #define STOP_GRACE_S 30
 
 /* A claimed file, shared by its part jobs while it is multipart. */
@@ -766,21 +768,28 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 	unsigned char md5[DU_MD5_LEN];
 	char b64[DU_CKSUM_B64_LEN];
 	int alg = run_alg(w->r);
+	struct du_fmap map = { 0 };
+	const unsigned char *p;
 
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	size_t len = (size_t)st0.st_size;
 	bool preread = f->preread && same_file(&st0, &f->pre_st);
 	f->preread = false;          /* a retry reads again */
-	if (!preread && ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err))))
+	/* A big one is sent from its mapped pages, as parts are: no file-sized buffer per worker. */
+	if (!preread && len >= MAP_MIN && du_fmap_open(&map, fd, 0, len, &(struct du_err){ 0 }) == DU_OK)
+		p = map.p;
+	else if (!preread && ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err))))
 		goto out;
+	else
+		p = w->own.p;
 again:
 	if (alg == DU_CK_MD5 && preread)
 		memcpy(md5, f->pre_md5, sizeof(md5));
 	else if (alg == DU_CK_MD5)
-		du_md5(w->own.p, len, md5);
+		du_md5(p, len, md5);
 	else if (alg != DU_CK_NONE)
-		du_cksum_buf_b64(alg, w->own.p, len, b64);
+		du_cksum_buf_b64(alg, p, len, b64);
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
 		goto out;
@@ -788,8 +797,12 @@ again:
 	struct du_s3_put put = { .md5 = alg == DU_CK_MD5 ? md5 : NULL, .checksum_alg = alg,
 				 .checksum_b64 = b64, .mtime = st0.st_mtim.tv_sec };
 	double t0 = du_metrics_now();
-	rc = du_s3_put_object(w->conn, f->key, w->own.p, len, &put, o->etag, err);
+	rc = du_s3_put_object(w->conn, f->key, p, len, &put, o->etag, err);
 	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
+	if (du_fmap_damaged(&map)) {
+		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload (it shrank)");
+		goto out;
+	}
 	if (rc)
 		goto out;
 	bool echoed = alg == DU_CK_MD5 || alg == DU_CK_NONE || du_s3_checksum_echoed(w->conn);
@@ -813,6 +826,7 @@ again:
 		outcome_ck(o, alg, b64, "FULL_OBJECT");
 	}
 out:
+	du_fmap_close(&map);
 	close(fd);
 	return rc;
 }
