@@ -27,8 +27,10 @@
 #define FLUSH_MS 200
 #define HUGE_PAGE ((size_t)2 << 20)
 #define PART_BUFS_MAX 8
-/* Files hashed without being sent, and parts sent from the file, are read in pieces this size. */
+/* Files hashed without being sent are read in pieces this size. */
 #define CHECK_CHUNK ((size_t)1 << 20)
+/* Single PUTs this big are sent from the file's mapped pages (du_fmap), as parts are. */
+#define MAP_MIN ((size_t)1 << 20)
 #define STOP_GRACE_S 30
 
 /* A claimed file, shared by its part jobs while it is multipart. */
@@ -63,7 +65,6 @@ struct ufile {
 	struct du_err ferr;         /* first failure, under run.mu */
 	struct du_md5_ctx *md5;     /* whole-file md5, fed in part order; NULL: not computed (parts
 	                             * then go in any order: see do_part) */
-	int md5_next;               /* next part number to hash, under run.mu */
 	int ck_alg;                 /* enum du_cksum_alg the upload was created with */
 	uint64_t *crcs;             /* each part's CRC, combined at Complete */
 	char (*cks)[DU_CKSUM_B64_LEN]; /* each part's checksum as sent */
@@ -103,7 +104,6 @@ struct run {
 	 */
 	struct sbuf pool[PART_BUFS_MAX];
 	int pool_free[PART_BUFS_MAX], nfree, npool;
-	int pool_stuck;             /* holders of a pool buffer waiting for their md5 turn */
 	int fatal;                  /* a status that ends the run (database lost, auth refused) */
 	struct du_err fatal_err;
 
@@ -214,7 +214,7 @@ struct du_heartbeat {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool stop;
+	bool stop, started;
 };
 
 static void *heartbeat_main(void *arg)
@@ -254,7 +254,8 @@ int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct d
 	}
 	pthread_mutex_init(&hb->mu, NULL);
 	pthread_cond_init(&hb->cv, NULL);
-	if (pthread_create(&hb->th, NULL, heartbeat_main, hb)) {
+	hb->started = pthread_create(&hb->th, NULL, heartbeat_main, hb) == 0;
+	if (!hb->started) {
 		du_heartbeat_stop(hb);
 		return du_err_set(err, DU_ERR_INTERNAL, "cannot start the heartbeat thread");
 	}
@@ -266,7 +267,7 @@ void du_heartbeat_stop(struct du_heartbeat *hb)
 {
 	if (!hb)
 		return;
-	if (hb->th) {
+	if (hb->started) {
 		pthread_mutex_lock(&hb->mu);
 		hb->stop = true;
 		pthread_cond_signal(&hb->cv);
@@ -767,21 +768,28 @@ static int put_small(struct worker *w, struct ufile *f, struct du_outcome *o, st
 	unsigned char md5[DU_MD5_LEN];
 	char b64[DU_CKSUM_B64_LEN];
 	int alg = run_alg(w->r);
+	struct du_fmap map = { 0 };
+	const unsigned char *p;
 
 	if ((rc = open_file(f->path, &fd, &st0, err)))
 		return rc;
 	size_t len = (size_t)st0.st_size;
 	bool preread = f->preread && same_file(&st0, &f->pre_st);
 	f->preread = false;          /* a retry reads again */
-	if (!preread && ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err))))
+	/* A big one is sent from its mapped pages, as parts are: no file-sized buffer per worker. */
+	if (!preread && len >= MAP_MIN && du_fmap_open(&map, fd, 0, len, &(struct du_err){ 0 }) == DU_OK)
+		p = map.p;
+	else if (!preread && ((rc = ensure_buf(&w->own, len ? len : 1, err)) || (rc = read_full(fd, w->own.p, len, 0, err))))
 		goto out;
+	else
+		p = w->own.p;
 again:
 	if (alg == DU_CK_MD5 && preread)
 		memcpy(md5, f->pre_md5, sizeof(md5));
 	else if (alg == DU_CK_MD5)
-		du_md5(w->own.p, len, md5);
+		du_md5(p, len, md5);
 	else if (alg != DU_CK_NONE)
-		du_cksum_buf_b64(alg, w->own.p, len, b64);
+		du_cksum_buf_b64(alg, p, len, b64);
 	if (fstat(fd, &st1) < 0 || !same_file(&st0, &st1)) {
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
 		goto out;
@@ -789,8 +797,12 @@ again:
 	struct du_s3_put put = { .md5 = alg == DU_CK_MD5 ? md5 : NULL, .checksum_alg = alg,
 				 .checksum_b64 = b64, .mtime = st0.st_mtim.tv_sec };
 	double t0 = du_metrics_now();
-	rc = du_s3_put_object(w->conn, f->key, w->own.p, len, &put, o->etag, err);
+	rc = du_s3_put_object(w->conn, f->key, p, len, &put, o->etag, err);
 	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
+	if (du_fmap_damaged(&map)) {
+		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload (it shrank)");
+		goto out;
+	}
 	if (rc)
 		goto out;
 	bool echoed = alg == DU_CK_MD5 || alg == DU_CK_NONE || du_s3_checksum_echoed(w->conn);
@@ -814,6 +826,7 @@ again:
 		outcome_ck(o, alg, b64, "FULL_OBJECT");
 	}
 out:
+	du_fmap_close(&map);
 	close(fd);
 	return rc;
 }
@@ -984,7 +997,6 @@ static int start_multipart(struct worker *w, struct ufile *f, struct du_err *err
 	if (!f->etags || !f->crcs || !f->cks || !f->pmd5)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	f->parts_left = f->nparts;
-	f->md5_next = 1;
 	return DU_OK;
 }
 

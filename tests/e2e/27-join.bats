@@ -43,15 +43,21 @@ wait_session() {
 	wait_until 60 eval '[ "$(sessions_of '"$1"')" -ge 1 ] || ! kill -0 '"$2"
 }
 
+# The first run of job PREFIX, its listing held HOLD seconds, in the background ($a its PID, $args its
+# arguments, a.log its output), once its session exists.
+first_run() {
+	hold_listing "$2"
+	args=(-d "$TREE" -b du-test -p "$1" -w 2 --progress=none)
+	du-upload "${args[@]}" >"$BATS_TEST_TMPDIR/a.log" 2>&1 &
+	a=$!
+	wait_session "$1" "$a"
+}
+
 puts_received() { fp_py 'sum(e["received"] for e in s["put_object"].values())'; }
 keys_sent_twice() { fp_py 'sum(1 for e in s["put_object"].values() if e["received"] > 1)'; }
 
 @test "two runs of one config at once: one session, each file sent once, both at work, rows true" {
-	hold_listing 3
-	args=(-d "$TREE" -b du-test -p twice -w 2 --progress=none)
-	du-upload "${args[@]}" >"$BATS_TEST_TMPDIR/a.log" 2>&1 &
-	a=$!
-	wait_session twice "$a"
+	first_run twice 3
 	du-upload "${args[@]}" >"$BATS_TEST_TMPDIR/b.log" 2>&1 &
 	b=$!
 	wait "$a"
@@ -81,11 +87,7 @@ keys_sent_twice() { fp_py 'sum(1 for e in s["put_object"].values() if e["receive
 }
 
 @test "--new-session: the second run keeps a session of its own" {
-	hold_listing 2
-	args=(-d "$TREE" -b du-test -p apart -w 2 --progress=none)
-	du-upload "${args[@]}" >"$BATS_TEST_TMPDIR/a.log" 2>&1 &
-	a=$!
-	wait_session apart "$a"
+	first_run apart 2
 	run du-upload "${args[@]}" --new-session
 	echo "$output"
 	wait "$a"
@@ -102,10 +104,7 @@ keys_sent_twice() { fp_py 'sum(1 for e in s["put_object"].values() if e["receive
 }
 
 @test "another prefix is another job: no joining" {
-	hold_listing 2
-	du-upload -d "$TREE" -b du-test -p job-one -w 2 --progress=none >"$BATS_TEST_TMPDIR/a.log" 2>&1 &
-	a=$!
-	wait_session job-one "$a"
+	first_run job-one 2
 	run du-upload -d "$TREE" -b du-test -p job-two -w 2 --progress=none
 	echo "$output"
 	wait "$a"
@@ -117,11 +116,7 @@ keys_sent_twice() { fp_py 'sum(1 for e in s["put_object"].values() if e["receive
 }
 
 @test "the run it joined dies before registering its files: the joiner does the job in a session of its own" {
-	hold_listing 30
-	args=(-d "$TREE" -b du-test -p orphan -w 2 --progress=none)
-	du-upload "${args[@]}" >"$BATS_TEST_TMPDIR/a.log" 2>&1 &
-	a=$!
-	wait_session orphan "$a"
+	first_run orphan 30
 	du-upload "${args[@]}" >"$BATS_TEST_TMPDIR/b.log" 2>&1 &
 	b=$!
 	wait_until 30 grep -q "waiting for them" "$BATS_TEST_TMPDIR/b.log"
@@ -144,10 +139,7 @@ keys_sent_twice() { fp_py 'sum(1 for e in s["put_object"].values() if e["receive
 
 @test "a run still scanning keeps its heartbeat, so workers on other hosts do not take it for dead" {
 	export DU_LEASE_SECONDS=3 # heartbeat every second
-	hold_listing 6
-	du-upload -d "$TREE" -b du-test -p beat -w 2 --progress=none >"$BATS_TEST_TMPDIR/a.log" 2>&1 &
-	a=$!
-	wait_session beat "$a"
+	first_run beat 6
 	sleep 4
 	sid=$(sql "SELECT max(id) FROM sync_sessions WHERE s3_prefix = 'beat'")
 	# Still registering (the listing is held), and its heartbeat moved since its row was written.

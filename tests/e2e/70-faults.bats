@@ -330,3 +330,24 @@ mk_fault_tree() {
 		[[ "$row" == "failed "*"changed during upload (it shrank)"* ]]
 	done
 }
+
+@test "a file sent in one PUT, truncated mid-body: du is not killed, the file fails as changed" {
+	d="$BATS_TEST_TMPDIR/shrink1"
+	mkdir -p "$d"
+	# 30 MiB, under the 40 MiB threshold: one PUT from the mapped file, its body read at 10 MiB/s.
+	export DU_MULTIPART_THRESHOLD=40MiB DU_MULTIPART_CHUNK_SIZE=32MiB
+	head -c $((30 * 1024 * 1024)) /dev/urandom >"$d/one.mp4"
+	fp_ctl "set?ratio=1&kinds=slow&rate=10485760&methods=PUT" >/dev/null
+	du-upload -d "$d" -b du-test -p shrink-one -w 1 --progress=none >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	wait_until 60 eval '[ "$(fp_py "s[\"inflight\"]")" -ge 1 ] || ! kill -0 '"$pid"
+	sleep 1
+	truncate -s 100000 "$d/one.mp4"
+	st=0
+	wait "$pid" || st=$?
+	cat "$BATS_TEST_TMPDIR/out"
+	[ "$st" -eq 1 ]
+	row=$(sql "SELECT f.status || ' ' || f.error_message FROM file_uploads f JOIN sync_sessions s ON s.id = f.session_id WHERE s.s3_prefix = 'shrink-one'")
+	echo "$row"
+	[[ "$row" == "failed "*"changed during upload (it shrank)"* ]]
+}
