@@ -69,12 +69,12 @@ up() { du-upload -d "$T" -b du-test -p "$P" --progress=none "$@"; }
 	run du-master status "$(last_session)"
 	[[ "$output" == *"decided     1 missing in S3, 4 already uploaded"* ]]
 	run du-master status --json "$(last_session)"
-	[ "$(echo "$output" | jq -r '.decision.missing_in_s3, .decision.already_uploaded' | tr '\n' ' ')" = "1 4 " ]
+	[ "$(echo "$output" | python3 -c 'import json,sys; d=json.load(sys.stdin)["decision"]; print(d["missing_in_s3"], d["already_uploaded"])')" = "1 4" ]
 	# And in --progress=json's summary: the file deleted again is sent again.
 	curl -sS -X DELETE "$DU_S3RVER_URL/du-test/del/site/rec_3.wav"
 	run du-upload -d "$T" -b du-test -p "$P" --progress=json
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | grep '"event":"summary"' | jq -r '.decision.missing_in_s3, .files_uploaded, .files_skipped' | tr '\n' ' ')" = "1 1 4 " ]
+	[ "$(echo "$output" | grep '"event":"summary"' | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["decision"]["missing_in_s3"], d["files_uploaded"], d["files_skipped"])')" = "1 1 4" ]
 }
 
 @test "the same bucket name on another endpoint gets every file" {
