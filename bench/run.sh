@@ -12,7 +12,7 @@
 #   --update-docs  also replace the table in docs/PERFORMANCE.md
 #   --keep         keep the work directory (servers' logs, raw measurements)
 #   --only LIST    run only these parts (comma-separated): scenario names such as small5000-sink or
-#                  big512-s3rver or small5000-rgw, `scan`, `register`, `resync`; to look at one figure
+#                  big512-s3rver or small5000-rgw, `scan`, `register`, `resync`, `retry`; to look at one figure
 #
 # Datasets are made once under bench/data/ (DU_BENCH_DATA) and reused. Servers are started here on
 # 127.0.0.1 and free ports and stopped by PID on exit, even on failure. Results: bench/results/DATE.md
@@ -468,6 +468,36 @@ resync_seed() { # DIR PREFIX: the first upload, not measured
 		sh -c "find '$dir' -type f -print0 | xargs -0 cat >/dev/null"
 	say "resync cat floor ($RESYNC_TOUCH_N files): $(tail -n 1 "$RAW" | $PY -c 'import json,sys; r=json.load(sys.stdin); print("%.2f s wall" % r["wall"])')"
 	rm -rf "${WORK:?}/s3/s3data/$BUCKET/resync"
+}
+
+# ---- du-retry at scale ----------------------------------------------------------------------------
+
+# du-upload sends the N_B small files to the sink (measured); then every row of its session is
+# marked failed, as if the server had refused them all, the statistics are brought up to date
+# (VACUUM ANALYZE, as autovacuum would), and du-retry sends the same files again (measured). Same
+# files, same sink: the ratio is du-retry's own cost of finding and re-claiming failed rows.
+retry_measure() { # VARIANT CMD...
+	local variant=$1
+	shift
+	$MEASURE --out "$RAW" --tag kind=retry --tag variant="$variant" --tag files="$N_B" --pg-pid "$PG_PID" \
+		--timeout 900 -- env AWS_ENDPOINT_URL_S3="$SINK_URL" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER \
+		"$@" >"$WORK/retry-$variant.log" 2>&1 || { say "retry: $variant failed (log: $WORK/retry-$variant.log)"; FAILS=$((FAILS + 1)); }
+}
+[ "$SMOKE" = 0 ] && [ "$N_B" -gt 0 ] && wanted retry && {
+	say "== retry: $N_B files sent by du-upload, then all marked failed and sent again by du-retry"
+	for run in $(seq 1 "$RUNS"); do
+		db_reset
+		retry_measure upload "$BIN/du-upload" -d "$DATA/small-$N_B" -b "$BUCKET" -p "retry-r$run" -q --progress=none
+		sid=$(sql "SELECT max(id) FROM sync_sessions")
+		sql "UPDATE file_uploads SET status = 'failed', error_message = 'HTTP 500', retry_count = 0, uploaded_at = NULL
+			WHERE session_id = $sid; UPDATE sync_sessions SET status = 'completed_with_errors', files_uploaded = 0,
+			files_failed = $N_B WHERE id = $sid" >/dev/null
+		sql "VACUUM ANALYZE file_uploads" >/dev/null
+		retry_measure retry "$BIN/du-retry" -s "$sid" -q --progress=none
+		left=$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status <> 'uploaded'")
+		[ "$left" = 0 ] || { say "retry run $run: $left rows not uploaded"; FAILS=$((FAILS + 1)); }
+		say "retry run $run: $(tail -n 2 "$RAW" | $PY -c 'import json,sys; u,r=[json.loads(l) for l in sys.stdin]; print("du-upload %.2f s, du-retry %.2f s: %.2f x" % (u["wall"], r["wall"], r["wall"] / u["wall"]))')"
+	done
 }
 
 # ---- the table ---------------------------------------------------------------------------------

@@ -310,7 +310,7 @@ static const char claim_sql[] =
 	"UPDATE file_uploads f SET status = 'uploading', worker = $2,"
 	" lease_until = now() + make_interval(secs => $4::int), last_attempt_at = now(),"
 	" updated_at = now()"
-	" FROM (SELECT id FROM file_uploads WHERE session_id = $1 AND %s"
+	" FROM (SELECT id FROM file_uploads WHERE session_id = $1 AND id > $7::bigint AND %s"
 	"  ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) c"
 	" WHERE f.id = c.id"
 	" RETURNING f.id, f.local_path, f.s3_key, f.file_size, coalesce(f.mtime_ns, 0),"
@@ -327,13 +327,13 @@ static const char claim_rest[] =
 	" AND $5::bool IS NOT NULL AND $6::int IS NOT NULL";
 static const char claim_failed[] = RETRYABLE("$6") " AND $5::bool";
 
-static int claim_some(struct du_db *db, const char *where, const char *const *p,
+static int claim_some(struct du_db *db, const char *where, const char *const *p, int64_t *last,
 		      int (*cb)(void *arg, const struct du_claimed *c), void *arg, int *n, struct du_err *err)
 {
 	char sql[sizeof(claim_sql) + sizeof(claim_rest)];
 	PGresult *r = NULL;
 	snprintf(sql, sizeof(sql), claim_sql, where);
-	int rc = q(db, err, "claim files", sql, 6, p, &r);
+	int rc = q(db, err, "claim files", sql, 7, p, &r);
 	if (rc)
 		return rc;
 	*n = PQntuples(r);
@@ -351,6 +351,8 @@ static int claim_some(struct du_db *db, const char *where, const char *const *p,
 			.part_size = strtoull(PQgetvalue(r, i, 9), NULL, 10),
 			.reason = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10),
 		};
+		if (last && c.id > *last)
+			*last = c.id;
 		rc = cb(arg, &c);
 	}
 	PQclear(r);
@@ -358,18 +360,19 @@ static int claim_some(struct du_db *db, const char *where, const char *const *p,
 }
 
 int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int limit, int lease_s,
-		 bool failed_too, int max_retry, int (*cb)(void *arg, const struct du_claimed *c), void *arg,
-		 int *nclaimed, struct du_err *err)
+		 bool failed_too, int max_retry, int64_t *cursor,
+		 int (*cb)(void *arg, const struct du_claimed *c), void *arg, int *nclaimed, struct du_err *err)
 {
-	char sid[24], lim[24], lease[24], mr[24], rest[24];
+	char sid[24], lim[24], lease[24], mr[24], rest[24], after[24];
 	const char *p[] = { I64(sid, session_id), worker, I64(lim, limit), I64(lease, lease_s),
-			    failed_too ? "t" : "f", I64(mr, max_retry) };
+			    failed_too ? "t" : "f", I64(mr, max_retry), I64(after, *cursor) };
 	int n = 0, m = 0;
 	/* du-retry: failed rows only. du-upload: pending rows, then those a dead worker left. */
-	int rc = claim_some(db, failed_too ? claim_failed : claim_pending, p, cb, arg, &n, err);
+	int rc = claim_some(db, failed_too ? claim_failed : claim_pending, p, cursor, cb, arg, &n, err);
 	if (!rc && n < limit && !failed_too) {
 		p[2] = I64(rest, limit - n);
-		rc = claim_some(db, claim_rest, p, cb, arg, &m, err);
+		p[6] = "0"; /* expired leases: any id */
+		rc = claim_some(db, claim_rest, p, NULL, cb, arg, &m, err);
 	}
 	*nclaimed = n + m;
 	return rc;
@@ -645,10 +648,16 @@ int du_dbu_flush(struct du_db *db, int64_t session_id, const char *worker, const
 	       2, p, NULL);
 	if (rc)
 		goto fail;
-	/* A finished multipart upload is forgotten only together with its file's uploaded row. */
+	/*
+	 * A finished multipart upload is forgotten only together with its file's uploaded row. Written
+	 * so that the plan starts from the batch and probes both tables by key: as a three-way join,
+	 * stale statistics (a session whose rows were all failed when last analyzed) led PostgreSQL to
+	 * loop over every uploaded row of the table for each outcome, seconds per flush in du-retry.
+	 */
 	rc = q(db, err, "forget finished multipart uploads",
-	       "DELETE FROM multipart_uploads m USING du_outcome o, file_uploads f"
-	       " WHERE m.file_id = o.id AND o.status = 'uploaded' AND f.id = o.id AND f.status = 'uploaded'",
+	       "DELETE FROM multipart_uploads m WHERE m.file_id IN (SELECT o.id FROM du_outcome o"
+	       " WHERE o.status = 'uploaded') AND (SELECT f.status FROM file_uploads f WHERE f.id = m.file_id)"
+	       " = 'uploaded'",
 	       0, NULL, NULL);
 	if (rc)
 		goto fail;

@@ -95,11 +95,17 @@ struct du_claimed {
 	uint64_t part_size;        /* the recorded part size, for a composite ETag (0: none) */
 	const char *reason;        /* why the decision registered it, or NULL */
 };
-/* Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
- * failed_too, failed rows whose retry_count < max_retry are claimed as well (du-retry). */
+/*
+ * Claim up to limit pending rows (or rows whose lease expired) of session for worker. With
+ * failed_too, failed rows whose retry_count < max_retry instead (du-retry). Pending and failed
+ * rows are taken in id order after *cursor, which moves to the last id taken: each claim starts
+ * where the last one ended instead of stepping again over the rows done since. A caller that
+ * finds nothing after its cursor claims once more from 0 (rows released back, or failed again)
+ * before it concludes there is nothing left.
+ */
 int du_dbu_claim(struct du_db *db, int64_t session_id, const char *worker, int limit, int lease_s,
-		 bool failed_too, int max_retry, int (*cb)(void *arg, const struct du_claimed *c), void *arg,
-		 int *nclaimed, struct du_err *err);
+		 bool failed_too, int max_retry, int64_t *cursor,
+		 int (*cb)(void *arg, const struct du_claimed *c), void *arg, int *nclaimed, struct du_err *err);
 int du_dbu_renew(struct du_db *db, int64_t session_id, const char *worker, int lease_s, struct du_err *err);
 
 enum du_outcome_status { DU_OUT_UPLOADED, DU_OUT_FAILED, DU_OUT_PENDING };

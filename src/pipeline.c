@@ -1548,6 +1548,7 @@ static int feed(struct run *r, struct du_err *err)
 	int batch = workers * 4 > CLAIM_BATCH_MIN ? workers * 4 : CLAIM_BATCH_MIN;
 	double deadline = 0;
 	long delay = 200;
+	int64_t cursor = 0;
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		while (r->queued_files >= batch && !r->fatal && du_stop_level() == 0)
@@ -1558,7 +1559,7 @@ static int feed(struct run *r, struct du_err *err)
 			return DU_OK;
 		int n = 0;
 		int rc = du_dbu_claim(r->db, r->po->session_id, du_worker_id(), batch, lease_seconds(),
-				      r->po->retry_mode, r->po->max_attempts, enqueue_claimed, r, &n, err);
+				      r->po->retry_mode, r->po->max_attempts, &cursor, enqueue_claimed, r, &n, err);
 		if (rc) {
 			if (db_heal(r->db, &deadline, &delay, "claiming files"))
 				continue;
@@ -1568,6 +1569,11 @@ static int feed(struct run *r, struct du_err *err)
 		delay = 200;
 		if (n > 0)
 			continue;
+		/* Nothing after the cursor: once more from the start, for rows released or failed again. */
+		if (cursor > 0) {
+			cursor = 0;
+			continue;
+		}
 		/* du-retry takes failed rows only: none left to claim is the end of its round. */
 		if (r->po->retry_mode)
 			return DU_OK;

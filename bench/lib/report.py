@@ -133,6 +133,26 @@ def resync_section(recs, lines):
                      f"| {fmt(rss / 1024 if rss else None, 1)} |")
 
 
+def retry_section(recs, lines):
+    """du-retry re-sending a session's files, all marked failed, against du-upload sending them (retry)."""
+    rs = [r for r in recs if r.get("kind") == "retry"]
+    if not rs:
+        return None
+    up = med([r["wall"] for r in rs if r["variant"] == "upload"])
+    rt = med([r["wall"] for r in rs if r["variant"] == "retry"])
+    n = int(rs[0]["files"])
+    lines.append("")
+    lines.append(f"**du-retry at scale**: {n:,} files of 4 KiB to the sink, sent by du-upload, then every row "
+                 "marked failed and the same files sent again by du-retry:")
+    lines.append("")
+    lines.append("| run | wall s | CPU s | files/s |")
+    lines.append("|---|---|---|---|")
+    for v, w in (("upload", up), ("retry", rt)):
+        cpu = med([(r.get("user") or 0) + (r.get("sys") or 0) for r in rs if r["variant"] == v])
+        lines.append(f"| du-{v} | {fmt(w)} | {fmt(cpu)} | {fmt(n / w if w else None, 0)} |")
+    return rt / up if up and rt else None
+
+
 def register_section(recs, lines):
     regs = [r for r in recs if r.get("kind") == "register"]
     rss = [r for r in recs if r.get("kind") == "scanrss"]
@@ -260,7 +280,10 @@ def report(a):
     scan = scan_section(recs, lines)
     reg = register_section(recs, lines)
     resync_section(recs, lines)
+    retry_ratio = retry_section(recs, lines)
     rows = target_rows(ups, scan, reg)
+    if retry_ratio is not None:
+        rows.append(("du-retry ÷ du-upload, same files (sink)", f"{retry_ratio:.2f} ×", "≤ 1.2 ×", retry_ratio <= 1.2))
     if rows:
         lines.append("")
         lines.append("**targets** (issue 9):")

@@ -25,6 +25,7 @@
 #include "du/db.h"
 #include "du/log.h"
 #include "../../src/db_internal.h"
+#include "../../src/db_upload.h"
 
 struct fixture {
 	char dbname[64];
@@ -615,6 +616,95 @@ static void test_constraints(void **state)
 	assert_int_equal(scalar_long(db, "SELECT count(*) FROM config_history"), 0);
 }
 
+/* ---- claiming ---- */
+
+struct claimed_ids {
+	int64_t id[16];
+	int n;
+};
+
+static int note_claim(void *arg, const struct du_claimed *c)
+{
+	struct claimed_ids *k = arg;
+	if (k->n < 16)
+		k->id[k->n++] = c->id;
+	return 0;
+}
+
+static int claim(struct du_db *db, int64_t sid, bool failed, int limit, int64_t *cursor, struct claimed_ids *k)
+{
+	struct du_err err = {0};
+	int n = -1;
+	memset(k, 0, sizeof(*k));
+	if (du_dbu_claim(db, sid, "w1", limit, 60, failed, 3, cursor, note_claim, k, &n, &err))
+		fail_msg("claim: %s", err.msg);
+	assert_int_equal(n, k->n);
+	return n;
+}
+
+/*
+ * Claims go forward from the cursor, never back over rows behind it; a row released behind the
+ * cursor is found by the claim from 0 the caller makes before it concludes (pipeline.c: feed).
+ * The same for du-retry's failed rows.
+ */
+static void test_claim_cursor(void **state)
+{
+	struct fixture *f = *state;
+	struct du_db *db = open_migrated(f);
+	struct du_err err = {0};
+	int64_t project, sid;
+	struct du_config cfg = { .local_directory = "/d", .s3_prefix = "p", .max_workers = 1, .times_to_retry = 1 };
+	assert_int_equal(du_db_project_ensure(db, "b", NULL, &project, &err), DU_OK);
+	assert_int_equal(du_db_session_create(db, project, &cfg, "{}", &sid, &err), DU_OK);
+	char s[21];
+	du_db_i64(s, sid);
+	const char *sp[1] = { s };
+	assert_int_equal(du_db_exec(db, &err,
+				    "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status)"
+				    " SELECT $1, '/d/' || i || '.wav', 'p/' || i || '.wav', 10, 'WAV', 'pending'"
+				    " FROM generate_series(1, 6) i",
+				    1, sp),
+			 DU_OK);
+	int64_t first = scalar_long(db, "SELECT min(id) FROM file_uploads");
+	struct claimed_ids k;
+	int64_t cur = 0;
+
+	assert_int_equal(claim(db, sid, false, 2, &cur, &k), 2);
+	assert_int_equal(k.id[0], first);
+	assert_int_equal(k.id[1], first + 1);
+	assert_int_equal(cur, first + 1);
+	/* The first row goes back to pending (a worker let it go): not claimed from the cursor on. */
+	assert_int_equal(du_db_exec(db, &err, "UPDATE file_uploads SET status = 'pending', worker = NULL"
+				    " WHERE id = (SELECT min(id) FROM file_uploads)", 0, NULL),
+			 DU_OK);
+	assert_int_equal(claim(db, sid, false, 10, &cur, &k), 4);
+	assert_int_equal(k.id[0], first + 2);
+	assert_int_equal(cur, first + 5);
+	assert_int_equal(claim(db, sid, false, 10, &cur, &k), 0);
+	assert_int_equal(cur, first + 5);
+	int64_t zero = 0;
+	assert_int_equal(claim(db, sid, false, 10, &zero, &k), 1);
+	assert_int_equal(k.id[0], first);
+
+	/* du-retry: failed rows with attempts left, the same way; pending rows are not its. */
+	assert_int_equal(du_db_exec(db, &err, "UPDATE file_uploads SET status = 'failed', worker = NULL,"
+				    " lease_until = NULL, error_message = 'HTTP 500',"
+				    " retry_count = CASE WHEN id = (SELECT max(id) FROM file_uploads) THEN 3 ELSE 0 END",
+				    0, NULL),
+			 DU_OK);
+	assert_int_equal(du_db_exec(db, &err, "UPDATE file_uploads SET status = 'pending'"
+				    " WHERE id = (SELECT min(id) FROM file_uploads)", 0, NULL),
+			 DU_OK);
+	cur = first + 2;
+	assert_int_equal(claim(db, sid, true, 10, &cur, &k), 2); /* first+3, first+4; first+5 is out of attempts */
+	assert_int_equal(k.id[0], first + 3);
+	assert_int_equal(cur, first + 4);
+	zero = 0;
+	assert_int_equal(claim(db, sid, true, 10, &zero, &k), 2); /* first+1, first+2 */
+	assert_int_equal(k.id[0], first + 1);
+	assert_int_equal(claim(db, sid, true, 10, &zero, &k), 0);
+}
+
 /* ---- connecting ---- */
 
 static void test_connect_configured(void **state)
@@ -1020,6 +1110,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_configured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_pg_env, setup, teardown),
 		cmocka_unit_test(test_unreachable),
