@@ -571,17 +571,25 @@ static void test_copy_errors(void **state)
 
 /* ---- constraints ---- */
 
-static void test_constraints(void **state)
+/* A session of bucket "b" for directory /d under prefix p: its id, and in s its id as text. */
+static int64_t new_session(struct du_db *db, char s[21])
 {
-	struct fixture *f = *state;
-	struct du_db *db = open_migrated(f);
 	struct du_err err = {0};
 	int64_t project, sid;
 	struct du_config cfg = { .local_directory = "/d", .s3_prefix = "p", .max_workers = 1, .times_to_retry = 1 };
 	assert_int_equal(du_db_project_ensure(db, "b", NULL, &project, &err), DU_OK);
 	assert_int_equal(du_db_session_create(db, project, &cfg, "{}", &sid, &err), DU_OK);
-	char s[21];
 	du_db_i64(s, sid);
+	return sid;
+}
+
+static void test_constraints(void **state)
+{
+	struct fixture *f = *state;
+	struct du_db *db = open_migrated(f);
+	struct du_err err = {0};
+	char s[21];
+	new_session(db, s);
 	const char *ins = "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status,"
 			  " uploaded_at) VALUES ($1, $2, $3, 10, $4, $5, $6::timestamptz)";
 	const char *good[6] = { s, "/d/a.wav", "p/a.wav", "WAV", "pending", NULL };
@@ -652,12 +660,8 @@ static void test_claim_cursor(void **state)
 	struct fixture *f = *state;
 	struct du_db *db = open_migrated(f);
 	struct du_err err = {0};
-	int64_t project, sid;
-	struct du_config cfg = { .local_directory = "/d", .s3_prefix = "p", .max_workers = 1, .times_to_retry = 1 };
-	assert_int_equal(du_db_project_ensure(db, "b", NULL, &project, &err), DU_OK);
-	assert_int_equal(du_db_session_create(db, project, &cfg, "{}", &sid, &err), DU_OK);
 	char s[21];
-	du_db_i64(s, sid);
+	int64_t sid = new_session(db, s);
 	const char *sp[1] = { s };
 	assert_int_equal(du_db_exec(db, &err,
 				    "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status)"
