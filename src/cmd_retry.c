@@ -10,8 +10,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "db_upload.h"
+#include "cmd_session.h"
+#include "db_sessions.h"
+#include "db_status.h"
 #include "du/commands.h"
+#include "du/signals.h"
+#include "du/wait.h"
 #include "du/db.h"
 #include "du/log.h"
 #include "du/metrics.h"
@@ -32,10 +36,7 @@ static void wait_round(double delay, int round)
 	double s = delay * pow(2, round - 1);
 	s *= 0.75 + 0.5 * ((double)rand() / RAND_MAX);
 	du_info("waiting %.1f s before round %d", s, round + 1);
-	for (double left = s; left > 0 && du_stop_level() == 0; left -= 0.1) {
-		struct timespec ts = { 0, 100 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
+	du_wait_ms((long)ceil(s * 1000), du_wait_stop_level, &(int){ 1 });
 }
 
 /*
@@ -45,7 +46,7 @@ static void wait_round(double delay, int round)
 static bool counters_only(struct du_db *db, const struct du_session *s)
 {
 	int64_t rows = 0;
-	if (s->files_failed <= 0 || du_dbu_count_failed(db, s->id, &rows, NULL) || rows > 0)
+	if (s->files_failed <= 0 || du_db_status_count_failed(db, s->id, &rows, NULL) || rows > 0)
 		return false;
 	du_info("session %" PRId64 ": %" PRId64 " failed file%s in its counters, but no file row says which (the"
 		" Python tool wrote no statuses); to find and upload what is missing: du-upload -d '%s' -b %s -p %s",
@@ -56,50 +57,43 @@ static bool counters_only(struct du_db *db, const struct du_session *s)
 
 int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struct du_err *err)
 {
-	struct du_db *db = NULL;
-	struct du_session sess = { 0 };
-	struct du_config scfg;
-	bool have_scfg = false;
-	struct du_creds_provider *cp = NULL;
-	struct du_s3 *s3 = NULL;
+	struct du_cmd_session cs = DU_CMD_SESSION_INIT;
+	struct du_db *db;
+	const struct du_session *sess = &cs.sess;
 	int64_t sid = cfg->session_id, left = 0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	res->session_id = sid;
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)))
+	rc = du_cmd_session_open(&cs, cfg, sid, DU_CMD_SESSION_REAP, err);
+	db = cs.db;
+	if (rc)
 		goto out;
-	du_reap_dead_sessions(db);
-	if ((rc = du_db_session_get(db, sid, &sess, err)))
-		goto out;
-	if (counters_only(db, &sess)) {
-		res->files_still_failed = (uint64_t)sess.files_failed;
-		snprintf(res->status, sizeof(res->status), "%s", sess.status);
+	if (counters_only(db, sess)) {
+		res->files_still_failed = (uint64_t)sess->files_failed;
+		snprintf(res->status, sizeof(res->status), "%s", sess->status);
 		goto out;
 	}
 	if (cfg->list) {
-		rc = du_dbu_list_failed(db, sid, list_line, NULL, err);
+		rc = du_db_status_list_failed(db, sid, list_line, NULL, err);
 		goto out;
 	}
-	if ((rc = du_dbu_count_retryable(db, sid, (int)cfg->max_attempts, &left, err)))
+	if ((rc = du_db_status_count_retryable(db, sid, (int)cfg->max_attempts, &left, err)))
 		goto out;
 	if (left == 0) {
-		int64_t failed = (int64_t)sess.files_failed;
+		int64_t failed = (int64_t)sess->files_failed;
 		du_info("session %" PRId64 ": nothing to retry (%" PRId64 " failed file%s left)", sid, failed,
 			failed == 1 ? "" : "s");
 		res->files_still_failed = (uint64_t)failed;
-		snprintf(res->status, sizeof(res->status), "%s", sess.status);
+		snprintf(res->status, sizeof(res->status), "%s", sess->status);
 		goto out;
 	}
 	/* The session's own settings: bucket, prefix, endpoint, part sizes, workers. */
-	if ((rc = du_config_derive(&scfg, cfg, sess.config_json, sid, err)))
+	if ((rc = du_cmd_session_s3(&cs, cfg, 0, err)))
 		goto out;
-	have_scfg = true;
-	if ((rc = du_pipeline_s3_open(&scfg, &cp, &s3, err)))
-		goto out;
-	du_s3_set_abort(s3, du_abort_flag());
+	const struct du_config *scfg = &cs.cfg;
 	struct du_err merr = { 0 };
-	if (du_metrics_start(cfg->metrics_file, sid, s3, &merr))
+	if (du_metrics_start(cfg->metrics_file, sid, cs.s3, &merr))
 		du_warn("metrics: %s", merr.msg); /* metrics never stop a retry */
 
 	int rounds = cfg->auto_retry ? (int)cfg->max_rounds : 1;
@@ -111,14 +105,14 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 		}
 		du_info("session %" PRId64 ": retry round %d of %d, %" PRId64 " file%s", sid, round, rounds, left,
 			left == 1 ? "" : "s");
-		if ((rc = du_dbu_finish(db, sid, "in_progress", NULL, err)))
+		if ((rc = du_db_session_close(db, sid, "in_progress", NULL, err)))
 			goto out;
-		struct du_progress *prog = du_progress_new(scfg.progress, du_log_level() < DU_LOG_INFO);
+		struct du_progress *prog = du_progress_new(scfg->progress, du_log_level() < DU_LOG_INFO);
 		struct du_pipeline_opts po = { .session_id = sid, .retry_mode = true,
 					       .max_attempts = (int)cfg->max_attempts };
 		struct du_pipeline_stats ps = { 0 };
 		du_progress_begin(prog, (uint64_t)left, 0, 0);
-		rc = du_pipeline_run(&scfg, db, s3, prog, &po, &ps, err);
+		rc = du_pipeline_run(scfg, db, cs.s3, prog, &po, &ps, err);
 		du_progress_end(prog);
 		du_progress_free(prog);
 		res->rounds++;
@@ -126,15 +120,15 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 		res->files_recovered += ps.files_ok;
 		if (rc)
 			break;
-		if ((rc = du_dbu_count_retryable(db, sid, (int)cfg->max_attempts, &left, err)))
+		if ((rc = du_db_status_count_retryable(db, sid, (int)cfg->max_attempts, &left, err)))
 			break;
 	}
 out:
-	if (db && sess.id && !cfg->list && (res->rounds || rc == DU_ERR_INTERRUPTED)) {
+	if (db && sess->id && !cfg->list && (res->rounds || rc == DU_ERR_INTERRUPTED)) {
 		struct du_err e2 = { 0 };
 		int64_t failed = 0;
 		struct du_session after = { 0 };
-		du_dbu_finish(db, sid, NULL, NULL, &e2);
+		du_db_session_close(db, sid, NULL, NULL, &e2);
 		if (du_db_session_get(db, sid, &after, &e2) == DU_OK) {
 			failed = (int64_t)after.files_failed;
 			du_session_release(&after);
@@ -143,7 +137,7 @@ out:
 				 : rc			 ? "failed"
 				 : failed		 ? "completed_with_errors"
 							 : "completed";
-		du_dbu_finish(db, sid, st, NULL, &e2);
+		du_db_session_close(db, sid, st, NULL, &e2);
 		res->files_still_failed = (uint64_t)failed;
 		snprintf(res->status, sizeof(res->status), "%s", st);
 		du_info("session %" PRId64 " %s: %" PRIu64 " recovered, %" PRId64 " still failed after %" PRIu64
@@ -153,10 +147,6 @@ out:
 			du_info("see them with: du-retry -s %" PRId64 " --list", sid);
 	}
 	du_metrics_stop(res->status[0] ? res->status : "failed");
-	du_pipeline_s3_close(cp, s3);
-	if (have_scfg)
-		du_config_release(&scfg);
-	du_session_release(&sess);
-	du_db_close(db);
+	du_cmd_session_close(&cs);
 	return rc;
 }

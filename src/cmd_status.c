@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db_observ.h"
-#include "db_upload.h"
+#include "db_files.h"
+#include "db_sessions.h"
+#include "db_status.h"
 #include "pipeline.h"
 #include "du/commands.h"
 #include "du/db.h"
@@ -105,7 +106,7 @@ struct list {
 };
 
 /*
- * in_progress sessions none of whose workers is alive (du_dbu_dead_sessions), found without
+ * in_progress sessions none of whose workers is alive (du_db_session_dead), found without
  * writing: shown as presumed dead. The commands that write mark them interrupted.
  */
 #define MAX_DEAD 64
@@ -129,10 +130,10 @@ static void find_dead(struct du_db *db)
 {
 	bool has = false;
 	struct du_worker me;
-	if (du_dbo_has_table(db, "session_workers", &has, NULL) || !has)
+	if (du_db_status_has_table(db, "session_workers", &has, NULL) || !has)
 		return;
 	du_worker_self(&me);
-	du_dbu_dead_sessions(db, &me, du_dead_after_seconds(), du_proc_alive, note_dead, NULL, NULL);
+	du_db_session_dead(db, &me, du_dead_after_seconds(), du_proc_alive, note_dead, NULL, NULL);
 }
 
 static const char *dead_why(int64_t id)
@@ -180,7 +181,7 @@ static int recent(struct du_db *db, bool json, struct du_err *err)
 	struct list l = { .json = json, .arr = json ? cJSON_CreateArray() : NULL };
 	if (json && !l.arr)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	int rc = du_dbo_sessions(db, RECENT, list_row, &l, err);
+	int rc = du_db_status_sessions(db, RECENT, list_row, &l, err);
 	if (rc == DU_ERR_NOMEM)
 		du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	if (rc) {
@@ -244,12 +245,12 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 	int rc;
 	char b1[32], b2[32], b3[32], d[32], eta[32];
 
-	if ((rc = du_dbo_session(db, sid, copy_session, &o, err)))
+	if ((rc = du_db_status_session(db, sid, copy_session, &o, err)))
 		goto out;
-	if ((rc = du_dbo_counts(db, sid, &c, err)))
+	if ((rc = du_db_status_counts(db, sid, &c, err)))
 		goto out;
 	char decision[1024];
-	if ((rc = du_dbo_decision(db, sid, decision, sizeof(decision), err)))
+	if ((rc = du_db_status_decision(db, sid, decision, sizeof(decision), err)))
 		goto out;
 	const struct du_obs_session *s = &o.s;
 	bool running = s->status && !strcmp(s->status, "in_progress");
@@ -293,7 +294,7 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 			cJSON_AddNumberToObject(o.json, "eta_s", eta_s);
 		else
 			cJSON_AddNullToObject(o.json, "eta_s");
-		if ((rc = du_dbu_top_errors(db, sid, TOP_ERRORS, error_row, &o, err)))
+		if ((rc = du_db_status_top_errors(db, sid, TOP_ERRORS, error_row, &o, err)))
 			goto out;
 		cJSON_AddItemToObject(o.json, "top_errors", o.errors);
 		o.errors = NULL;
@@ -355,7 +356,7 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 		printf("error       %s\n", s->error_message);
 	if (c.files[DU_OBS_FAILED]) {
 		printf("top errors\n");
-		rc = du_dbu_top_errors(db, sid, TOP_ERRORS, error_row, &o, err);
+		rc = du_db_status_top_errors(db, sid, TOP_ERRORS, error_row, &o, err);
 	}
 out:
 	if (rc == DU_ERR_NOMEM && !err->code)
@@ -376,18 +377,18 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
 	if (nargs > 1) {
 		du_err_set(err, DU_ERR_USAGE, "status takes at most one session id, not '%s'", args[1]);
 		du_err_hint(err, "usage: du-master status [SESSION] [--json]");
-		return du_err_report(err);
+		return DU_ERR_USAGE;
 	}
 	if (nargs == 1 && (rc = du_parse_session_id(args[0], &sid, err)))
-		return du_err_report(err);
+		return rc;
 	/* Read-only when the views exist (a monitoring role needs no DDL rights); a database of an
 	 * older du gets them by the usual idempotent migration. */
 	bool views = false;
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_dbo_has_views(db, &views, err)))
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_status_has_views(db, &views, err)))
 		goto out;
 	find_dead(db);
 	rc = sid ? one_session(db, sid, cfg->json, err) : recent(db, cfg->json, err);
 out:
 	du_db_close(db);
-	return rc ? du_err_report(err) : DU_EXIT_OK;
+	return rc;
 }

@@ -27,13 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db_observ.h"
+#include "cmd_session.h"
+#include "db_sessions.h"
+#include "db_verify.h"
 #include "du/checksum.h"
 #include "du/commands.h"
 #include "du/crypto.h"
 #include "du/db.h"
 #include "du/log.h"
 #include "du/s3.h"
+#include "du/signals.h"
 #include "pipeline.h"
 
 struct verify {
@@ -450,15 +453,14 @@ static int close_rename(FILE **f, const char *path, bool keep, struct du_err *er
 	return rc;
 }
 
-int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_err *err)
+int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_verify_result *res,
+		  struct du_err *err)
 {
 	struct verify v = { .cfg = cfg, .err = err };
+	struct du_cmd_session cs = DU_CMD_SESSION_INIT;
 	struct du_db *db = NULL;
-	struct du_session sess = { 0 };
-	struct du_config scfg;
-	bool have_scfg = false, in_tx = false;
-	struct du_creds_provider *cp = NULL;
-	struct du_s3 *s3 = NULL;
+	const struct du_session *sess = &cs.sess;
+	bool in_tx = false;
 	struct du_verify_counts vc = { 0 };
 	char csv_path[4096], jsonl_path[4096], prefix[1100], host[256] = "";
 	int64_t sid = 0;
@@ -468,10 +470,10 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 		du_err_set(err, DU_ERR_USAGE, nargs ? "verify takes one session id, not '%s'" : "verify needs a session id",
 			   nargs ? args[1] : "");
 		du_err_hint(err, "usage: du-master verify SESSION [--deep] [--manifest PREFIX]");
-		return du_err_report(err);
+		return DU_ERR_USAGE;
 	}
 	if ((rc = du_parse_session_id(args[0], &sid, err)))
-		return du_err_report(err);
+		return rc;
 	v.session_id = sid;
 	if (cfg->manifest) {
 		snprintf(csv_path, sizeof(csv_path), "%s.csv", cfg->manifest);
@@ -482,36 +484,29 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 	}
 	gethostname(host, sizeof(host) - 1);
 
-	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)) ||
-	    (rc = du_db_session_get(db, sid, &sess, err)))
+	rc = du_cmd_session_open(&cs, cfg, sid, 0, err);
+	db = cs.db;
+	if (rc)
 		goto out;
-	if (sess.dry_run) {
+	if (sess->dry_run) {
 		rc = du_err_set(err, DU_ERR_CONFIG, "session %" PRId64 " was a dry run: nothing to verify", sid);
 		goto out;
 	}
 	/* The session's own bucket, prefix and endpoint, whatever today's configuration says. */
-	if ((rc = du_config_derive(&scfg, cfg, sess.config_json, sid, err)))
+	if ((rc = du_cmd_session_s3(&cs, cfg, DU_CMD_SESSION_ROW_BUCKET, err)))
 		goto out;
-	have_scfg = true;
-	if (!scfg.bucket_name && sess.bucket_name && !(scfg.bucket_name = strdup(sess.bucket_name))) {
-		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((rc = du_pipeline_s3_open(&scfg, &cp, &s3, err)))
-		goto out;
-	du_s3_set_abort(s3, du_abort_flag());
-	if ((rc = du_s3_conn_new(s3, &v.conn, err)))
+	if ((rc = du_s3_conn_new(cs.s3, &v.conn, err)))
 		goto out;
 	if ((rc = open_tmp(csv_path, &v.csv, err)) || (rc = open_tmp(jsonl_path, &v.jsonl, err)))
 		goto out;
 	fputs("local_path,s3_key,size,md5,etag,uploaded_at,verified_at,verify_status,verify_error,"
 	      "checksum_algorithm,checksum,checksum_type\n", v.csv);
 
-	if ((rc = du_dbo_verify_begin(db, &v.cp, err)))
+	if ((rc = du_db_verify_begin(db, &v.cp, err)))
 		goto out;
 	in_tx = true;
 	/* "prefix/", never "prefix": C1 must not list C10's objects. */
-	snprintf(prefix, sizeof(prefix), "%s/", sess.s3_prefix ? sess.s3_prefix : "");
+	snprintf(prefix, sizeof(prefix), "%s/", sess->s3_prefix ? sess->s3_prefix : "");
 	rc = du_s3_list(v.conn, prefix, list_row, &v, err);
 	if (rc) {
 		du_db_copy_abort(v.cp);
@@ -519,20 +514,20 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 	}
 	if ((rc = du_db_copy_end(v.cp, err)))
 		goto out;
-	if ((rc = du_dbo_verify_rows(db, sid, check_row, &v, &vc, err)))
+	if ((rc = du_db_verify_rows(db, sid, check_row, &v, &vc, err)))
 		goto out;
 	if ((rc = close_rename(&v.csv, csv_path, true, err)) || (rc = close_rename(&v.jsonl, jsonl_path, true, err)))
 		goto out;
 	struct du_verify_run run = { .deep = cfg->deep, .files = vc.files, .ok = vc.ok, .mismatches = vc.mismatches,
 				     .local_missing = v.local_missing, .heads = v.heads, .manifest = csv_path,
 				     .hostname = host };
-	rc = du_dbo_verify_finish(db, sid, &run, err);
+	rc = du_db_verify_finish(db, sid, &run, err);
 	in_tx = false;
 	if (rc)
 		goto out;
 
 	/* Files found by the session that no du row covers: S3 had them before du recorded anything. */
-	int64_t unrecorded = sess.total_files > vc.files ? sess.total_files - vc.files : 0;
+	int64_t unrecorded = sess->total_files > vc.files ? sess->total_files - vc.files : 0;
 	du_info("verify: %" PRId64 " files, %" PRId64 " listed objects checked, %" PRId64 " HEAD requests (%" PRId64
 		" matched the recorded x-amz-checksum), %" PRId64 " local files checked%s, %" PRId64 " local files gone",
 		vc.files, vc.files - v.heads, v.heads, v.checksums, v.local_checked,
@@ -540,36 +535,25 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 	if (vc.mismatches) {
 		printf("session %" PRId64 ": %" PRId64 " of %" PRId64 " files do not match (listed above); do NOT delete the source. Manifest: %s, %s\n",
 		       sid, vc.mismatches, vc.files, csv_path, jsonl_path);
-		rc = DU_EXIT_FILES_FAILED;
 	} else if (unrecorded) {
 		printf("session %" PRId64 ": %" PRId64 " files verified, but %" PRId64 " files were already in S3 without a du record and were not verified; do not delete the source yet. Manifest: %s, %s\n",
 		       sid, vc.files, unrecorded, csv_path, jsonl_path);
-		rc = DU_EXIT_FILES_FAILED;
 	} else {
 		printf("session %" PRId64 ": all %" PRId64 " files are in s3://%s/%s/ intact%s; the source may be deleted. Manifest: %s, %s\n",
-		       sid, vc.files, scfg.bucket_name ? scfg.bucket_name : "?", sess.s3_prefix ? sess.s3_prefix : "",
+		       sid, vc.files, cs.cfg.bucket_name ? cs.cfg.bucket_name : "?", sess->s3_prefix ? sess->s3_prefix : "",
 		       cfg->deep ? " (local md5 checked)" : "", csv_path, jsonl_path);
-		rc = DU_EXIT_OK;
 	}
+	*res = (struct du_verify_result){ .session_id = sid, .files = vc.files, .mismatches = vc.mismatches,
+					  .unrecorded = unrecorded, .intact = !vc.mismatches && !unrecorded };
 	goto done;
 out:
 	if (in_tx)
-		du_dbo_verify_abort(db);
+		du_db_verify_abort(db);
 	close_rename(&v.csv, csv_path, false, NULL);
 	close_rename(&v.jsonl, jsonl_path, false, NULL);
-	if (rc == DU_ERR_INTERRUPTED) {
-		du_warn("%s", err->msg);
-		rc = DU_EXIT_INTERRUPTED;
-	} else if (rc) {
-		rc = du_err_report(err);
-	}
 done:
 	free(v.buf);
 	du_s3_conn_free(v.conn);
-	du_pipeline_s3_close(cp, s3);
-	if (have_scfg)
-		du_config_release(&scfg);
-	du_session_release(&sess);
-	du_db_close(db);
+	du_cmd_session_close(&cs);
 	return rc;
 }

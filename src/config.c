@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "du/log.h"
+#include "du/strbuf.h"
 
 enum type {
 	T_STR,     /* char * */
@@ -1170,44 +1171,36 @@ static bool from_default(const struct du_config *cfg, size_t i)
 
 /* ---- JSON file ---- */
 
+/* Larger is "too large": the limit the file reader has always had (a 32 MiB buffer, 4 KiB spare). */
+#define CONFIG_FILE_MAX ((32u << 20) - 4096)
+
 static int read_file(const char *path, char **out, size_t *len, struct du_err *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return du_err_sys(err, DU_ERR_CONFIG, errno, "cannot read config file '%s'", path);
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	struct du_strbuf sb = DU_STRBUF_INIT;
+	char chunk[8192];
+	size_t got;
 	int rc = DU_OK;
-	for (;;) {
-		if (cap - n < 4096) {
-			if (cap > (16u << 20)) {
-				rc = du_err_set(err, DU_ERR_CONFIG, "config file '%s' is too large", path);
-				goto out;
-			}
-			char *nb = realloc(buf, cap ? cap * 2 : 8192);
-			if (!nb) {
-				rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-				goto out;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 8192;
-		}
-		size_t got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0)
+	while (!rc && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (sb.len + got > CONFIG_FILE_MAX) {
+			rc = du_err_set(err, DU_ERR_CONFIG, "config file '%s' is too large", path);
 			break;
+		}
+		du_strbuf_add(&sb, chunk, got);
+		if (sb.oom)
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	}
-	if (ferror(f))
+	if (!rc && ferror(f))
 		rc = du_err_sys(err, DU_ERR_CONFIG, errno, "cannot read config file '%s'", path);
-	buf[n] = '\0';
-out:
 	fclose(f);
 	if (rc) {
-		free(buf);
+		du_strbuf_release(&sb);
 		return rc;
 	}
-	*out = buf;
-	*len = n;
+	*len = sb.len;
+	*out = du_strbuf_detach(&sb);
 	return DU_OK;
 }
 

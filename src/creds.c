@@ -20,6 +20,7 @@
 
 #include "du/ini.h"
 #include "du/log.h"
+#include "http.h"
 
 extern char **environ;
 
@@ -380,6 +381,9 @@ static size_t body_write(char *p, size_t size, size_t n, void *arg)
  * One IMDS request, at most two attempts (a network error or 5xx is retried once). Short
  * timeouts so a machine that is not on EC2 gives up within seconds.
  */
+/* link-local: a proxy would answer for it */
+static const struct du_http_opts imds_http = { .connect_timeout_ms = 1000, .timeout_ms = 2000, .no_proxy = true };
+
 static int imds_request(const char *url, bool put, const char *token, struct body *b, struct du_err *err)
 {
 	int rc = DU_OK;
@@ -402,14 +406,9 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 			hdr = curl_slist_append(hdr, line);
 			explicit_bzero(line, sizeof(line));
 		}
+		du_http_setup(h, &imds_http);
 		curl_easy_setopt(h, CURLOPT_URL, url);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* link-local; a proxy would answer for it */
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 		CURLcode cc = curl_easy_perform(h);

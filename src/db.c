@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "du/log.h"
+#include "du/pgcluster.h"
+#include "du/strbuf.h"
 
 /* Arbitrary but fixed: every du process serialises schema changes on this advisory lock key. */
 #define MIGRATE_LOCK_KEY "7310039413392766817"
@@ -25,8 +27,7 @@ struct du_db {
 
 struct du_db_copy {
 	struct du_db *db;
-	char *buf;
-	size_t len, cap;
+	struct du_strbuf buf;   /* escaped rows not sent yet */
 	int64_t rows;
 };
 
@@ -337,6 +338,36 @@ void du_db_rollback(struct du_db *db)
 		PQclear(PQexec(db->conn, "ROLLBACK"));
 }
 
+static int pq_fail(struct du_err *err, PGconn *c, PGresult *r, const char *what)
+{
+	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+	char line[400];
+	size_t n = strcspn(m, "\n");
+	if (n >= sizeof(line))
+		n = sizeof(line) - 1;
+	memcpy(line, m, n);
+	line[n] = '\0';
+	if (r)
+		PQclear(r);
+	return du_err_set(err, DU_ERR_DB, "database: %s: %s", what, line);
+}
+
+int du_db_run(struct du_db *db, struct du_err *err, const char *what, const char *sql, int n,
+	      const char *const *p, PGresult **want)
+{
+	PGconn *c = db->conn;
+	/* Without parameters, PQexec: it takes several statements at once. */
+	PGresult *r = n ? PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0) : PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return pq_fail(err, c, r, what);
+	if (want)
+		*want = r;
+	else
+		PQclear(r);
+	return DU_OK;
+}
+
 int64_t du_db_get_int64(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
@@ -350,6 +381,11 @@ double du_db_get_double(const PGresult *r, int row, int col)
 bool du_db_get_bool(const PGresult *r, int row, int col)
 {
 	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+const char *du_db_get_str(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
 char *du_db_get_strdup(const PGresult *r, int row, int col)
@@ -602,13 +638,11 @@ int du_db_session_finish(struct du_db *db, int64_t id, const char *status, const
 int du_db_copy_begin(struct du_db *db, const char *copy_sql, struct du_db_copy **out, struct du_err *err)
 {
 	struct du_db_copy *cp = calloc(1, sizeof(*cp));
-	if (cp)
-		cp->buf = malloc(COPY_CHUNK * 2);
-	if (!cp || !cp->buf) {
+	/* Room for a chunk and the row that crosses it, so that rows seldom move the buffer. */
+	if (!cp || !du_strbuf_grow(&cp->buf, COPY_CHUNK)) {
 		free(cp);
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	}
-	cp->cap = COPY_CHUNK * 2;
 	cp->db = db;
 	PGresult *r = PQexec(db->conn, copy_sql);
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -617,7 +651,7 @@ int du_db_copy_begin(struct du_db *db, const char *copy_sql, struct du_db_copy *
 		/* Should the statement have been anything but a COPY, do not leave it running. */
 		while ((r = PQgetResult(db->conn)))
 			PQclear(r);
-		free(cp->buf);
+		du_strbuf_release(&cp->buf);
 		free(cp);
 		return DU_ERR_DB;
 	}
@@ -628,27 +662,29 @@ int du_db_copy_begin(struct du_db *db, const char *copy_sql, struct du_db_copy *
 
 static int copy_flush(struct du_db_copy *cp, struct du_err *err)
 {
-	if (!cp->len)
+	if (!cp->buf.len)
 		return DU_OK;
-	if (PQputCopyData(cp->db->conn, cp->buf, (int)cp->len) != 1)
+	if (PQputCopyData(cp->db->conn, cp->buf.buf, (int)cp->buf.len) != 1)
 		return du_db_fail(cp->db, err, NULL, "COPY failed");
-	cp->len = 0;
+	du_strbuf_reset(&cp->buf);
 	return DU_OK;
 }
 
-static int copy_reserve(struct du_db_copy *cp, size_t more)
+/* One value in COPY's text format: backslash, tab, newline and carriage return escaped, NULL as \N. */
+static void copy_escape(struct du_strbuf *sb, const char *v)
 {
-	if (cp->len + more <= cp->cap)
-		return DU_OK;
-	size_t cap = cp->cap;
-	while (cap < cp->len + more)
-		cap *= 2;
-	char *b = realloc(cp->buf, cap);
-	if (!b)
-		return DU_ERR_NOMEM;
-	cp->buf = b;
-	cp->cap = cap;
-	return DU_OK;
+	if (!v) {
+		du_strbuf_adds(sb, "\\N");
+		return;
+	}
+	for (;;) {
+		size_t n = strcspn(v, "\\\t\n\r");
+		du_strbuf_add(sb, v, n);
+		if (!v[n])
+			return;
+		du_strbuf_adds(sb, v[n] == '\\' ? "\\\\" : v[n] == '\t' ? "\\t" : v[n] == '\n' ? "\\n" : "\\r");
+		v += n + 1;
+	}
 }
 
 int du_db_copy_row(struct du_db_copy *cp, int ncols, const char *const *vals, struct du_err *err)
@@ -656,32 +692,15 @@ int du_db_copy_row(struct du_db_copy *cp, int ncols, const char *const *vals, st
 	if (ncols <= 0)
 		return du_err_set(err, DU_ERR_INTERNAL, "COPY row without columns");
 	for (int i = 0; i < ncols; i++) {
-		const char *v = vals[i];
-		/* Worst case: every byte escaped, plus the separator. */
-		size_t need = v ? strlen(v) * 2 + 1 : 3;
-		if (copy_reserve(cp, need + 1))
-			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-		char *o = cp->buf + cp->len;
 		if (i)
-			*o++ = '\t';
-		if (!v) {
-			memcpy(o, "\\N", 2);
-			o += 2;
-		}
-		for (; v && *v; v++) {
-			switch (*v) {
-			case '\\': *o++ = '\\'; *o++ = '\\'; break;
-			case '\t': *o++ = '\\'; *o++ = 't'; break;
-			case '\n': *o++ = '\\'; *o++ = 'n'; break;
-			case '\r': *o++ = '\\'; *o++ = 'r'; break;
-			default: *o++ = *v;
-			}
-		}
-		cp->len = (size_t)(o - cp->buf);
+			du_strbuf_addc(&cp->buf, '\t');
+		copy_escape(&cp->buf, vals[i]);
 	}
-	cp->buf[cp->len++] = '\n';
+	du_strbuf_addc(&cp->buf, '\n');
+	if (cp->buf.oom)
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	cp->rows++;
-	if (cp->len >= COPY_CHUNK)
+	if (cp->buf.len >= COPY_CHUNK)
 		return copy_flush(cp, err);
 	return DU_OK;
 }
@@ -696,7 +715,7 @@ static void copy_free(struct du_db_copy *cp)
 	PGresult *r;
 	while ((r = PQgetResult(cp->db->conn)))
 		PQclear(r);
-	free(cp->buf);
+	du_strbuf_release(&cp->buf);
 	free(cp);
 }
 

@@ -1,7 +1,8 @@
 /*
- * db_internal.h: for src/db*.c files only. The raw connection and small helpers so that other
- * database files of the library (file states, retry queries, statistics) can run their own SQL
- * with the same error handling. PGresult never leaves src/db*.c.
+ * db_internal.h: for src/db*.c files only. The raw connection and small helpers so that the
+ * database files of the library (db_files, db_sessions, db_multipart, db_status, db_verify,
+ * db_trigger: one per kind of row) run their own SQL with the same error handling. PGresult
+ * never leaves src/db*.c.
  *
  *     const char *p[2] = { id_text, status };
  *     if (du_db_exec(db, err, "UPDATE file_uploads SET status = $2 WHERE id = $1", 2, p))
@@ -16,7 +17,10 @@
  *
  * Every failure is DU_ERR_DB with "<what>: <server's primary message>" (or "lost the connection
  * to the database: ..." when it went away); the SQLSTATE of the last failed statement is kept
- * (du_db_sqlstate) so callers can tell a unique violation (23505) from an outage.
+ * (du_db_sqlstate) so callers can tell a unique violation (23505) from an outage. du_db_run,
+ * the form of the upload's statements, words its failures "database: <what>: ..." instead.
+ *
+ * Threads: as struct du_db, one thread at a time per connection.
  */
 #ifndef DU_DB_INTERNAL_H
 #define DU_DB_INTERNAL_H
@@ -56,5 +60,20 @@ const char *du_db_i64(char buf[21], int64_t v);
 
 /* Fill err from a failed result (or the connection when r is NULL), prefixed by what. */
 int du_db_fail(struct du_db *db, struct du_err *err, const PGresult *r, const char *what);
+
+/*
+ * The statements of the file, session, multipart and status rows: run sql with text parameters
+ * (without any, by PQexec, so sql may hold several statements) and keep the result in *want when
+ * want is non-NULL, for the caller to PQclear. A failure is DU_ERR_DB "database: <what>: <first
+ * line of libpq's message>" (err may be NULL) and leaves du_db_sqlstate as it was.
+ */
+int du_db_run(struct du_db *db, struct du_err *err, const char *what, const char *sql, int n,
+	      const char *const *p, PGresult **want);
+
+/* The value, borrowed from r (valid until PQclear), or NULL for SQL NULL. */
+const char *du_db_get_str(const PGresult *r, int row, int col);
+
+/* Timestamps leave the database as UTC ISO 8601, whatever the server's time zone. */
+#define DU_DB_ISO(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #endif

@@ -7,7 +7,7 @@
 #include "db_internal.h"
 #include "db_trigger.h"
 
-int du_dbt_has_schema(struct du_db *db, bool *out, struct du_err *err)
+int du_db_trigger_has_schema(struct du_db *db, bool *out, struct du_err *err)
 {
 	PGresult *r = du_db_query(db, err, "SELECT to_regclass('sync_sessions') IS NOT NULL", 0, NULL);
 	if (!r)
@@ -17,7 +17,7 @@ int du_dbt_has_schema(struct du_db *db, bool *out, struct du_err *err)
 	return DU_OK;
 }
 
-int du_dbt_files_begin(struct du_db *db, int64_t session_id, struct du_err *err)
+int du_db_trigger_files_begin(struct du_db *db, int64_t session_id, struct du_err *err)
 {
 	char id[21];
 	const char *p[] = { du_db_i64(id, session_id) };
@@ -35,7 +35,7 @@ int du_dbt_files_begin(struct du_db *db, int64_t session_id, struct du_err *err)
 	return rc;
 }
 
-int du_dbt_files_next(struct du_db *db, int batch, int (*cb)(void *arg, const char *key), void *arg,
+int du_db_trigger_files_next(struct du_db *db, int batch, int (*cb)(void *arg, const char *key), void *arg,
 		      int *n, struct du_err *err)
 {
 	char sql[64];
@@ -52,13 +52,13 @@ int du_dbt_files_next(struct du_db *db, int batch, int (*cb)(void *arg, const ch
 	return rc;
 }
 
-void du_dbt_files_end(struct du_db *db)
+void du_db_trigger_files_end(struct du_db *db)
 {
 	/* Rolling back closes the cursor too, and works whatever state the transaction is in. */
 	du_db_rollback(db);
 }
 
-int du_dbt_attempt_record(struct du_db *db, int64_t session_id, const char *url,
+int du_db_trigger_attempt(struct du_db *db, int64_t session_id, const char *url,
 			  const struct du_trigger_attempt *a, struct du_err *err)
 {
 	char id[21], at[32], status[24], ms[24];

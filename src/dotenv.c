@@ -1,13 +1,14 @@
 /*
- * dotenv.c: the .env layer of the configuration (see config.h for the syntax).
+ * dotenv.c: the .env layer of the configuration (see dotenv.h for the syntax).
  *
  * Values can be secrets (DB_PASSWORD), so no error message ever quotes one: only the file, the
  * line and what was wrong.
  */
-#include "du/config.h"
+#include "du/dotenv.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

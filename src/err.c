@@ -48,19 +48,6 @@ void du_err_hint(struct du_err *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-void du_err_prefix(struct du_err *err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	char head[256], old[sizeof(err->msg)];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", head, old);
-}
-
 void du_err_clear(struct du_err *err)
 {
 	if (err)

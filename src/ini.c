@@ -39,16 +39,6 @@ static void wipe_free(char *s)
 	}
 }
 
-struct du_ini *du_ini_new_empty(void)
-{
-	struct du_ini *ini = calloc(1, sizeof(*ini));
-	if (ini && !(ini->path = strdup(""))) {
-		free(ini);
-		return NULL;
-	}
-	return ini;
-}
-
 void du_ini_free(struct du_ini *ini)
 {
 	if (!ini)

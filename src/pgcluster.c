@@ -31,8 +31,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "du/db.h"
 #include "du/log.h"
+#include "du/pgcluster.h"
+#include "du/wait.h"
 
 #define CLUSTER_USER "du"
 #define CLUSTER_DB "du"
@@ -436,7 +437,7 @@ static int ensure_locked(struct cluster *c, struct du_err *err)
 	PGPing ping = PQping(ci);
 	/* A server still recovering (after a crash or reboot) answers but refuses: let it finish. */
 	for (int i = 0; ping == PQPING_REJECT && i < 600; i++) {
-		usleep(100 * 1000);
+		du_wait_ms(100, NULL, NULL);
 		ping = PQping(ci);
 	}
 	if (ping != PQPING_OK && (rc = start_cluster(c, err)))

@@ -1,5 +1,7 @@
 /*
- * pipeline.h (private): the upload pool shared by du-upload, du-retry and --join workers.
+ * pipeline.h (private): the upload pool shared by du-upload, du-retry and --join workers. Its
+ * parts: pipeline.c (the run, the feeder, a whole file's job), pool.h (the job queue and the
+ * workers), put.c, multipart.c, writer.c (the database side); pipeline_internal.h between them.
  *
  * Ownership and threads:
  *   - the caller's thread is the feeder: it claims rows of the session in batches (FOR UPDATE SKIP
@@ -11,8 +13,9 @@
  *     file_uploads status during the run;
  *   - multipart bookkeeping (upload id, finished parts) goes through a third connection under a
  *     mutex, synchronously, so a part is recorded before it counts as done.
- *   Shared between threads: the job queue (mutex + condition variables), the outcome queue, atomic
- *   counters, and the log mutex. Nothing else.
+ *   Shared between threads: the job queue (pool.h: its mutex and condition variables), the run's
+ *   failure state and part buffers (run.mu), the outcome queue (run.wmu), atomic counters, and the
+ *   log mutex. Nothing else.
  */
 #ifndef DU_PIPELINE_H
 #define DU_PIPELINE_H
@@ -20,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "db_upload.h"
+#include "db_sessions.h"
 #include "du/config.h"
 #include "du/creds.h"
 #include "du/db.h"
@@ -68,7 +71,7 @@ struct du_heartbeat;
 int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
 		       struct du_err *err);
 void du_heartbeat_stop(struct du_heartbeat *hb); /* NULL: nothing */
-/* Mark the in_progress sessions none of whose workers is alive interrupted (du_dbu_dead_sessions). */
+/* Mark the in_progress sessions none of whose workers is alive interrupted (du_db_session_dead). */
 void du_reap_dead_sessions(struct du_db *db);
 
 #endif

@@ -7,6 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "du/wait.h"
+
+long du_retry_max_sends(long times_to_retry)
+{
+	return DU_RETRY_REQUEST_ATTEMPTS * (1 + (times_to_retry > 0 ? times_to_retry : 0));
+}
+
 /* splitmix64: enough for jitter, and seeding per thread needs no locking. */
 static uint64_t mix(uint64_t *s)
 {
@@ -144,14 +151,12 @@ static double real_now(void *arg)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The governor slices its waits and asks stop() itself: each slice is uninterruptible. */
 static void real_sleep(void *arg, double s)
 {
 	(void)arg;
-	if (s <= 0)
-		return;
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-	while (nanosleep(&ts, &ts) != 0)
-		;
+	if (s > 0)
+		du_wait_ms((long)ceil(s * 1000.0), NULL, NULL);
 }
 
 struct du_governor *du_governor_new(const struct du_governor_clock *clock)

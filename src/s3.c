@@ -20,13 +20,15 @@
 #include "du/crypto.h"
 #include "du/retry.h"
 #include "du/sigv4.h"
+#include "du/strbuf.h"
+#include "du/wait.h"
+#include "http.h"
 #include "s3_internal.h"
 
 #define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
 #define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
 #define MAX_HDRS 24
 #define HDRBUF 12288                  /* header lines of one request; the session token is <= 4 KiB */
-#define SLEEP_SLICE_MS 50
 #define INLINE_BODY_MAX ((size_t)60 << 10) /* PUT bodies sent with their headers (libcurl: < 64 KiB) */
 
 struct du_s3 {
@@ -51,9 +53,9 @@ struct du_s3 {
 /* Response of the current attempt. */
 struct resp {
 	long status;
-	char *body;
-	size_t len, cap, max;
-	bool overflow;
+	struct du_strbuf body;
+	size_t max;
+	bool overflow;                    /* over max, or out of memory */
 	char etag[DU_S3_ETAG_MAX];
 	char request_id[64];
 	char bucket_region[64];
@@ -145,7 +147,7 @@ int du_s3_opts_from_config(struct du_s3_opts *o, const struct du_config *cfg)
 	o->request_timeout = cfg->request_timeout;
 	o->retry_base_ms = cfg->retry_base_ms;
 	o->retry_cap_ms = cfg->retry_cap_ms;
-	o->max_attempts = 4;
+	o->max_attempts = DU_RETRY_REQUEST_ATTEMPTS;
 	o->storage_class = empty(cfg->storage_class) ? NULL : cfg->storage_class;
 	o->sse = empty(cfg->sse) ? NULL : cfg->sse;
 	o->sse_kms_key_id = empty(cfg->sse_kms_key_id) ? NULL : cfg->sse_kms_key_id;
@@ -285,7 +287,7 @@ int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_pr
 	if (s3->o.retry_cap_ms <= 0)
 		s3->o.retry_cap_ms = 20000;
 	if (s3->o.max_attempts <= 0)
-		s3->o.max_attempts = 4;
+		s3->o.max_attempts = DU_RETRY_REQUEST_ATTEMPTS;
 	if (s3->o.list_page_size <= 0 || s3->o.list_page_size > 1000)
 		s3->o.list_page_size = 1000;
 	s3->kms = s3->sse && !strcmp(s3->sse, "aws:kms");
@@ -379,25 +381,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct resp *r = arg;
 	size_t len = size * n;
-	if (r->len + len > r->max) {
+	if (r->body.len + len > r->max || !du_strbuf_grow(&r->body, len)) {
 		r->overflow = true;
 		return 0; /* curl fails with CURLE_WRITE_ERROR */
 	}
-	if (r->len + len + 1 > r->cap) {
-		size_t cap = r->cap ? r->cap : 16384;
-		while (cap < r->len + len + 1)
-			cap *= 2;
-		char *b = realloc(r->body, cap);
-		if (!b) {
-			r->overflow = true;
-			return 0;
-		}
-		r->body = b;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, p, len);
-	r->len += len;
-	r->body[r->len] = '\0';
+	du_strbuf_add(&r->body, p, len);
 	return len;
 }
 
@@ -562,26 +550,20 @@ int du_s3_conn_new(struct du_s3 *s3, struct du_s3_conn **out, struct du_err *err
 	c->rnd = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9e3779b97f4a7c15ULL;
 	CURL *h = c->h;
 	/* Everything that does not change between requests is set once here. */
-	curl_easy_setopt(h, CURLOPT_SHARE, s3->sh);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, s3->ua);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, s3->o.connect_timeout);
 	/* big parts take long: give up only when nothing moves for request_timeout seconds */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->o.request_timeout);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (s3->ca_bundle)
-		curl_easy_setopt(h, CURLOPT_CAINFO, s3->ca_bundle);
+	struct du_http_opts ho = {
+		.ca_bundle = s3->ca_bundle, .user_agent = s3->ua, .errbuf = c->errbuf,
+		.connect_timeout_ms = (long)s3->o.connect_timeout * 1000L,
+		.low_speed_time_s = (long)s3->o.request_timeout,
+	};
+	du_http_setup(h, &ho);
+	curl_easy_setopt(h, CURLOPT_SHARE, s3->sh);
 	curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->r);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -602,7 +584,7 @@ void du_s3_conn_free(struct du_s3_conn *c)
 	if (!c)
 		return;
 	curl_easy_cleanup(c->h);
-	free(c->r.body);
+	du_strbuf_release(&c->r.body);
 	du_s3x_page_release(&c->pg);
 	free(c);
 }
@@ -784,23 +766,6 @@ static int s3_error(struct du_s3_conn *c, const struct rq *q, const struct du_s3
 	return code;
 }
 
-static bool permanent_curl(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ENGINE_NOTFOUND:
-	case CURLE_NOT_BUILT_IN:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* One attempt. *hopeless is set for transport failures no retry can fix (TLS trust, bad URL). */
 static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *path, const char *url,
 			 const char *payload_hash, bool *hopeless, struct du_err *err)
@@ -880,7 +845,7 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
 	}
 
-	r->len = 0;
+	du_strbuf_reset(&r->body);
 	r->max = q->resp_max ? q->resp_max : BODY_CAP;
 	r->overflow = false;
 	r->status = 0;
@@ -894,7 +859,7 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		c->up_off = (size_t)up;
 	}
 	atomic_fetch_add_explicit(&s3->sent, c->up_off, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s3->received, r->len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s3->received, r->body.len, memory_order_relaxed);
 	if (cc != CURLE_OK) {
 		if (aborted(s3))
 			return du_err_set(err, DU_ERR_INTERRUPTED, "%s '%s': interrupted", q->op, what(c, q));
@@ -903,16 +868,16 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 					  what(c, q), r->max);
 		du_err_set(err, DU_ERR_NET, "%s '%s': %s%s%s", q->op, what(c, q), curl_easy_strerror(cc),
 			   c->errbuf[0] ? ": " : "", c->errbuf);
-		*hopeless = permanent_curl(cc);
+		*hopeless = du_http_curl_hopeless(cc);
 		return DU_ERR_NET;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	if (r->status >= 200 && r->status < 300)
 		return q->check ? q->check(c, q, err) : DU_OK;
-	if (r->len == 0 && q->no_body)
+	if (r->body.len == 0 && q->no_body)
 		return q->no_body(c, q, err);
 	struct du_s3x_error e;
-	if (r->len && du_s3x_parse_error(r->body, r->len, &e) == DU_OK)
+	if (r->body.len && du_s3x_parse_error(r->body.buf, r->body.len, &e) == DU_OK)
 		return s3_error(c, q, &e, err);
 	return s3_error(c, q, NULL, err);
 }
@@ -930,16 +895,6 @@ static bool learn_skew(struct du_s3_conn *c, const struct du_err *err)
 	c->skew_tried = true;
 	atomic_store_explicit(&s3->skew, off, memory_order_relaxed);
 	return true;
-}
-
-static void sleep_ms(struct du_s3 *s3, long ms)
-{
-	while (ms > 0 && !aborted(s3)) {
-		long step = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
-		struct timespec ts = { 0, step * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
 }
 
 static uint64_t conn_rnd(void *arg)
@@ -1006,8 +961,8 @@ static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 		if (!again || attempt >= s3->o.max_attempts)
 			break;
 		atomic_fetch_add_explicit(&s3->retries, 1, memory_order_relaxed);
-		sleep_ms(s3, du_retry_delay_ms(attempt, s3->o.retry_base_ms, s3->o.retry_cap_ms,
-					       c->r.retry_after_ms, conn_rnd, &c->rnd));
+		du_wait_ms(du_retry_delay_ms(attempt, s3->o.retry_base_ms, s3->o.retry_cap_ms,
+					     c->r.retry_after_ms, conn_rnd, &c->rnd), stop_cb, s3);
 	}
 out:
 	if (rc)
@@ -1046,40 +1001,20 @@ int du_s3_head_bucket(struct du_s3_conn *c, struct du_err *err)
 	return perform(c, &q, err);
 }
 
-/* Append "&name=value" (raw) to a query being built. */
-static int qadd_encoded(char **qs, size_t *len, size_t *cap, const char *name, const char *value);
-
 /*
  * Append name=value to a query that is sent and signed as encoded (rq.query_encoded): the value is
  * RFC 3986-encoded here, so it may hold any byte (a continuation token, a marker, a prefix with
- * '&'). Names are du's own and plain.
+ * '&'). Names are du's own and plain. A failure is latched in qs->oom.
  */
-static int qadd(char **qs, size_t *len, size_t *cap, const char *name, const char *raw)
+static void qadd(struct du_strbuf *qs, const char *name, const char *raw)
 {
 	char *value = raw ? du_sigv4_uri_encode(raw, strlen(raw), 0) : NULL;
-	if (raw && !value)
-		return -1;
-	int rc = qadd_encoded(qs, len, cap, name, value);
-	free(value);
-	return rc;
-}
-
-static int qadd_encoded(char **qs, size_t *len, size_t *cap, const char *name, const char *value)
-{
-	size_t need = *len + 1 + strlen(name) + 1 + (value ? strlen(value) : 0) + 1;
-	if (need > *cap) {
-		size_t ncap = *cap ? *cap * 2 : 256;
-		while (ncap < need)
-			ncap *= 2;
-		char *p = realloc(*qs, ncap);
-		if (!p)
-			return -1;
-		*qs = p;
-		*cap = ncap;
+	if (raw && !value) {
+		qs->oom = true;
+		return;
 	}
-	*len += (size_t)snprintf(*qs + *len, *cap - *len, "%s%s%s%s", *len ? "&" : "", name, value ? "=" : "",
-				 value ? value : "");
-	return 0;
+	du_strbuf_addf(qs, "%s%s%s%s", qs->len ? "&" : "", name, value ? "=" : "", value ? value : "");
+	free(value);
 }
 
 static int page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct du_err *err)
@@ -1092,42 +1027,101 @@ static int page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct d
 	return rc;
 }
 
-int du_s3_list(struct du_s3_conn *c, const char *prefix,
-	       int (*cb)(void *arg, const struct du_s3_object *o), void *arg, struct du_err *err)
-{
-	struct du_s3 *s3 = c->s3;
-	char *qs = NULL, *token = NULL, maxkeys[16];
-	size_t qlen, qcap = 0;
-	int rc = DU_OK;
+/*
+ * One paginated listing (objects, multipart uploads, parts): list_pages() is the loop, and each
+ * kind says how to ask for the next page, how to read one, and what a page hands on.
+ */
+struct pager {
+	const char *op;
+	const char *key;                 /* NULL: bucket-level */
+	bool query_encoded;              /* the query is built by qadd */
+	bool decode_asked;               /* see du_s3x_page.decode_asked */
+	void (*ask)(struct pager *p, struct du_strbuf *qs);
+	int (*parse)(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err);
+	int (*deliver)(struct pager *p, const struct du_s3x_page *pg);   /* the caller's callback value */
+	int (*advance)(struct pager *p, struct du_s3x_page *pg, struct du_err *err);
+};
 
-	snprintf(maxkeys, sizeof(maxkeys), "%d", s3->o.list_page_size);
+static int list_pages(struct du_s3_conn *c, struct pager *p, struct du_err *err)
+{
+	struct du_strbuf qs = DU_STRBUF_INIT;
+	int rc;
 	for (;;) {
-		qlen = 0;
-		if ((token && qadd(&qs, &qlen, &qcap, "continuation-token", token)) ||
-		    qadd(&qs, &qlen, &qcap, "encoding-type", "url") || qadd(&qs, &qlen, &qcap, "list-type", "2") ||
-		    qadd(&qs, &qlen, &qcap, "max-keys", maxkeys) ||
-		    (!empty(prefix) && qadd(&qs, &qlen, &qcap, "prefix", prefix))) {
+		du_strbuf_reset(&qs);
+		p->ask(p, &qs);
+		if (qs.oom) {
 			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 			break;
 		}
-		/* The token is opaque (RGW's is the raw last key): any byte, encoded by qadd. */
-		struct rq q = { .method = "GET", .op = "LIST", .query = qs, .query_encoded = true, .resp_max = LIST_CAP };
+		struct rq q = { .method = "GET", .op = p->op, .key = p->key, .query = du_strbuf_str(&qs),
+				.query_encoded = p->query_encoded, .resp_max = LIST_CAP };
 		if ((rc = perform(c, &q, err)))
 			break;
-		if ((rc = du_s3x_parse_list(c->r.body, c->r.len, &c->pg, err))) {
+		c->pg.decode_asked = p->decode_asked;
+		rc = p->parse(c->r.body.buf, c->r.body.len, &c->pg, err);
+		c->pg.decode_asked = false;
+		if (rc) {
 			rc = page_error(c, &q, rc, err);
 			break;
 		}
-		if ((rc = du_s3x_each_object(&c->pg, NULL, cb, arg)))
+		if ((rc = p->deliver(p, &c->pg)))
 			break; /* the callback's own value; err untouched */
-		if (!c->pg.truncated)
+		if (!c->pg.truncated || (rc = p->advance(p, &c->pg, err)))
 			break;
-		free(token);
-		token = c->pg.next;
-		c->pg.next = NULL;
 	}
-	free(token);
-	free(qs);
+	du_strbuf_release(&qs);
+	return rc;
+}
+
+struct object_pager {
+	struct pager p;                  /* first: the loop's view */
+	const char *prefix;
+	char *token;                     /* NextContinuationToken */
+	char maxkeys[16];
+	int (*cb)(void *arg, const struct du_s3_object *o);
+	void *arg;
+};
+
+static void objects_ask(struct pager *p, struct du_strbuf *qs)
+{
+	struct object_pager *op = (struct object_pager *)p;
+	/* The token is opaque (RGW's is the raw last key): any byte, encoded by qadd. */
+	if (op->token)
+		qadd(qs, "continuation-token", op->token);
+	qadd(qs, "encoding-type", "url");
+	qadd(qs, "list-type", "2");
+	qadd(qs, "max-keys", op->maxkeys);
+	if (!empty(op->prefix))
+		qadd(qs, "prefix", op->prefix);
+}
+
+static int objects_deliver(struct pager *p, const struct du_s3x_page *pg)
+{
+	struct object_pager *op = (struct object_pager *)p;
+	return du_s3x_each_object(pg, NULL, op->cb, op->arg);
+}
+
+static int objects_advance(struct pager *p, struct du_s3x_page *pg, struct du_err *err)
+{
+	struct object_pager *op = (struct object_pager *)p;
+	(void)err;
+	free(op->token);
+	op->token = pg->next;
+	pg->next = NULL;
+	return DU_OK;
+}
+
+int du_s3_list(struct du_s3_conn *c, const char *prefix,
+	       int (*cb)(void *arg, const struct du_s3_object *o), void *arg, struct du_err *err)
+{
+	struct object_pager op = {
+		.p = { .op = "LIST", .query_encoded = true, .ask = objects_ask, .parse = du_s3x_parse_list,
+		       .deliver = objects_deliver, .advance = objects_advance },
+		.prefix = prefix, .cb = cb, .arg = arg,
+	};
+	snprintf(op.maxkeys, sizeof(op.maxkeys), "%d", c->s3->o.list_page_size);
+	int rc = list_pages(c, &op.p, err);
+	free(op.token);
 	return rc;
 }
 
@@ -1306,12 +1300,12 @@ int du_s3_get_object(struct du_s3_conn *c, const char *key, size_t max, void **b
 	int rc = perform(c, &q, err);
 	if (rc)
 		return rc;
-	if (!c->r.body && !(c->r.body = calloc(1, 1)))
+	size_t n = c->r.body.len;
+	char *b = du_strbuf_detach(&c->r.body); /* handed over */
+	if (!b)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	*buf = c->r.body;
-	*len = c->r.len;
-	c->r.body = NULL; /* handed over */
-	c->r.cap = c->r.len = 0;
+	*buf = b;
+	*len = n;
 	return DU_OK;
 }
 
@@ -1325,7 +1319,7 @@ int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *er
 
 static int check_initiate(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 {
-	int rc = du_s3x_parse_initiate(c->r.body, c->r.len, &c->pg, err);
+	int rc = du_s3x_parse_initiate(c->r.body.buf, c->r.body.len, &c->pg, err);
 	return rc ? page_error(c, q, rc, err) : DU_OK;
 }
 
@@ -1411,7 +1405,7 @@ int du_s3_mpu_part_ck(struct du_s3_conn *c, const char *key, const char *upload_
 
 static int check_complete(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 {
-	int rc = du_s3x_parse_complete(c->r.body, c->r.len, &c->pg, err);
+	int rc = du_s3x_parse_complete(c->r.body.buf, c->r.body.len, &c->pg, err);
 	if (rc == DU_ERR_S3) {
 		/* 200 OK whose body is an <Error>: S3 failed after it had started answering */
 		rc = s3_error(c, q, &c->pg.error, err);
@@ -1536,91 +1530,108 @@ int du_s3_mpu_abort(struct du_s3_conn *c, const char *key, const char *upload_id
 	return rc;
 }
 
+struct part_pager {
+	struct pager p;                  /* first: the loop's view */
+	const char *upload_id;
+	int page_size;
+	char marker[16];                 /* NextPartNumberMarker, "" at first */
+	int (*cb)(void *arg, int number, uint64_t size, const char *etag);
+	void *arg;
+};
+
+static void parts_ask(struct pager *p, struct du_strbuf *qs)
+{
+	struct part_pager *pp = (struct part_pager *)p;
+	du_strbuf_addf(qs, "max-parts=%d%s%s&uploadId=%s", pp->page_size,
+		       pp->marker[0] ? "&part-number-marker=" : "", pp->marker, pp->upload_id);
+}
+
+static int parts_deliver(struct pager *p, const struct du_s3x_page *pg)
+{
+	struct part_pager *pp = (struct part_pager *)p;
+	return du_s3x_each_part(pg, pp->cb, pp->arg);
+}
+
+static int parts_advance(struct pager *p, struct du_s3x_page *pg, struct du_err *err)
+{
+	struct part_pager *pp = (struct part_pager *)p;
+	char *end;
+	uint64_t next = strtoull(pg->next, &end, 10);
+	if (*end || next < 1 || next >= DU_S3_MAX_PARTS ||
+	    (pp->marker[0] && next <= strtoull(pp->marker, NULL, 10)))
+		return du_err_set(err, DU_ERR_PARSE, "LIST-PARTS '%s': bad next part number marker", p->key);
+	snprintf(pp->marker, sizeof(pp->marker), "%" PRIu64, next);
+	return DU_OK;
+}
+
 int du_s3_mpu_list_parts(struct du_s3_conn *c, const char *key, const char *upload_id,
 			 int (*cb)(void *arg, int number, uint64_t size, const char *etag), void *arg,
 			 struct du_err *err)
 {
-	char *qs = NULL, marker[16] = "";
-	int rc;
-	if ((rc = check_upload_id("LIST-PARTS", key, upload_id, err)))
-		return rc;
-	for (;;) {
-		free(qs);
-		if (asprintf(&qs, "max-parts=%d%s%s&uploadId=%s", c->s3->o.list_page_size,
-			     marker[0] ? "&part-number-marker=" : "", marker, upload_id) < 0) {
-			qs = NULL;
-			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-			break;
-		}
-		struct rq q = { .method = "GET", .op = "LIST-PARTS", .key = key, .query = qs, .resp_max = LIST_CAP };
-		if ((rc = perform(c, &q, err)))
-			break;
-		if ((rc = du_s3x_parse_parts(c->r.body, c->r.len, &c->pg, err))) {
-			rc = page_error(c, &q, rc, err);
-			break;
-		}
-		if ((rc = du_s3x_each_part(&c->pg, cb, arg)))
-			break;
-		if (!c->pg.truncated)
-			break;
-		uint64_t next;
-		char *end;
-		next = strtoull(c->pg.next, &end, 10);
-		if (*end || next < 1 || next >= DU_S3_MAX_PARTS || (marker[0] && next <= strtoull(marker, NULL, 10))) {
-			rc = du_err_set(err, DU_ERR_PARSE, "LIST-PARTS '%s': bad next part number marker", key);
-			break;
-		}
-		snprintf(marker, sizeof(marker), "%" PRIu64, next);
-	}
-	free(qs);
-	return rc;
+	struct part_pager pp = {
+		.p = { .op = "LIST-PARTS", .key = key, .ask = parts_ask, .parse = du_s3x_parse_parts,
+		       .deliver = parts_deliver, .advance = parts_advance },
+		.upload_id = upload_id, .page_size = c->s3->o.list_page_size, .cb = cb, .arg = arg,
+	};
+	int rc = check_upload_id("LIST-PARTS", key, upload_id, err);
+	return rc ? rc : list_pages(c, &pp.p, err);
+}
+
+struct upload_pager {
+	struct pager p;                  /* first: the loop's view */
+	const char *prefix;
+	char *key_marker, *id_marker;    /* NextKeyMarker, NextUploadIdMarker */
+	char maxup[16];
+	int (*cb)(void *arg, const char *key, const char *upload_id, int64_t initiated);
+	void *arg;
+};
+
+static void uploads_ask(struct pager *p, struct du_strbuf *qs)
+{
+	struct upload_pager *up = (struct upload_pager *)p;
+	qadd(qs, "encoding-type", "url");
+	if (up->key_marker)
+		qadd(qs, "key-marker", up->key_marker);
+	qadd(qs, "max-uploads", up->maxup);
+	if (!empty(up->prefix))
+		qadd(qs, "prefix", up->prefix);
+	if (up->id_marker)
+		qadd(qs, "upload-id-marker", up->id_marker);
+	qadd(qs, "uploads", NULL);
+}
+
+static int uploads_deliver(struct pager *p, const struct du_s3x_page *pg)
+{
+	struct upload_pager *up = (struct upload_pager *)p;
+	return du_s3x_each_upload(pg, NULL, up->cb, up->arg);
+}
+
+static int uploads_advance(struct pager *p, struct du_s3x_page *pg, struct du_err *err)
+{
+	struct upload_pager *up = (struct upload_pager *)p;
+	(void)err;
+	free(up->key_marker);
+	free(up->id_marker);
+	up->key_marker = pg->next;
+	up->id_marker = pg->next2;
+	pg->next = pg->next2 = NULL;
+	return DU_OK;
 }
 
 int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
 			   int (*cb)(void *arg, const char *key, const char *upload_id, int64_t initiated),
 			   void *arg, struct du_err *err)
 {
-	char *qs = NULL, *key_marker = NULL, *id_marker = NULL;
-	size_t qlen, qcap = 0;
-	char maxup[16];
-	int rc = DU_OK;
-	snprintf(maxup, sizeof(maxup), "%d", c->s3->o.list_page_size);
-	for (;;) {
-		qlen = 0;
-		if (qadd(&qs, &qlen, &qcap, "encoding-type", "url") ||
-		    (key_marker && qadd(&qs, &qlen, &qcap, "key-marker", key_marker)) ||
-		    qadd(&qs, &qlen, &qcap, "max-uploads", maxup) ||
-		    (!empty(prefix) && qadd(&qs, &qlen, &qcap, "prefix", prefix)) ||
-		    (id_marker && qadd(&qs, &qlen, &qcap, "upload-id-marker", id_marker)) ||
-		    qadd(&qs, &qlen, &qcap, "uploads", NULL)) {
-			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-			break;
-		}
-		struct rq q = { .method = "GET", .op = "LIST-UPLOADS", .query = qs, .query_encoded = true,
-				.resp_max = LIST_CAP };
-		if ((rc = perform(c, &q, err)))
-			break;
-		/* RGW encodes as asked without saying so; moto does not encode: see looks_url_encoded. */
-		c->pg.decode_asked = true;
-		rc = du_s3x_parse_uploads(c->r.body, c->r.len, &c->pg, err);
-		c->pg.decode_asked = false;
-		if (rc) {
-			rc = page_error(c, &q, rc, err);
-			break;
-		}
-		if ((rc = du_s3x_each_upload(&c->pg, NULL, cb, arg)))
-			break;
-		if (!c->pg.truncated)
-			break;
-		free(key_marker);
-		free(id_marker);
-		key_marker = c->pg.next;
-		id_marker = c->pg.next2;
-		c->pg.next = c->pg.next2 = NULL;
-	}
-	free(qs);
-	free(key_marker);
-	free(id_marker);
+	/* RGW encodes as asked without saying so; moto does not encode: see looks_url_encoded. */
+	struct upload_pager up = {
+		.p = { .op = "LIST-UPLOADS", .query_encoded = true, .decode_asked = true, .ask = uploads_ask,
+		       .parse = du_s3x_parse_uploads, .deliver = uploads_deliver, .advance = uploads_advance },
+		.prefix = prefix, .cb = cb, .arg = arg,
+	};
+	snprintf(up.maxup, sizeof(up.maxup), "%d", c->s3->o.list_page_size);
+	int rc = list_pages(c, &up.p, err);
+	free(up.key_marker);
+	free(up.id_marker);
 	return rc;
 }
 

@@ -16,6 +16,7 @@
 
 #include "du/err.h"
 #include "du/s3.h"
+#include "du/strbuf.h"
 
 struct du_s3x_error {
 	char code[64];
@@ -46,10 +47,10 @@ struct du_s3x_page {
 	/* Set by the caller, kept across pages: the request asked for encoding-type=url, and this
 	 * listing's keys are decoded even when the answer does not say so (Ceph RGW's uploads list). */
 	bool decode_asked;
+	/* An array of records, not bytes: it stays a plain array (strbuf is for strings). */
 	struct du_s3x_rec *recs;
 	size_t nrecs, caprecs;
-	char *arena;
-	size_t alen, acap;
+	struct du_strbuf arena;       /* the records' strings, each NUL-terminated, at offsets a and b */
 	struct du_s3x_rec cur;
 	bool in_rec;
 };

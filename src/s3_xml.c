@@ -37,8 +37,7 @@ struct walk {
 	struct du_s3x_error *e;
 	char names[MAX_DEPTH][NAME_MAX_LEN];
 	int depth;               /* depth of the element being read; root = 0 */
-	char *text;
-	size_t tlen, tcap;
+	struct du_strbuf text;   /* of the element being read */
 	int rc;                  /* set by handlers on failure */
 };
 
@@ -53,7 +52,7 @@ void du_s3x_page_reset(struct du_s3x_page *pg)
 	pg->url_encoded = false;
 	memset(&pg->error, 0, sizeof(pg->error));
 	pg->nrecs = 0;
-	pg->alen = 0;
+	du_strbuf_reset(&pg->arena);
 	pg->in_rec = false;
 }
 
@@ -61,7 +60,7 @@ void du_s3x_page_release(struct du_s3x_page *pg)
 {
 	du_s3x_page_reset(pg);
 	free(pg->recs);
-	free(pg->arena);
+	du_strbuf_release(&pg->arena);
 	memset(pg, 0, sizeof(*pg));
 }
 
@@ -133,21 +132,10 @@ static int parse_u64(const char *s, uint64_t *out)
 /* Append s (with NUL) to the arena; returns its offset or (size_t)-1. */
 static size_t arena_put(struct du_s3x_page *pg, const char *s, size_t n)
 {
-	if (pg->alen + n + 1 > pg->acap) {
-		size_t cap = pg->acap ? pg->acap : 16384;
-		while (cap < pg->alen + n + 1)
-			cap *= 2;
-		char *a = realloc(pg->arena, cap);
-		if (!a)
-			return (size_t)-1;
-		pg->arena = a;
-		pg->acap = cap;
-	}
-	size_t off = pg->alen;
-	memcpy(pg->arena + off, s, n);
-	pg->arena[off + n] = '\0';
-	pg->alen += n + 1;
-	return off;
+	size_t off = pg->arena.len;
+	du_strbuf_add(&pg->arena, s, n);
+	du_strbuf_addc(&pg->arena, '\0');
+	return pg->arena.oom ? (size_t)-1 : off;
 }
 
 static int push_rec(struct du_s3x_page *pg)
@@ -264,7 +252,7 @@ static int rec_field(struct walk *w, const char *name, const char *t, size_t n)
 				r->a = off;
 			} else {
 				r->b = off;
-				du_s3x_unquote(pg->arena + off);
+				du_s3x_unquote(pg->arena.buf + off);
 			}
 		} else if (!strcmp(name, "Size")) {
 			if (parse_u64(t, &r->n))
@@ -279,7 +267,7 @@ static int rec_field(struct walk *w, const char *name, const char *t, size_t n)
 			if ((off = arena_put(pg, t, n)) == (size_t)-1)
 				return w->rc = DU_ERR_NOMEM;
 			r->a = off;
-			du_s3x_unquote(pg->arena + off);
+			du_s3x_unquote(pg->arena.buf + off);
 		} else if (!strcmp(name, "Size")) {
 			if (parse_u64(t, &r->n))
 				return bad(w);
@@ -337,7 +325,7 @@ static int on_start(struct walk *w, const char *name)
 		snprintf(w->names[w->depth], NAME_MAX_LEN, "%s", name);
 	if (w->depth == 1 && w->kind <= K_UPLOADS && !strcmp(name, rec_names[w->kind]))
 		rec_begin(w->pg);
-	w->tlen = 0;
+	du_strbuf_reset(&w->text);
 	return DU_OK;
 }
 
@@ -347,37 +335,24 @@ static int on_end(struct walk *w)
 	if (d >= MAX_DEPTH)
 		return DU_OK;
 	const char *name = w->names[d];
-	w->text[w->tlen] = '\0';
 	int rc = DU_OK;
 	if (d == 1 && w->kind <= K_UPLOADS && !strcmp(name, rec_names[w->kind]))
 		rc = rec_end(w);
 	else if (d == 1)
-		rc = top_field(w, name, w->text, w->tlen);
+		rc = top_field(w, name, w->text.buf, w->text.len);
 	else if (d == 2 && w->pg->in_rec)
-		rc = rec_field(w, name, w->text, w->tlen);
-	w->tlen = 0;
+		rc = rec_field(w, name, w->text.buf, w->text.len);
+	du_strbuf_reset(&w->text);
 	return rc;
 }
 
 static int add_text(struct walk *w, const char *t)
 {
 	size_t n = strlen(t);
-	if (w->tlen + n + 1 > TEXT_CAP)
+	if (w->text.len + n + 1 > TEXT_CAP)
 		return w->rc = DU_ERR_PARSE;
-	if (w->tlen + n + 1 > w->tcap) {
-		size_t cap = w->tcap ? w->tcap : 1024;
-		while (cap < w->tlen + n + 1)
-			cap *= 2;
-		char *p = realloc(w->text, cap);
-		if (!p)
-			return w->rc = DU_ERR_NOMEM;
-		w->text = p;
-		w->tcap = cap;
-	}
-	memcpy(w->text + w->tlen, t, n);
-	w->tlen += n;
-	w->text[w->tlen] = '\0';
-	return DU_OK;
+	du_strbuf_add(&w->text, t, n);
+	return w->text.oom ? (w->rc = DU_ERR_NOMEM) : DU_OK;
 }
 
 static void quiet(void *arg, const char *msg, xmlParserSeverities sev, xmlTextReaderLocatorPtr loc)
@@ -497,7 +472,7 @@ static int walk(const char *buf, size_t len, enum kind want, struct du_s3x_page 
 	}
 out:
 	xmlFreeTextReader(rd);
-	free(w.text);
+	du_strbuf_release(&w.text);
 	return rc;
 }
 
@@ -527,7 +502,7 @@ int du_s3x_parse_list(const char *buf, size_t len, struct du_s3x_page *pg, struc
 	/* decode keys in place: decoding only shortens, so offsets stay valid */
 	if (pg->url_encoded)
 		for (size_t i = 0; i < pg->nrecs; i++) {
-			char *k = pg->arena + pg->recs[i].a;
+			char *k = pg->arena.buf + pg->recs[i].a;
 			du_s3x_url_decode(k, strlen(k));
 		}
 	return DU_OK;
@@ -556,7 +531,7 @@ static bool looks_url_encoded(const struct du_s3x_page *pg)
 	static const char safe[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~/%+*!'()";
 	bool escape = false;
 	for (size_t i = 0; i < pg->nrecs; i++) {
-		const char *k = pg->arena + pg->recs[i].a;
+		const char *k = pg->arena.buf + pg->recs[i].a;
 		if (k[strspn(k, safe)])
 			return false;
 		for (const char *p = strchr(k, '%'); p && !escape; p = strchr(p + 1, '%'))
@@ -577,7 +552,7 @@ int du_s3x_parse_uploads(const char *buf, size_t len, struct du_s3x_page *pg, st
 	/* Decoded once, here: whether or not the answer repeats the encoding we asked for. */
 	if (pg->url_encoded || (pg->decode_asked && looks_url_encoded(pg))) {
 		for (size_t i = 0; i < pg->nrecs; i++) {
-			char *k = pg->arena + pg->recs[i].a;
+			char *k = pg->arena.buf + pg->recs[i].a;
 			du_s3x_url_decode(k, strlen(k));
 		}
 		if (pg->next)
@@ -626,9 +601,9 @@ int du_s3x_each_object(const struct du_s3x_page *pg, const char *only_prefix,
 	for (size_t i = 0; i < pg->nrecs; i++) {
 		const struct du_s3x_rec *r = &pg->recs[i];
 		struct du_s3_object o = {
-			.key = pg->arena + r->a,
+			.key = pg->arena.buf + r->a,
 			.size = r->n,
-			.etag = r->b == (size_t)-1 ? "" : pg->arena + r->b,
+			.etag = r->b == (size_t)-1 ? "" : pg->arena.buf + r->b,
 			.mtime = r->t,
 			.has_size = r->has_n,
 		};
@@ -646,7 +621,7 @@ int du_s3x_each_part(const struct du_s3x_page *pg,
 {
 	for (size_t i = 0; i < pg->nrecs; i++) {
 		const struct du_s3x_rec *r = &pg->recs[i];
-		int rc = cb(arg, r->number, r->n, pg->arena + r->a);
+		int rc = cb(arg, r->number, r->n, pg->arena.buf + r->a);
 		if (rc)
 			return rc;
 	}
@@ -659,10 +634,10 @@ int du_s3x_each_upload(const struct du_s3x_page *pg, const char *only_prefix,
 {
 	for (size_t i = 0; i < pg->nrecs; i++) {
 		const struct du_s3x_rec *r = &pg->recs[i];
-		const char *key = pg->arena + r->a;
+		const char *key = pg->arena.buf + r->a;
 		if (!has_prefix(key, only_prefix))
 			continue;
-		int rc = cb(arg, key, pg->arena + r->b, r->t);
+		int rc = cb(arg, key, pg->arena.buf + r->b, r->t);
 		if (rc)
 			return rc;
 	}

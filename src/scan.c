@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "du/log.h"
+#include "du/strbuf.h"
 
 extern char **environ;
 
@@ -123,8 +124,7 @@ struct batch_ent {
 struct batch {
 	struct batch *next;
 	unsigned n;
-	size_t len, cap;
-	char *buf;
+	struct du_strbuf paths;   /* the entries' paths, each with its NUL, found by offset */
 	struct batch_ent e[BATCH_N];
 };
 
@@ -221,7 +221,7 @@ static void set_abort(struct walker *w)
 static void batch_free(struct batch *b)
 {
 	if (b) {
-		free(b->buf);
+		du_strbuf_release(&b->paths);
 		free(b);
 	}
 }
@@ -239,16 +239,15 @@ static struct batch *batch_get(struct walker *w)
 		b = malloc(sizeof(*b));
 		if (!b)
 			return NULL;
-		b->cap = BATCH_ARENA / 2;
-		b->buf = malloc(b->cap);
-		if (!b->buf) {
+		b->paths = (struct du_strbuf)DU_STRBUF_INIT;
+		if (!du_strbuf_grow(&b->paths, BATCH_ARENA / 2 - 1)) {   /* BATCH_ARENA / 2 with the NUL */
 			free(b);
 			return NULL;
 		}
 	}
 	b->next = NULL;
 	b->n = 0;
-	b->len = 0;
+	du_strbuf_reset(&b->paths);
 	return b;
 }
 
@@ -265,8 +264,8 @@ static int deliver(struct walker *w, struct batch *b)
 	for (unsigned i = 0; i < b->n; i++) {
 		const struct batch_ent *be = &b->e[i];
 		struct du_scan_entry e = {
-			.path = b->buf + be->off,
-			.rel = b->buf + be->off + w->prefixlen,
+			.path = b->paths.buf + be->off,
+			.rel = b->paths.buf + be->off + w->prefixlen,
 			.size = be->size,
 			.mtime_ns = be->mtime_ns,
 			.ino = be->ino,
@@ -293,7 +292,7 @@ static void flush(struct worker *k)
 			set_abort(w);
 		}
 		b->n = 0;
-		b->len = 0;
+		du_strbuf_reset(&b->paths);
 		return;
 	}
 	k->b = NULL;
@@ -332,36 +331,26 @@ static void emit(struct worker *k, const struct dnode *d, const char *name, cons
 	struct batch *b = k->b;
 	size_t nl = strlen(name);
 	size_t need = w->prefixlen + (d->len ? d->len + 1 : 0) + nl + 1;
-	if (b->len + need > b->cap) {
-		size_t cap = b->cap;
-		while (b->len + need > cap)
-			cap *= 2;
-		char *nb = realloc(b->buf, cap);
-		if (!nb) {
-			out_of_memory(w);
-			return;
-		}
-		b->buf = nb;
-		b->cap = cap;
+	struct du_strbuf *pb = &b->paths;
+	size_t off = pb->len;
+	if (!du_strbuf_grow(pb, need)) {
+		out_of_memory(w);
+		return;
 	}
-	char *p = b->buf + b->len;
-	memcpy(p, w->prefix, w->prefixlen);
-	p += w->prefixlen;
+	du_strbuf_add(pb, w->prefix, w->prefixlen);
 	if (d->len) {
-		memcpy(p, d->rel, d->len);
-		p += d->len;
-		*p++ = '/';
+		du_strbuf_add(pb, d->rel, d->len);
+		du_strbuf_addc(pb, '/');
 	}
-	memcpy(p, name, nl + 1);
+	du_strbuf_add(pb, name, nl + 1);   /* with its NUL: the next path starts after it */
 	b->e[b->n++] = (struct batch_ent){
 		.size = (uint64_t)sb->st_size,
 		.ino = (uint64_t)sb->st_ino,
 		.dev = (uint64_t)sb->st_dev,
 		.mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec,
-		.off = b->len,
+		.off = off,
 	};
-	b->len += need;
-	if (b->n == BATCH_N || b->len >= BATCH_ARENA)
+	if (b->n == BATCH_N || pb->len >= BATCH_ARENA)
 		flush(k);
 }
 

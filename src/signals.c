@@ -1,7 +1,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "du/commands.h"
+#include "du/signals.h"
 
 /* Written only by the handler (async-signal-safe), read by everyone. */
 static volatile int stop_level;
@@ -41,10 +41,4 @@ const volatile int *du_stop_flag(void)
 const volatile int *du_abort_flag(void)
 {
 	return &abort_now;
-}
-
-void du_stop_reset(void)
-{
-	stop_level = 0;
-	abort_now = 0;
 }

@@ -11,60 +11,9 @@
 #include <openssl/rand.h>
 
 #include "du/crypto.h"
+#include "du/strbuf.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
-
-/* A growable string; an allocation failure is remembered and reported once at detach. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_addc(struct sbuf *b, char c)
-{
-	sb_add(b, &c, 1);
-}
-
-/* The string, never NULL unless allocation failed; the buffer is reset either way. */
-static char *sb_detach(struct sbuf *b)
-{
-	char *p = b->p;
-	if (b->oom) {
-		free(p);
-		p = NULL;
-	} else if (!p) {
-		p = calloc(1, 1);
-	}
-	memset(b, 0, sizeof(*b));
-	return p;
-}
 
 static int unreserved(unsigned char c)
 {
@@ -145,7 +94,7 @@ static char *canonical_query(const char *query, bool encoded)
 		return NULL;
 	size_t k = 0;
 	char *out = NULL;
-	struct sbuf sb = { 0 };
+	struct du_strbuf sb = DU_STRBUF_INIT;
 	for (const char *p = query; *p;) {
 		const char *end = strchrnul(p, '&');
 		/* "a&&b" carries no parameter between the ampersands; nothing is sent for it either. */
@@ -169,19 +118,19 @@ static char *canonical_query(const char *query, bool encoded)
 	qsort(qp, k, sizeof(*qp), qparam_cmp);
 	for (size_t i = 0; i < k; i++) {
 		if (i)
-			sb_addc(&sb, '&');
-		sb_adds(&sb, qp[i].name);
-		sb_addc(&sb, '=');
-		sb_adds(&sb, qp[i].value);
+			du_strbuf_addc(&sb, '&');
+		du_strbuf_adds(&sb, qp[i].name);
+		du_strbuf_addc(&sb, '=');
+		du_strbuf_adds(&sb, qp[i].value);
 	}
-	out = sb_detach(&sb);
+	out = du_strbuf_detach(&sb);
 out:
 	for (size_t i = 0; i < k; i++) {
 		free(qp[i].name);
 		free(qp[i].value);
 	}
 	free(qp);
-	free(sb.p);
+	du_strbuf_release(&sb);
 	return out;
 }
 
@@ -281,7 +230,7 @@ static int canonical_headers(const struct du_sigv4_req *rq, char **block, char *
 	int rc = DU_OK;
 	size_t n = rq->nheaders;
 	struct chdr *hs = calloc(n ? n : 1, sizeof(*hs));
-	struct sbuf b = { 0 }, s = { 0 };
+	struct du_strbuf b = DU_STRBUF_INIT, s = DU_STRBUF_INIT;
 	if (!hs)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
@@ -298,26 +247,26 @@ static int canonical_headers(const struct du_sigv4_req *rq, char **block, char *
 	qsort(hs, n, sizeof(*hs), chdr_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i && !strcmp(hs[i].name, hs[i - 1].name)) {
-			sb_addc(&b, ',');
+			du_strbuf_addc(&b, ',');
 		} else {
 			if (i) {
-				sb_addc(&b, '\n');
-				sb_addc(&s, ';');
+				du_strbuf_addc(&b, '\n');
+				du_strbuf_addc(&s, ';');
 			}
-			sb_adds(&b, hs[i].name);
-			sb_addc(&b, ':');
-			sb_adds(&s, hs[i].name);
+			du_strbuf_adds(&b, hs[i].name);
+			du_strbuf_addc(&b, ':');
+			du_strbuf_adds(&s, hs[i].name);
 		}
-		sb_adds(&b, hs[i].value);
+		du_strbuf_adds(&b, hs[i].value);
 	}
 	if (n)
-		sb_addc(&b, '\n');
+		du_strbuf_addc(&b, '\n');
 	if (b.oom || s.oom) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	*block = sb_detach(&b);
-	*signed_list = sb_detach(&s);
+	*block = du_strbuf_detach(&b);
+	*signed_list = du_strbuf_detach(&s);
 	if (!*block || !*signed_list) {
 		free(*block);
 		free(*signed_list);
@@ -330,8 +279,8 @@ out:
 		free(hs[i].value);
 	}
 	free(hs);
-	free(b.p);
-	free(s.p);
+	du_strbuf_release(&b);
+	du_strbuf_release(&s);
 	return rc;
 }
 
@@ -507,7 +456,7 @@ int du_sigv4_sign(const struct du_sigv4_req *rq, struct du_sigv4_out *out, struc
 	int rc;
 	char *uri = NULL, *query = NULL, *hblock = NULL, *shdrs = NULL;
 	char *creq = NULL, *sts = NULL, *auth = NULL;
-	struct sbuf sb = { 0 };
+	struct du_strbuf sb = DU_STRBUF_INIT;
 	char date8[9], scope_tail[] = "/aws4_request";
 	unsigned char key[DU_SHA256_LEN], mac[DU_SHA256_LEN];
 	char creq_hash[DU_SHA256_HEX_LEN], sig[DU_SHA256_HEX_LEN];
@@ -526,18 +475,18 @@ int du_sigv4_sign(const struct du_sigv4_req *rq, struct du_sigv4_out *out, struc
 	if ((rc = canonical_headers(rq, &hblock, &shdrs, err)))
 		goto out;
 
-	sb_adds(&sb, rq->method);
-	sb_addc(&sb, '\n');
-	sb_adds(&sb, uri);
-	sb_addc(&sb, '\n');
-	sb_adds(&sb, query);
-	sb_addc(&sb, '\n');
-	sb_adds(&sb, hblock);
-	sb_addc(&sb, '\n');
-	sb_adds(&sb, shdrs);
-	sb_addc(&sb, '\n');
-	sb_adds(&sb, rq->payload_hash);
-	creq = sb_detach(&sb);
+	du_strbuf_adds(&sb, rq->method);
+	du_strbuf_addc(&sb, '\n');
+	du_strbuf_adds(&sb, uri);
+	du_strbuf_addc(&sb, '\n');
+	du_strbuf_adds(&sb, query);
+	du_strbuf_addc(&sb, '\n');
+	du_strbuf_adds(&sb, hblock);
+	du_strbuf_addc(&sb, '\n');
+	du_strbuf_adds(&sb, shdrs);
+	du_strbuf_addc(&sb, '\n');
+	du_strbuf_adds(&sb, rq->payload_hash);
+	creq = du_strbuf_detach(&sb);
 	if (!creq) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
@@ -580,7 +529,7 @@ out:
 	free(creq);
 	free(sts);
 	free(auth);
-	free(sb.p);
+	du_strbuf_release(&sb);
 	return rc;
 }
 

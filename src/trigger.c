@@ -15,76 +15,42 @@
 
 #include "db_trigger.h"
 #include "du/commands.h"
+#include "du/signals.h"
 #include "du/log.h"
 #include "du/retry.h"
+#include "du/strbuf.h"
 #include "du/trigger.h"
+#include "du/wait.h"
+#include "http.h"
 
 #define BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS 30000
 #define BUDGET_MAX_MS 300000L
 #define MIN_ATTEMPT_MS 1000L
 
-/* ---- small growable buffer -------------------------------------------------------------- */
-
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return -1;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int buf_str(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
 /* Append s as a JSON string. Bytes >= 0x80 pass through: keys are UTF-8 (the scanner refuses
  * others), and JSON needs escaping only for the quote, the backslash and control characters. */
-static int buf_json_string(struct buf *b, const char *prefix, const char *s)
+static void add_json_string(struct du_strbuf *b, const char *prefix, const char *s)
 {
-	if (buf_add(b, "\"", 1) || buf_str(b, prefix))
-		return -1;
+	du_strbuf_addc(b, '"');
+	du_strbuf_adds(b, prefix);
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		char esc[8];
-		const char *out = esc;
-		size_t n = 2;
 		switch (*c) {
-		case '"': out = "\\\""; break;
-		case '\\': out = "\\\\"; break;
-		case '\b': out = "\\b"; break;
-		case '\f': out = "\\f"; break;
-		case '\n': out = "\\n"; break;
-		case '\r': out = "\\r"; break;
-		case '\t': out = "\\t"; break;
+		case '"': du_strbuf_adds(b, "\\\""); break;
+		case '\\': du_strbuf_adds(b, "\\\\"); break;
+		case '\b': du_strbuf_adds(b, "\\b"); break;
+		case '\f': du_strbuf_adds(b, "\\f"); break;
+		case '\n': du_strbuf_adds(b, "\\n"); break;
+		case '\r': du_strbuf_adds(b, "\\r"); break;
+		case '\t': du_strbuf_adds(b, "\\t"); break;
 		default:
-			if (*c < 0x20 || *c == 0x7f) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *c);
-				n = 6;
-			} else {
-				esc[0] = (char)*c;
-				n = 1;
-			}
+			if (*c < 0x20 || *c == 0x7f)
+				du_strbuf_addf(b, "\\u%04x", *c);
+			else
+				du_strbuf_addc(b, (char)*c);
 		}
-		if (buf_add(b, out, n))
-			return -1;
 	}
-	return buf_add(b, "\"", 1);
+	du_strbuf_addc(b, '"');
 }
 
 /* ---- pure pieces ------------------------------------------------------------------------ */
@@ -140,14 +106,11 @@ char *du_trigger_payload(const struct du_session *s)
 
 char *du_trigger_file_json(const char *bucket, const char *key)
 {
-	struct buf b = { 0 };
+	struct du_strbuf b = DU_STRBUF_INIT;
 	char prefix[128 + 8];
 	snprintf(prefix, sizeof(prefix), "s3://%s/", bucket);
-	if (buf_json_string(&b, prefix, key)) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	add_json_string(&b, prefix, key);
+	return du_strbuf_detach(&b);
 }
 
 /* HMAC-SHA256 fed in pieces, so a spooled body can be signed without reading it into memory. */
@@ -215,7 +178,7 @@ char *du_trigger_redact_url(const char *url)
 {
 	CURLU *u = parse_url(url);
 	char *query = NULL, *tmp = NULL, *out = NULL;
-	struct buf q = { 0 };
+	struct du_strbuf q = DU_STRBUF_INIT;
 	if (!u)
 		return NULL;
 	curl_url_set(u, CURLUPART_USER, NULL, 0);
@@ -224,15 +187,18 @@ char *du_trigger_redact_url(const char *url)
 	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query) {
 		/* Keep the parameter names (they help when reading the table), hide every value. */
 		char *save = NULL;
-		bool fail = false;
 		for (char *kv = strtok_r(query, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
 			char *eq = strchr(kv, '=');
-			if (q.len && buf_add(&q, "&", 1))
-				fail = true;
-			if (eq ? buf_add(&q, kv, (size_t)(eq - kv)) || buf_str(&q, "=***") : buf_str(&q, "***"))
-				fail = true;
+			if (q.len)
+				du_strbuf_addc(&q, '&');
+			if (eq) {
+				du_strbuf_add(&q, kv, (size_t)(eq - kv));
+				du_strbuf_adds(&q, "=***");
+			} else {
+				du_strbuf_adds(&q, "***");
+			}
 		}
-		if (fail || curl_url_set(u, CURLUPART_QUERY, q.p ? q.p : "", 0) != CURLUE_OK)
+		if (q.oom || curl_url_set(u, CURLUPART_QUERY, du_strbuf_str(&q), 0) != CURLUE_OK)
 			goto out;
 	}
 	if (curl_url_get(u, CURLUPART_URL, &tmp, 0) == CURLUE_OK)
@@ -240,7 +206,7 @@ char *du_trigger_redact_url(const char *url)
 out:
 	curl_free(query);
 	curl_free(tmp);
-	free(q.p);
+	du_strbuf_release(&q);
 	curl_url_cleanup(u);
 	return out;
 }
@@ -514,31 +480,6 @@ static void utf8_clean(const char *in, size_t n, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-static bool curl_retryable(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool status_retryable(long st)
-{
-	return st == 408 || st == 429 || st >= 500;
-}
-
 /* Per-attempt signature: a pass over the (rewindable) source, so retries carry a fresh time. */
 static int sign(struct du_trigger_source *src, const char *secret, const char *ts, char sig[DU_TRIGGER_SIG_LEN],
 		struct du_err *err)
@@ -558,17 +499,6 @@ static int sign(struct du_trigger_source *src, const char *secret, const char *t
 	return rc;
 }
 
-static void sleep_ms(long ms)
-{
-	/* In slices, so that Ctrl-C is not kept waiting for a 30 s backoff. */
-	while (ms > 0 && du_stop_level() == 0) {
-		long s = ms < 100 ? ms : 100;
-		struct timespec ts = { 0, s * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= s;
-	}
-}
-
 /* One POST. Fills a (except attempted_at) and x; returns the curl code. */
 static CURLcode attempt_once(CURL *c, const struct du_config *cfg, int64_t session_id, struct xfer *x,
 			     long timeout_ms, struct du_trigger_attempt *a, struct du_err *err)
@@ -578,7 +508,6 @@ static CURLcode attempt_once(CURL *c, const struct du_config *cfg, int64_t sessi
 	char **h = NULL;
 	int64_t len = -1;
 	CURLcode cc = CURLE_OUT_OF_MEMORY;
-	const char *ca = getenv("DU_ENDPOINT_CA_BUNDLE");
 	long t0 = now_ms();
 	bool signed_ = cfg->endpoint_secret && *cfg->endpoint_secret;
 
@@ -597,9 +526,15 @@ static CURLcode attempt_once(CURL *c, const struct du_config *cfg, int64_t sessi
 	}
 	if (!h)
 		goto out;
+	/* A redirect would turn the POST into a GET or resend the body somewhere else: never
+	 * (du_http_setup refuses them). */
+	struct du_http_opts ho = {
+		.ca_bundle = getenv("DU_ENDPOINT_CA_BUNDLE"), .errbuf = errbuf, .timeout_ms = timeout_ms,
+		.connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000L,
+	};
 	curl_easy_reset(c);
+	du_http_setup(c, &ho);
 	curl_easy_setopt(c, CURLOPT_URL, cfg->endpoint_url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
@@ -611,16 +546,6 @@ static CURLcode attempt_once(CURL *c, const struct du_config *cfg, int64_t sessi
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 10000 ? timeout_ms : 10000L);
-	/* A redirect would turn the POST into a GET or resend the body somewhere else: never. */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca && *ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->http_status);
 	if (cc == CURLE_OK && (a->http_status < 200 || a->http_status > 299))
@@ -703,7 +628,7 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 					attempt, attempt == 1 ? "" : "s");
 			goto out;
 		}
-		bool again = cc == CURLE_OK ? status_retryable(a.http_status) : curl_retryable(cc);
+		bool again = cc == CURLE_OK ? du_http_status_retryable(a.http_status) : du_http_curl_retryable(cc);
 		if (!again) {
 			if (cc == CURLE_OK) {
 				rc = du_err_set(err, DU_ERR_TRIGGER, "webhook '%s' refused the request: HTTP %ld", shown,
@@ -736,8 +661,8 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 			goto out;
 		}
 		du_warn("webhook '%s': %s; retrying in %.1f s", shown, a.error, delay / 1000.0);
-		sleep_ms(delay);
-		if (du_stop_level() > 0) {
+		/* In slices, so that Ctrl-C is not kept waiting for a 30 s backoff. */
+		if (!du_wait_ms(delay, du_wait_stop_level, &(int){ 1 }) || du_stop_level() > 0) {
 			rc = du_err_set(err, DU_ERR_INTERRUPTED, "webhook delivery interrupted after %d attempt%s",
 					attempt, attempt == 1 ? "" : "s");
 			goto out;
@@ -759,8 +684,8 @@ struct stream {
 	struct du_db *db;
 	int64_t session_id;
 	const char *bucket;
-	struct buf head;
-	struct buf b;
+	struct du_strbuf head;
+	struct du_strbuf b;
 	size_t off;
 	int state;          /* 0: head next, 1: keys, 2: done */
 	bool cursor, first;
@@ -771,14 +696,14 @@ static int stream_open(void *arg, int64_t *length, struct du_err *err)
 {
 	struct stream *s = arg;
 	if (s->cursor)
-		du_dbt_files_end(s->db);
+		du_db_trigger_files_end(s->db);
 	s->cursor = false;
 	s->state = 0;
 	s->first = true;
-	s->b.len = 0;
+	du_strbuf_reset(&s->b);
 	s->off = 0;
 	*length = -1;
-	int rc = du_dbt_files_begin(s->db, s->session_id, err);
+	int rc = du_db_trigger_files_begin(s->db, s->session_id, err);
 	if (rc == DU_OK)
 		s->cursor = true;
 	return rc;
@@ -789,7 +714,10 @@ static int stream_key(void *arg, const char *key)
 	struct stream *s = arg;
 	char prefix[160];
 	snprintf(prefix, sizeof(prefix), "s3://%s/", s->bucket);
-	if ((!s->first && buf_add(&s->b, ",", 1)) || buf_json_string(&s->b, prefix, key))
+	if (!s->first)
+		du_strbuf_addc(&s->b, ',');
+	add_json_string(&s->b, prefix, key);
+	if (s->b.oom)
 		return du_err_set(s->err, DU_ERR_NOMEM, "out of memory");
 	s->first = false;
 	return DU_OK;
@@ -802,26 +730,28 @@ static int stream_read(void *arg, char *out, size_t n, size_t *got, struct du_er
 	while (*got < n) {
 		if (s->off < s->b.len) {
 			size_t k = s->b.len - s->off < n - *got ? s->b.len - s->off : n - *got;
-			memcpy(out + *got, s->b.p + s->off, k);
+			memcpy(out + *got, s->b.buf + s->off, k);
 			s->off += k;
 			*got += k;
 			continue;
 		}
-		s->b.len = 0;
+		du_strbuf_reset(&s->b);
 		s->off = 0;
 		if (s->state == 0) {
-			if (buf_add(&s->b, s->head.p, s->head.len))
+			du_strbuf_add(&s->b, s->head.buf, s->head.len);
+			if (s->b.oom)
 				return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 			s->state = 1;
 		} else if (s->state == 1) {
 			int k = 0, rc;
 			s->err = err;
-			if ((rc = du_dbt_files_next(s->db, DU_TRIGGER_BATCH, stream_key, s, &k, err)))
+			if ((rc = du_db_trigger_files_next(s->db, DU_TRIGGER_BATCH, stream_key, s, &k, err)))
 				return rc;
 			if (k == 0) {
-				du_dbt_files_end(s->db);
+				du_db_trigger_files_end(s->db);
 				s->cursor = false;
-				if (buf_add(&s->b, "]}", 2))
+				du_strbuf_adds(&s->b, "]}");
+				if (s->b.oom)
 					return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 				s->state = 2;
 			}
@@ -836,7 +766,7 @@ static void stream_close(void *arg)
 {
 	struct stream *s = arg;
 	if (s->cursor)
-		du_dbt_files_end(s->db);
+		du_db_trigger_files_end(s->db);
 	s->cursor = false;
 }
 
@@ -860,7 +790,9 @@ static int body_init(struct body *b, struct du_db *db, const struct du_session *
 		return DU_OK;
 	}
 	b->st = (struct stream){ .db = db, .session_id = s->id, .bucket = s->bucket_name ? s->bucket_name : "" };
-	if (buf_add(&b->st.head, b->payload, strlen(b->payload) - 1) || buf_str(&b->st.head, ",\"files\":["))
+	du_strbuf_add(&b->st.head, b->payload, strlen(b->payload) - 1);
+	du_strbuf_adds(&b->st.head, ",\"files\":[");
+	if (b->st.head.oom)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	b->src = (struct du_trigger_source){ .open = stream_open, .read = stream_read, .close = stream_close,
 					     .arg = &b->st };
@@ -870,9 +802,9 @@ static int body_init(struct body *b, struct du_db *db, const struct du_session *
 static void body_release(struct body *b)
 {
 	if (b->st.cursor)
-		du_dbt_files_end(b->st.db);
-	free(b->st.head.p);
-	free(b->st.b.p);
+		du_db_trigger_files_end(b->st.db);
+	du_strbuf_release(&b->st.head);
+	du_strbuf_release(&b->st.b);
 	free(b->payload);
 }
 
@@ -888,7 +820,7 @@ static void record_attempt(void *arg, const struct du_trigger_attempt *a)
 	struct recorder *r = arg;
 	struct du_err e = { 0 };
 	/* Losing the audit row must not cost the delivery itself: warn once and go on. */
-	if (du_dbt_attempt_record(r->db, r->session_id, r->url, a, &e) && !r->warned) {
+	if (du_db_trigger_attempt(r->db, r->session_id, r->url, a, &e) && !r->warned) {
 		du_warn("cannot record the webhook attempt: %s", e.msg);
 		r->warned = true;
 	}
@@ -930,7 +862,7 @@ int du_trigger_dry_run(struct du_db *db, const struct du_config *cfg, int64_t se
 	size_t got;
 	int64_t len;
 	int rc = du_trigger_check_config(cfg, err);
-	if (rc || (rc = du_dbt_has_schema(db, &has_schema, err)))
+	if (rc || (rc = du_db_trigger_has_schema(db, &has_schema, err)))
 		return rc;
 	/* A dry run does not migrate: without du's tables there is no session to speak of. */
 	if (!has_schema)
@@ -964,31 +896,5 @@ out:
 	free(shown);
 	body_release(&b);
 	du_session_release(&s);
-	return rc;
-}
-
-int du_cmd_trigger(const struct du_config *cfg, struct du_trigger_result *res, struct du_err *err)
-{
-	struct du_db *db = NULL;
-	int rc = du_trigger_check_config(cfg, err);
-	if (rc)
-		return rc;
-	if (cfg->session_id <= 0) {
-		rc = du_err_set(err, DU_ERR_CONFIG, "no session id");
-		du_err_hint(err, "pass -s/--session-id");
-		return rc;
-	}
-	res->session_id = cfg->session_id;
-	if ((rc = du_db_open(&db, cfg, err)))
-		return rc;
-	if (cfg->dry_run) {
-		rc = du_trigger_dry_run(db, cfg, cfg->session_id, stdout, err);
-	} else if ((rc = du_db_migrate(db, err)) == DU_OK) {
-		rc = du_trigger_send(db, cfg, cfg->session_id, res, err);
-		if (rc == DU_OK)
-			du_info("session %" PRId64 " delivered: HTTP %ld after %d attempt%s", cfg->session_id,
-				res->http_status, res->attempts, res->attempts == 1 ? "" : "s");
-	}
-	du_db_close(db);
 	return rc;
 }

@@ -9,12 +9,13 @@
  *     du_cmd_retry(&cfg, &rr, &err);
  *
  * Each returns DU_OK when the command ran to its end (even if some files failed: the result says
- * so), DU_ERR_INTERRUPTED after SIGINT/SIGTERM, or another status with err filled.
+ * so), DU_ERR_INTERRUPTED after SIGINT/SIGTERM, or another status with err filled. None prints
+ * an error or knows an exit code: the tool (cli.c) reports err and maps the outcome.
  */
 #ifndef DU_COMMANDS_H
 #define DU_COMMANDS_H
 
-#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "du/config.h"
@@ -50,17 +51,39 @@ struct du_trigger_result {
 	int attempts;
 };
 
+/* du-verify's outcome when it ran to its end (DU_OK): whether the source may be deleted. */
+struct du_verify_result {
+	int64_t session_id;
+	int64_t files;        /* uploaded files of the session checked */
+	int64_t mismatches;   /* of those, not matching S3 or the local file */
+	int64_t unrecorded;   /* found by the session without a du row: in S3 before du, not verified */
+	bool intact;          /* no mismatch and nothing unrecorded: the source may be deleted */
+};
+
+/* du-master's run: the step that decides the exit code (the worst: interrupted, then the larger
+ * code; the retry's result replaces the upload's failed files). */
+struct du_master_result {
+	int64_t session_id;
+	int status;           /* that step's status; DU_OK when no step failed */
+	bool files_failed;    /* status is DU_OK and that step left files failed */
+};
+
 int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, struct du_err *err);
 int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struct du_err *err);
 int du_cmd_trigger(const struct du_config *cfg, struct du_trigger_result *res, struct du_err *err);
-/* du-master: upload, auto-retry, trigger; or a subcommand in cfg->args. Returns the exit code. */
-int du_cmd_master(const struct du_config *cfg, struct du_err *err);
+/*
+ * du-master: upload, auto-retry, trigger. A step that fails (not by an interruption) is handed to
+ * report(err, arg) at once, so its error shows between the steps' own output; the run goes on as
+ * documented and ends with a summary. Returns DU_OK: res says how the run ended.
+ */
+int du_cmd_master(const struct du_config *cfg, void (*report)(const struct du_err *err, void *arg), void *arg,
+		  struct du_master_result *res, struct du_err *err);
 
 /*
  * du-master status [SESSION]: without a session, the recent sessions; with one, its counts by
  * status, bytes, rates, ETA while it runs, and top errors. cfg->json prints JSON instead.
  * Read-only: safe while an upload of the session runs in another process. args/nargs are the
- * subcommand's own arguments (after "status"). Returns the exit code.
+ * subcommand's own arguments (after "status").
  */
 int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du_err *err);
 /*
@@ -68,18 +91,9 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
  * (HEAD only for keys the listing does not settle) and against the local file when it is still
  * there (size and mtime; md5 with cfg->deep). Records verify_status/verify_error/verified_at per
  * file and a verify_runs row, writes the manifest (cfg->manifest or du-manifest-SESSION, .csv and
- * .jsonl). Exit 0 when everything matches, 1 when anything does not, other codes for errors.
+ * .jsonl). DU_OK when it ran to its end: res->intact says whether everything matched.
  */
-int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_err *err);
-
-/*
- * Signals. The first SIGINT/SIGTERM asks commands to stop taking work and finish cleanly; the
- * second asks them to abort transfers in flight. Commands poll du_stop_level().
- */
-void du_signals_install(void);
-int du_stop_level(void);
-const volatile int *du_stop_flag(void);   /* non-zero after the first signal: du_scan_opts.stop */
-const volatile int *du_abort_flag(void);  /* non-zero after the second: du_s3_set_abort */
-void du_stop_reset(void);                 /* tests */
+int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_verify_result *res,
+		  struct du_err *err);
 
 #endif

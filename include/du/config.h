@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "du/dotenv.h"   /* the .env layer du_config_load applies; tests reach it from here */
 #include "du/err.h"
 
 /* Which tool parses: an option row lists the tools that accept its flag. */
@@ -246,24 +247,5 @@ bool du_config_option_doc(size_t i, int tool, struct du_option_doc *doc);
 /* The usage line after the tool's name ("[OPTION]...") and the one-line summary of --help. */
 const char *du_config_synopsis(int tool);
 const char *du_config_summary(int tool);
-
-/*
- * .env files (src/dotenv.c): KEY=VALUE lines, optional "export " prefix, '#' comments (whole
- * line, or after whitespace in an unquoted value), '...' literal and "..." (\n \t \" \\ \$)
- * quoting. Every variable not already set in the environment is setenv()'d, so that libraries
- * reading the environment later (credentials) see it too; variables already set win. The file
- * is parsed completely before anything is set. Errors say "FILE:LINE: ..." and never contain a
- * value. optional: a missing file is not an error (and sets nothing).
- */
-struct du_dotenv_var {
-	char *name;
-	int line;
-};
-struct du_dotenv {
-	struct du_dotenv_var *vars; /* the variables this call set, in file order */
-	size_t n;
-};
-int du_dotenv_apply(const char *path, bool optional, struct du_dotenv *set, struct du_err *err);
-void du_dotenv_release(struct du_dotenv *set);
 
 #endif

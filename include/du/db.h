@@ -10,7 +10,7 @@
  *      service file and ~/.pgpass;
  *   4. else du's private cluster: a PostgreSQL instance of the user's own, created on first use
  *      under $XDG_STATE_HOME/du/pg (or DU_PG_DIR), reachable only through a Unix socket in a
- *      0700 directory (see docs/DATABASE.md).
+ *      0700 directory (see du/pgcluster.h and docs/DATABASE.md).
  *
  * du_db_open() does not touch the schema: the tools call du_db_migrate(), which applies the
  * migrations embedded from sql/NNN_*.sql in one transaction under an advisory lock, so running it
@@ -140,13 +140,5 @@ int du_db_copy_end(struct du_db_copy *cp, struct du_err *err);
 void du_db_copy_abort(struct du_db_copy *cp);
 /* Rows passed to du_db_copy_row so far. */
 int64_t du_db_copy_rows(const struct du_db_copy *cp);
-
-/* The private cluster (src/pgcluster.c): make sure it exists and runs, and write a libpq
- * conninfo string for its database "du" into conninfo_out. Serialised across processes by a
- * lock file; announces itself in one info line. Used by du_db_open. */
-int du_pgcluster_ensure(char *conninfo_out, size_t n, struct du_err *err);
-/* Where the private cluster lives (DU_PG_DIR, else $XDG_STATE_HOME/du/pg, else
- * ~/.local/state/du/pg; for root without either, /var/lib/du/pg). */
-int du_pgcluster_dir(char *out, size_t n, struct du_err *err);
 
 #endif

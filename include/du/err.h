@@ -70,8 +70,6 @@ int du_err_sys(struct du_err *err, int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Set the hint line; keeps the rest. */
 void du_err_hint(struct du_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prepend "context: " to the message (for adding the file name at a higher level). */
-void du_err_prefix(struct du_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void du_err_clear(struct du_err *err);
 
 /* Map a status to the documented exit code. */

@@ -35,11 +35,9 @@ struct du_ini;
  * NULL). Unreadable or malformed files are DU_ERR_CONFIG.
  */
 int du_ini_load(struct du_ini **out, const char *path, bool *missing, struct du_err *err);
-/* An empty ini (what a missing file gives). */
-struct du_ini *du_ini_new_empty(void);
 void du_ini_free(struct du_ini *ini);
 
-/* The path given to du_ini_load ("" for an empty ini). Borrowed. */
+/* The path given to du_ini_load. Borrowed. */
 const char *du_ini_path(const struct du_ini *ini);
 /* Value of key in section, or NULL; *line (may be NULL) gets the line that set it. Borrowed. */
 const char *du_ini_get(const struct du_ini *ini, const char *section, const char *key, int *line);

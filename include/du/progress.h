@@ -47,7 +47,7 @@ struct du_file_event {
 	const char *key;
 	uint64_t size;
 	const char *outcome;   /* "uploaded", "skipped", "failed" */
-	const char *reason;    /* the decision's reason key (db_upload.h), or NULL */
+	const char *reason;    /* the decision's reason key (db_files.h), or NULL */
 	const char *error;     /* failed: why */
 	bool will_retry;       /* failed: du-retry may send it (not permanent) */
 	const char *checksum;  /* md5 hex, or NULL */
@@ -55,7 +55,7 @@ struct du_file_event {
 	double duration;       /* seconds since a worker took the file (0: not measured) */
 };
 void du_progress_file(struct du_progress *p, const struct du_file_event *ev);
-/* The words a person reads for a reason of the sync decision (db_upload.h's keys): "new",
+/* The words a person reads for a reason of the sync decision (db_files.h's keys): "new",
  * "missing in S3", "unchanged (checked)", ...; an unknown key as it is. */
 const char *du_progress_reason_label(const char *reason);
 /* Whether the lines of files that did not fail are wanted at all (-v, --log-file, JSON); a

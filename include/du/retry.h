@@ -29,6 +29,22 @@
  *     }
  *     du_governor_free(g);
  *
+ * The retry budget: two levels multiply, and this is where they are counted.
+ *
+ *   request level    the S3 client (s3.c) sends one request at most DU_RETRY_REQUEST_ATTEMPTS
+ *                    times (du_s3_opts.max_attempts, set from this constant), retrying only
+ *                    retryable failures with the backoff above;
+ *   file/part level  the upload pipeline calls the operation again, times_to_retry more times
+ *                    (config, default 3), when what the S3 client gave up on is still worth it.
+ *
+ * So one file (single PUT) or one part can be sent at most
+ * du_retry_max_sends(times_to_retry) = DU_RETRY_REQUEST_ATTEMPTS x (1 + times_to_retry) times in
+ * one run: 16 with the defaults. Outside that count: one more send of a request signed with the
+ * server's clock after RequestTimeTooSkewed (once per request), and one resend with Content-MD5
+ * after a send the server did not confirm the checksum of (once per file or part). du-retry runs
+ * start the count again, up to max_attempts runs per file. The webhook (trigger.c) has its own,
+ * time-bounded budget and the instance metadata client two tries per request.
+ *
  * Thread-safety: the delay and classification functions are pure; every du_governor_* call is
  * safe from any thread (one mutex, never held while sleeping). A throttle reported for a request
  * that was admitted before the latest rate cut does not cut again (the ticket tells), so a burst
@@ -41,6 +57,13 @@
 #include <stdint.h>
 
 #include "du/err.h"
+
+/* Sends of one S3 request before the S3 client gives up (see "The retry budget" above). */
+#define DU_RETRY_REQUEST_ATTEMPTS 4
+
+/* The most sends one file or part costs in a run that retries it times_to_retry times:
+ * DU_RETRY_REQUEST_ATTEMPTS x (1 + times_to_retry), e.g. 16 for times_to_retry = 3. */
+long du_retry_max_sends(long times_to_retry);
 
 /*
  * Delay before attempt+1 after attempt (1-based) failed. rnd returns uniformly distributed 64-bit

@@ -28,7 +28,7 @@
  * Every operation retries retryable failures (network errors, 408/429/5xx, SlowDown,
  * InternalError, ...) up to opts.max_attempts with exponential backoff and full jitter, honouring
  * Retry-After, and goes through the shared governor, which slows all workers down after
- * throttling. When it gives up, err has code (DU_ERR_S3_AUTH for refused credentials or access,
+ * throttling. The caller's own retries multiply these: retry.h, "The retry budget". When it gives up, err has code (DU_ERR_S3_AUTH for refused credentials or access,
  * DU_ERR_NOTFOUND for NoSuchKey/NoSuchUpload, DU_ERR_NET for transport failures, DU_ERR_PARSE
  * for malformed answers, DU_ERR_S3 otherwise), retryable (would a later run have a chance),
  * http_status, s3_code and request_id, and a message like
@@ -65,7 +65,7 @@ struct du_s3_opts {
 	long request_timeout;        /* seconds without any progress; 0: 60 */
 	long retry_base_ms;          /* 0: 100 */
 	long retry_cap_ms;           /* 0: 20000 */
-	int max_attempts;            /* per request; 0: 4 */
+	int max_attempts;            /* per request; 0: DU_RETRY_REQUEST_ATTEMPTS (4) */
 	const char *storage_class;   /* x-amz-storage-class, or NULL */
 	const char *sse;             /* "AES256", "aws:kms" or NULL */
 	const char *sse_kms_key_id;  /* with sse "aws:kms" */

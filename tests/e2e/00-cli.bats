@@ -1,18 +1,13 @@
 #!/usr/bin/env bats
 # Every tool: --help, --version, usage errors, configuration errors, database errors.
 
-setup_file() {
-	load helpers
-	du_e2e_start
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start; }
+
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	cd "$BATS_TEST_TMPDIR"
 	mkdir -p data
 }

@@ -1,20 +1,17 @@
 #!/usr/bin/env bats
 # du-upload end to end against PostgreSQL and s3rver: bytes, rows, counters, resume, skips.
 
+load helpers
+
 setup_file() {
-	load helpers
 	du_e2e_start s3rver
 	export TREE="$DU_E2E_TMP/tree"
 	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$TREE" --files 2000 --big $((13 * 1024 * 1024))
 }
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	du_env_s3rver
 	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB
 }
@@ -23,8 +20,6 @@ check() {
 	/usr/bin/python3 "$DU_TOP/tests/lib/check_upload.py" --root "$TREE" --prefix "$1" --bucket du-test \
 		--s3data "$DU_E2E_TMP/s3/s3data" --session "$2" ${3:-}
 }
-
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 
 @test "first run uploads every media file with true rows and counters" {
 	run du-upload -d "$TREE" -b du-test -p run1 -w 8 --progress=plain

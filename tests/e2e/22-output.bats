@@ -2,22 +2,13 @@
 # What a person sees: one line per file (-v), failures even with -q, JSON events per file counted
 # against the rows, the progress bar in a real terminal (tmux), NO_COLOR.
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start s3rver; }
 
-setup() {
-	load helpers
-	du_env_s3rver
-}
+teardown_file() { du_e2e_stop; }
 
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+setup() { du_env_s3rver; }
 
 # tree DIR N: N recordings, one unreadable (it fails with "permission denied").
 tree() {

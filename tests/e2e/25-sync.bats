@@ -3,24 +3,18 @@
 # which counts the PUTs: the listing says what exists, du's rows for the same endpoint say what was
 # sent, and a file listed with its size is hashed and compared before anything is skipped.
 
+load helpers
+load fault_helpers
+
 setup_file() {
-	load helpers
-	load fault_helpers
 	du_e2e_start s3rver
-	fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL"
+	du_fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL"
 	echo "$DU_FP_URL" >"$DU_E2E_TMP/fp.url"
 }
 
-teardown_file() {
-	load helpers
-	du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
-	du_kill_pidfile "$DU_E2E_TMP/s3b/s3rver.pid"
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
-	load fault_helpers
 	DU_FP_URL=$(cat "$DU_E2E_TMP/fp.url")
 	du_env_proxy
 	# s3rver does not echo x-amz-checksum-*: with auto, the first body of each run would go twice
@@ -28,13 +22,8 @@ setup() {
 	export DU_CHECKSUM_ALGORITHM=md5
 }
 
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
-
 # PUTs (single and parts) the proxy passed since the last fp_ctl zero.
 puts() { fp_py 'sum(v["ok"] for v in s["put_object"].values()) + sum(v["ok"] for v in s["upload_part"].values())'; }
-
-# The count of one reason in the last session's decision (0 when absent).
-reason() { sql "SELECT coalesce((decision->>'$1')::int, 0) FROM sync_sessions WHERE id = $(last_session)"; }
 
 # tree DIR: five recordings of one size, as fixed-length WAV files are.
 tree() {
@@ -280,31 +269,27 @@ up() { du-upload -d "$T" -b du-test -p "$P" --progress=none "$@"; }
 	[ "$status" -eq 0 ]
 	[ "$(reason changed)" -eq 1 ]
 	[[ "$output" == *"uploaded 1 of 1 files"* ]]
-	du_kill_pidfile "$DU_E2E_TMP/moto/moto.pid"
+	du_moto_stop "$DU_E2E_TMP/moto"
 }
 
 # A server whose listing is wrong in one way (tests/lib/bad_s3.py, the bucket names the way):
 # the table decides, nothing crashes, and no file is skipped on evidence that is not there.
 @test "bad listings: an entry without size, an ETag that is not hex: uploaded, never skipped unearned" {
 	local d=$BATS_TEST_TMPDIR/bad
-	mkdir -p "$d"
-	/usr/bin/python3 "$DU_TOP/tests/lib/bad_s3.py" --port-file "$d/port" --log "$d/req.log" --mode by-bucket \
-		>"$d/server.log" 2>&1 &
-	local pid=$!
-	for _ in $(seq 1 100); do [ -s "$d/port" ] && break; sleep 0.05; done
-	local url="http://127.0.0.1:$(cat "$d/port")"
+	du_bad_s3_start "$d" by-bucket
+	local url=$DU_BAD_S3_URL
 	T=$DU_E2E_TMP/t-bad
 	tree "$T"
 	for b in list-no-size list-etag-not-hex; do
 		run env AWS_ENDPOINT_URL_S3="$url" du-upload -d "$T" -b "$b" -p p --progress=none
-		[ "$status" -eq 0 ] || { echo "$output"; kill "$pid"; false; }
-		: >"$d/req.log"
+		[ "$status" -eq 0 ] || { echo "$output"; du_bad_s3_stop "$d"; false; }
+		: >"$d/requests.log"
 		run env AWS_ENDPOINT_URL_S3="$url" du-upload -d "$T" -b "$b" -p p --progress=none
 		echo "$b: $output"
-		[ "$status" -eq 0 ] || { kill "$pid"; false; }
-		[ "$(grep -c '^PUT ' "$d/req.log")" -eq 5 ] || { kill "$pid"; false; }
+		[ "$status" -eq 0 ] || { du_bad_s3_stop "$d"; false; }
+		[ "$(grep -c '^PUT ' "$d/requests.log")" -eq 5 ] || { du_bad_s3_stop "$d"; false; }
 	done
-	kill "$pid"
+	du_bad_s3_stop "$d"
 	# No size: not "the same size"; an ETag that is no md5 cannot be checked: by date, newer.
 	[ "$(sql "SELECT decision->>'changed' FROM sync_sessions s JOIN projects p ON p.id = s.project_id WHERE p.bucket_name = 'list-no-size' ORDER BY s.id DESC LIMIT 1")" -eq 5 ]
 	[ "$(sql "SELECT decision->>'unverifiable_newer' FROM sync_sessions s JOIN projects p ON p.id = s.project_id WHERE p.bucket_name = 'list-etag-not-hex' ORDER BY s.id DESC LIMIT 1")" -eq 5 ]

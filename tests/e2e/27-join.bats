@@ -4,24 +4,19 @@
 # keeps them apart; another prefix is another job; a joined run whose first run dies before its scan
 # ends does the job itself. PUTs are counted at tests/lib/faultproxy.py in front of s3rver.
 
+load helpers
+load fault_helpers
+
 setup_file() {
-	load helpers
-	load fault_helpers
 	du_e2e_start s3rver
-	fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 27
+	du_fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 27
 	export TREE=$DU_E2E_TMP/tree
 	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$TREE" --files 2000 --seed 27
 }
 
-teardown_file() {
-	load helpers
-	du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
-	load fault_helpers
 	du_env_proxy
 	fp_ctl clear >/dev/null
 	fp_ctl zero >/dev/null

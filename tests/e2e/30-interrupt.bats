@@ -1,21 +1,11 @@
 #!/usr/bin/env bats
 # Interrupt and resume; signatures verified by moto; a file that changes while it is uploaded.
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver moto
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start s3rver moto; }
 
-setup() {
-	load helpers
-}
-
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+teardown_file() { du_e2e_stop; }
 
 @test "SIGINT mid-run: exit 130, session interrupted; the next run finishes without re-sending recorded files" {
 	du_env_s3rver

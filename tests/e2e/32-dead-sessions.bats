@@ -3,23 +3,18 @@
 # another host is seen dead when its heartbeat stops, a reused PID does not keep a session alive,
 # and du-master status shows all that without writing.
 
+load helpers
+load fault_helpers
+
 setup_file() {
-	load helpers
 	du_e2e_start s3rver
 	export TREE=$DU_E2E_TMP/tree
 	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$TREE" --files 3000 --seed 32
 }
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
-setup() {
-	load helpers
-	load fault_helpers
-	du_env_s3rver
-}
+setup() { du_env_s3rver; }
 
 in_progress() { sql "SELECT count(*) FROM sync_sessions WHERE status = 'in_progress'"; }
 

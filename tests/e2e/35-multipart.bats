@@ -1,23 +1,16 @@
 #!/usr/bin/env bats
 # Multipart uploads across process death, against moto (ListParts, ListMultipartUploads, Abort).
 
-setup_file() {
-	load helpers
-	du_e2e_start moto
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start moto; }
+
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	du_env_moto
 	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB
 }
-
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 
 @test "kill -9 mid multipart: the next run continues the upload; stale uploads are listed and aborted" {
 	d="$BATS_TEST_TMPDIR/big"

@@ -9,28 +9,19 @@
 # checksums of multipart objects itself, and without the optional crc32c module computes "CRC32C" as
 # CRC32; s3rver ignores the headers. Only AWS (not reachable here) rejects a wrong CRC.
 
+load helpers
+load fault_helpers
+
 setup_file() {
-	load helpers
 	du_e2e_start s3rver
 	if [ -x "${DU_PY:-}" ] && "$DU_PY" -c 'import moto' 2>/dev/null; then
 		du_moto_start "$DU_E2E_TMP/moto"
 	fi
 }
 
-teardown_file() {
-	load helpers
-	load fault_helpers
-	[ -f "$DU_E2E_TMP/fp/fp.pid" ] && du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
-setup() {
-	load helpers
-	load fault_helpers
-	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB
-}
-
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+setup() { export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB; }
 
 @test "crc32c: single PUT and FULL_OBJECT multipart recorded, verify by HEAD, --deep recomputes" {
 	[ -n "${DU_MOTO_URL:-}" ] || skip "moto is not installed (image pyenv only)"
@@ -83,7 +74,7 @@ PY
 }
 
 @test "md5 mode: a part corrupted on the wire is refused (ETag check) and sent again" {
-	fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 37
+	du_fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 37
 	du_env_proxy
 	d="$BATS_TEST_TMPDIR/c"
 	mkdir -p "$d"

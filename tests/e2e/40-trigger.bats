@@ -1,31 +1,24 @@
 #!/usr/bin/env bats
 # du-trigger: the webhook payload, its signature, retries, the attempts record, dry run, bad input.
 
+load helpers
+load trigger_helpers
+
 SECRET=whsec_e2e_Sekret-314
 APIKEY=ak_e2e_Key-2718
 
 setup_file() {
-	load helpers
 	du_e2e_start
 	# The schema: du-trigger migrates before it looks the session up (and finds none).
 	run du-trigger -s 999999 -e http://127.0.0.1:9/x
 	[ "$status" -eq 3 ]
 }
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
-setup() {
-	load helpers
-	load trigger_helpers
-	unset DU_ENDPOINT_URL DU_ENDPOINT_API_KEY DU_ENDPOINT_SECRET
-}
+setup() { unset DU_ENDPOINT_URL DU_ENDPOINT_API_KEY DU_ENDPOINT_SECRET; }
 
-teardown() {
-	recv_stop
-}
+teardown() { recv_stop; }
 
 @test "the payload has exactly the documented fields and values" {
 	recv_start

@@ -5,25 +5,19 @@
 # uploads listing encoded without <EncodingType>; continuation tokens that are raw keys; aborts
 # that fail. Objects are checked by downloading them (botocore) and comparing bytes.
 
+load helpers
+load fault_helpers
+
 setup_file() {
-	load helpers
 	du_e2e_start
 	du_rgw_start "$DU_E2E_TMP/rgw"
-	load fault_helpers
-	fp_start "$DU_E2E_TMP/fp" "$DU_RGW_URL"
+	du_fp_start "$DU_E2E_TMP/fp" "$DU_RGW_URL"
 	printf '%s\n%s\n' "$DU_RGW_URL" "$DU_FP_URL" >"$DU_E2E_TMP/rgw.url"
 }
 
-teardown_file() {
-	load helpers
-	du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
-	du_rgw_stop "$DU_E2E_TMP/rgw"
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
-	load fault_helpers
 	DU_RGW_URL=$(sed -n 1p "$DU_E2E_TMP/rgw.url")
 	DU_FP_URL=$(sed -n 2p "$DU_E2E_TMP/rgw.url")
 	export AWS_ACCESS_KEY_ID=DURGWTESTACCESSKEY AWS_SECRET_ACCESS_KEY=durgwtestsecretkey0123456789abcdefghijk
@@ -32,8 +26,6 @@ setup() {
 }
 
 admin() { /usr/bin/python3 "$DU_TOP/tests/lib/s3_admin.py" "$AWS_ENDPOINT_URL_S3" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$@"; }
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
-reason() { sql "SELECT coalesce((decision->>'$1')::int, 0) FROM sync_sessions WHERE id = $(last_session)"; }
 
 # same_bytes FILE KEY: the object's bytes are the file's.
 same_bytes() {

@@ -1,22 +1,13 @@
 #!/usr/bin/env bats
 # du-retry: recovering failures, leaving permanent ones, listing them.
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start s3rver; }
 
-setup() {
-	load helpers
-	du_env_s3rver
-}
+teardown_file() { du_e2e_stop; }
 
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+setup() { du_env_s3rver; }
 
 @test "a file appended to during its upload fails 'changed during upload', then du-retry uploads it (and writes its metrics)" {
 	d="$BATS_TEST_TMPDIR/grow"

@@ -5,18 +5,13 @@
 # schema, and the Python tool's own Grafana queries (ROUND over double precision) work after du's
 # migrations.
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start s3rver; }
+
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	du_env_s3rver
 	export T=$DU_E2E_TMP/tree
 	mkdir -p "$T/site"

@@ -1,26 +1,16 @@
 #!/usr/bin/env bats
 # du-master: upload, retry and trigger in one process, the session id handed from step to step.
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver
-}
+load helpers
+load trigger_helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start s3rver; }
 
-setup() {
-	load helpers
-	load trigger_helpers
-	du_env_s3rver
-}
+teardown_file() { du_e2e_stop; }
 
-teardown() {
-	load trigger_helpers
-	recv_stop
-}
+setup() { du_env_s3rver; }
+
+teardown() { recv_stop; }
 
 @test "du-master uploads and triggers with its own session while another session starts concurrently" {
 	recv_start

@@ -2,22 +2,17 @@
 # Faults: kill -9 and resume, several workers on one session, a failing S3 (through tests/lib/faultproxy.py),
 # PostgreSQL restarting mid-run. Figures are printed as "# ..." lines (bats shows them with --tap / on fd 3).
 
+load helpers
+load fault_helpers
+
 setup_file() {
-	load helpers
-	load fault_helpers
 	du_e2e_start s3rver
-	fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 70 --log "$DU_E2E_TMP/fp/requests.log"
+	du_fp_start "$DU_E2E_TMP/fp" "$DU_S3RVER_URL" --seed 70 --log "$DU_E2E_TMP/fp/requests.log"
 }
 
-teardown_file() {
-	load helpers
-	du_kill_pidfile "$DU_E2E_TMP/fp/fp.pid"
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
-	load fault_helpers
 	du_env_proxy
 	fp_ctl clear >/dev/null
 	fp_ctl zero >/dev/null
@@ -26,8 +21,6 @@ setup() {
 	# (CRC32C, then Content-MD5; 20-upload.bats); these tests count what is sent.
 	export DU_CHECKSUM_ALGORITHM=md5
 }
-
-last_session() { sql "SELECT max(id) FROM sync_sessions"; }
 
 figure() { echo "# $*" >&3; }
 

@@ -3,11 +3,12 @@
 # query and every alert query runs (tests/lib/check_dashboard.py) and agrees with what the test put
 # on disk. Also the SQL views and the metrics file of a real upload.
 
+load helpers
+
 setup_file() {
 	# s3rver does not echo x-amz-checksum-*: with auto the run's first body would go twice (CRC32C,
 	# then Content-MD5; 20-upload.bats), one PUT more than files; these tests count requests.
 	export DU_CHECKSUM_ALGORITHM=md5
-	load helpers
 	du_e2e_start s3rver
 	du_env_s3rver
 	# Tree A: media files plus one nobody can read (a failure with an error for the failure panels).
@@ -31,15 +32,11 @@ setup_file() {
 }
 
 teardown_file() {
-	load helpers
 	rm -rf "$TREE_A" "$TREE_B" "$TREE_A.prom"
 	du_e2e_stop
 }
 
-setup() {
-	load helpers
-	du_env_s3rver
-}
+setup() { du_env_s3rver; }
 
 # What is on disk: media files (as du selects them) and their bytes, minus the unreadable one.
 media() {

@@ -2,18 +2,13 @@
 # du-master status and verify against PostgreSQL and s3rver: a finished and a running session; a
 # clean verify, objects deleted or overwritten behind du's back, local files changed or gone.
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver
-}
+load helpers
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+setup_file() { du_e2e_start s3rver; }
+
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	du_env_s3rver
 	cd "$BATS_TEST_TMPDIR"
 }

@@ -4,26 +4,22 @@
 # message (a key phrase), and that the database holds no false 'uploaded' row. Data-driven groups
 # run every case and then report each failing case by name.
 
+load helpers
+
 setup_file() {
-	load helpers
 	du_e2e_start s3rver
 	export TREE="$DU_E2E_TMP/tree"
 	mk_tree "$TREE" 4
 	export BAD="$DU_TOP/tests/bad"
-	export DU_PY_SYS=/usr/bin/python3
 	# The control: a good run works (and creates the schema the cases below count rows in).
 	du_env_s3rver
 	du-upload -d "$TREE" -b du-test -p control --progress=none >"$DU_E2E_TMP/control.out" 2>&1 ||
 		{ cat "$DU_E2E_TMP/control.out" >&2; return 1; }
 }
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	du_env_s3rver
 	unset AWS_CA_BUNDLE AWS_PROFILE DU_MAX_WORKERS DU_EXTENSIONS
 	FAILS=""
@@ -164,34 +160,22 @@ read_expect() {
 
 # ---- server answers -----------------------------------------------------------------------------
 
-# bad_s3_start MODE DIR: start tests/lib/bad_s3.py; sets BAD_S3_URL, BAD_S3_PID, BAD_S3_LOG.
+# bad_s3_start MODE DIR [ARGS...]: start tests/lib/bad_s3.py (du_bad_s3_start); sets BAD_S3_URL,
+# BAD_S3_DIR, BAD_S3_LOG.
 bad_s3_start() {
-	local mode=$1 dir=$2
-	mkdir -p "$dir"
-	rm -f "$dir/port"
-	BAD_S3_LOG="$dir/requests.log"
-	: >"$BAD_S3_LOG"
-	"$DU_PY_SYS" "$DU_TOP/tests/lib/bad_s3.py" --port-file "$dir/port" --log "$BAD_S3_LOG" --mode "$mode" \
-		${3:+--tls-cert "$3" --tls-key "$4"} >"$dir/server.log" 2>&1 &
-	BAD_S3_PID=$!
-	for _ in $(seq 1 100); do
-		[ -s "$dir/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$dir/port" ] || { cat "$dir/server.log" >&2; return 1; }
-	BAD_S3_URL="http://127.0.0.1:$(cat "$dir/port")"
+	BAD_S3_DIR=$2
+	BAD_S3_LOG="$2/requests.log"
+	du_bad_s3_start "$2" "$1" "${@:3}" || return 1
+	BAD_S3_URL=$DU_BAD_S3_URL
 }
 
 bad_s3_stop() {
-	[ -n "${BAD_S3_PID:-}" ] || return 0
-	kill "$BAD_S3_PID" 2>/dev/null
-	wait "$BAD_S3_PID" 2>/dev/null || true
-	BAD_S3_PID=""
+	[ -n "${BAD_S3_DIR:-}" ] || return 0
+	du_bad_s3_stop "$BAD_S3_DIR"
+	BAD_S3_DIR=""
 }
 
-teardown() {
-	bad_s3_stop
-}
+teardown() { bad_s3_stop; }
 
 # Every row marked uploaded under PREFIX names an object the server really stored in BUCKET.
 no_false_uploaded() {

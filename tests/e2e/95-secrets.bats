@@ -4,8 +4,11 @@
 # (the HMAC secret), or the command line of any process while du runs. And TLS: a self-signed
 # S3 endpoint is refused unless its CA is given with AWS_CA_BUNDLE.
 
+load helpers
+load fault_helpers
+load trigger_helpers
+
 setup_file() {
-	load helpers
 	du_e2e_start s3rver
 	export TREE="$DU_E2E_TMP/tree"
 	mk_tree "$TREE" 30
@@ -17,15 +20,9 @@ setup_file() {
 	printf '%s\n' "$S_AWS" "$S_TOKEN" "$S_DBPW" "$S_URLPW" "$S_API" "$S_HMAC" >"$SECRETS"
 }
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
-	load trigger_helpers
-	load fault_helpers
 	du_env_s3rver
 	unset AWS_CA_BUNDLE
 	export AWS_SECRET_ACCESS_KEY=$S_AWS AWS_SESSION_TOKEN=$S_TOKEN DB_PASSWORD=$S_DBPW
@@ -36,8 +33,8 @@ setup() {
 
 teardown() {
 	recv_stop
-	du_kill_pidfile "$BATS_TEST_TMPDIR/fp/fp.pid"
-	[ -z "${TLS_PID:-}" ] || { kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null || true; }
+	du_fp_stop "$BATS_TEST_TMPDIR/fp"
+	du_bad_s3_stop "$BATS_TEST_TMPDIR/tls"
 }
 
 # no_secret FILE...: none of the fake secrets in any of the files (names the file and secret).
@@ -78,7 +75,7 @@ sample_cmdlines() {
 
 	# du-upload, held at a known point while sampled: the fault proxy stalls its first PUT, so du
 	# is certainly running (blocked in that PUT) when one sweep reads every command line.
-	fp_start "$d/fp" "$DU_S3RVER_URL"
+	du_fp_start "$d/fp" "$DU_S3RVER_URL"
 	fp_ctl "set?next=stall&stall=4&methods=PUT" >/dev/null
 	AWS_ENDPOINT_URL_S3=$DU_FP_URL du-upload -d "$TREE" -b du-test -p secrets -w 1 --log-file "$d/upload.log" -v \
 		>"$d/upload.out" 2>"$d/upload.err" &
@@ -151,15 +148,9 @@ tls_start() {
 	mkdir -p "$d"
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.pem" -days 2 \
 		-subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+	du_bad_s3_start "$d" ok --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" || return 1
 	TLS_LOG="$d/requests.log"
-	/usr/bin/python3 "$DU_TOP/tests/lib/bad_s3.py" --port-file "$d/port" --log "$TLS_LOG" --mode ok \
-		--tls-cert "$d/cert.pem" --tls-key "$d/key.pem" >"$d/server.log" 2>&1 &
-	TLS_PID=$!
-	for _ in $(seq 1 100); do
-		[ -s "$d/port" ] && break
-		sleep 0.05
-	done
-	TLS_URL="https://127.0.0.1:$(cat "$d/port")"
+	TLS_URL=$DU_BAD_S3_URL
 	TLS_CERT="$d/cert.pem"
 }
 

@@ -2,20 +2,15 @@
 # What du ships with: man pages and bash completion generated from the option table (and not
 # drifting from it), make install, and the Debian package of make deb, whose own binaries upload.
 
+load helpers
+
 TOOLS="du-upload du-retry du-trigger du-master"
 
-setup_file() {
-	load helpers
-	du_e2e_start s3rver
-}
+setup_file() { du_e2e_start s3rver; }
 
-teardown_file() {
-	load helpers
-	du_e2e_stop
-}
+teardown_file() { du_e2e_stop; }
 
 setup() {
-	load helpers
 	cd "$BATS_TEST_TMPDIR"
 	GEN=$DU_BIN/../scripts
 	# make install and make deb rebuild (and point bin/ at) the flavour under test, not another.

@@ -1,24 +1,11 @@
-# Helpers of the fault tests (70-faults.bats); load after helpers.bash.
-#   fp_start DIR UPSTREAM [ARGS...]  start tests/lib/faultproxy.py in front of UPSTREAM; exports DU_FP_URL,
-#                                    writes DIR/fp.pid (stop it with du_kill_pidfile)
+# Helpers of the fault tests (70-faults.bats and the others that count requests at the proxy);
+# load after helpers.bash.
+#   (the proxy itself: du_fp_start DIR UPSTREAM [ARGS...] of tests/lib/servers.sh, exports DU_FP_URL)
 #   fp_ctl WHAT                      GET /__fault/WHAT (set?..., clear, zero, stats) and print the answer
 #   fp_py EXPR                       evaluate a Python expression over the proxy's stats (as `s`)
 #   du_env_proxy                     point du at the proxy (s3rver's keys)
-#   du_pg_restart DIR                stop PostgreSQL (immediate), then start it again on the same data
-#                                    directory, socket and port
+#   (du_pg_restart DIR [PAUSE] of tests/lib/servers.sh: PostgreSQL stopped and started again)
 #   wait_until SECONDS CMD...        poll CMD every 50 ms until it succeeds; 1 on timeout
-
-fp_start() {
-	local d=$1 up=$2
-	shift 2
-	mkdir -p "$d"
-	rm -f "$d/fp.port"
-	/usr/bin/python3 "$DU_TOP/tests/lib/faultproxy.py" --upstream "$up" --port-file "$d/fp.port" \
-		"$@" >"$d/fp.out" 2>&1 &
-	echo $! >"$d/fp.pid"
-	du_wait_file "$d/fp.port" $! "$d/fp.out" || return 1
-	export DU_FP_URL="http://127.0.0.1:$(cat "$d/fp.port")"
-}
 
 fp_ctl() {
 	curl -sS --fail-with-body "$DU_FP_URL/__fault/$1"
@@ -32,15 +19,6 @@ du_env_proxy() {
 	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
 	export AWS_ENDPOINT_URL_S3="$DU_FP_URL"
 	unset AWS_ENDPOINT_URL
-}
-
-du_pg_restart() {
-	local d=$1 pause=${2:-0}
-	du_pg_stop "$d"
-	sleep "$pause"
-	du_as_pg "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/pg.log" -w -t 60 \
-		-o "-k $d -c listen_addresses='' -p $PGPORT -c fsync=off -c full_page_writes=off -c max_connections=200" \
-		start >/dev/null || { cat "$d/pg.log" >&2; return 1; }
 }
 
 wait_until() {

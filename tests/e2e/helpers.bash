@@ -1,7 +1,17 @@
-# Shared by the bats files: servers per file (setup_file/teardown_file), stopped by PID.
-#   du_e2e_start [s3rver] [moto]   start PostgreSQL (always) and the named S3 servers
-#   du_e2e_stop                    stop them all
-#   du_env_s3rver                  point du at s3rver (env)
+# Shared by the bats files, which load it at their top (it is then in setup_file, every test and
+# teardown_file). Servers per file, started by tests/lib/servers.sh, stopped by PID:
+#
+#   load helpers
+#   setup_file() { du_e2e_start s3rver; }
+#   teardown_file() { du_e2e_stop; }
+#   setup() { du_env_s3rver; }
+#
+#   du_e2e_start [s3rver] [moto]   start PostgreSQL (always) and the named S3 servers under $DU_E2E_TMP
+#   du_e2e_stop                    stop every server started under $DU_E2E_TMP (fault proxy, RGW, a
+#                                  second s3rver, ...), then remove it
+#   du_env_s3rver, du_env_moto     point du at s3rver, moto (env)
+#   last_session                   the newest session's id
+#   reason WHY                     the count of one reason in the newest session's decision (0 if absent)
 #   mk_tree DIR N                  a small sensor tree
 DU_TOP=${DU_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 DU_BIN=${DU_BIN:-$DU_TOP/bin}
@@ -27,12 +37,17 @@ du_e2e_start() {
 }
 
 du_e2e_stop() {
+	local f
 	[ -n "${DU_E2E_TMP:-}" ] || return 0
 	du_pg_stop "$DU_E2E_TMP/pg"
-	du_kill_pidfile "$DU_E2E_TMP/s3/s3rver.pid"
-	du_kill_pidfile "$DU_E2E_TMP/moto/moto.pid"
+	[ ! -d "$DU_E2E_TMP/rgw" ] || du_rgw_stop "$DU_E2E_TMP/rgw"
+	for f in "$DU_E2E_TMP"/*/*.pid; do du_kill_pidfile "$f"; done
 	rm -rf "$DU_E2E_TMP"
 }
+
+last_session() { sql "SELECT max(id) FROM sync_sessions"; }
+
+reason() { sql "SELECT coalesce((decision->>'$1')::int, 0) FROM sync_sessions WHERE id = $(last_session)"; }
 
 du_env_s3rver() {
 	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1

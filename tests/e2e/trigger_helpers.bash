@@ -1,6 +1,6 @@
 # Helpers for 40-trigger.bats (load after helpers): a webhook receiver per test, sessions made with SQL.
 #
-#   recv_start [receiver.py options]   start tests/lib/receiver.py; exports RECV_URL, RECV_LOG, RECV_PIDFILE
+#   recv_start [receiver.py options]   start tests/lib/receiver.py; exports RECV_URL, RECV_LOG, RECV_DIR
 #   recv_stop                          stop it by PID (call from teardown: runs even when a test failed)
 #   recv_count                         how many requests it received
 #   recv_py 'EXPR'                     print EXPR evaluated with reqs = the recorded requests (list of dicts)
@@ -10,19 +10,15 @@
 
 recv_start() {
 	local d="$BATS_TEST_TMPDIR/recv"
-	mkdir -p "$d"
+	du_recv_start "$d" "$@" || return 1
+	RECV_DIR=$d
 	RECV_LOG="$d/requests.jsonl"
-	RECV_PIDFILE="$d/pid"
-	/usr/bin/python3 "$DU_TOP/tests/lib/receiver.py" --port-file "$d/port" --log "$RECV_LOG" \
-		"$@" >"$d/receiver.log" 2>&1 &
-	echo $! >"$RECV_PIDFILE"
-	du_wait_file "$d/port" $! "$d/receiver.log" || return 1
-	RECV_URL="http://127.0.0.1:$(cat "$d/port")/hooks/du"
-	export RECV_URL RECV_LOG RECV_PIDFILE
+	RECV_URL="$DU_RECV_URL/hooks/du"
+	export RECV_URL RECV_LOG RECV_DIR
 }
 
 recv_stop() {
-	[ -n "${RECV_PIDFILE:-}" ] && du_kill_pidfile "$RECV_PIDFILE"
+	[ -n "${RECV_DIR:-}" ] && du_recv_stop "$RECV_DIR"
 	return 0
 }
 

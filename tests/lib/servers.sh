@@ -3,12 +3,32 @@
 #
 #   du_pg_start DIR      PostgreSQL cluster in DIR, Unix socket only; exports DATABASE_URL, PGHOST, PGPORT, PGUSER
 #   du_pg_stop DIR       immediate stop, by the postmaster's PID
+#   du_pg_restart DIR [PAUSE]
+#                        du_pg_stop, PAUSE seconds, then start again on the same data, socket and port
 #   du_s3rver_start DIR  s3rver on 127.0.0.1:free port, buckets $DU_TEST_BUCKETS (default "du-test");
 #                        exports DU_S3RVER_URL, writes DIR/s3rver.pid
+#   du_s3rver_stop DIR
 #   du_moto_start DIR    moto with SigV4 checks on; exports DU_MOTO_URL, DU_MOTO_AK, DU_MOTO_SK
+#   du_moto_stop DIR
+#   du_rgw_start DIR     Ceph RADOS Gateway (below); exports DU_RGW_URL, DU_RGW_AK, DU_RGW_SK
+#   du_rgw_stop DIR
+#   du_fp_start DIR UPSTREAM [ARGS...]
+#                        tests/lib/faultproxy.py in front of UPSTREAM; exports DU_FP_URL
+#   du_fp_stop DIR
+#   du_recv_start DIR [ARGS...]
+#                        tests/lib/receiver.py (a webhook receiver) logging to DIR/requests.jsonl;
+#                        exports DU_RECV_URL (http://127.0.0.1:PORT, no path)
+#   du_recv_stop DIR
+#   du_bad_s3_start DIR MODE [--tls-cert C --tls-key K]
+#                        tests/lib/bad_s3.py answering as MODE says, logging to DIR/requests.log;
+#                        exports DU_BAD_S3_URL (https:// with a certificate)
+#   du_bad_s3_stop DIR
 #   du_kill_pidfile F    stop the process whose PID is in F (TERM, then KILL)
 #
-# Every server listens on 127.0.0.1 or a socket in a temporary directory and is stopped by PID.
+# Every server listens on 127.0.0.1 (a free port) or a socket in a temporary directory, keeps its
+# PID in DIR/NAME.pid and its output in DIR/NAME.log (s3rver.log, moto.log, fp.log, ...), is waited
+# for until it listens (its log shown if it dies first; the start function then returns 1) and is
+# stopped by PID. (tests/unit/imds_server.py is started by test_creds.c itself.)
 
 DU_TOP=${DU_TOP:-$(cd "$(dirname "${BASH_SOURCE:-$0}")/../.." 2>/dev/null && pwd)}
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
@@ -33,6 +53,13 @@ du_as_pg() {
 	fi
 }
 
+# du_pg_ctl_start DIR PORT: start the cluster of DIR/data on its socket in DIR and PORT.
+du_pg_ctl_start() {
+	du_as_pg "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/pg.log" -w -t 60 \
+		-o "-k $1 -c listen_addresses='' -p $2 -c fsync=off -c full_page_writes=off -c max_connections=200" \
+		start >/dev/null || { cat "$1/pg.log" >&2; return 1; }
+}
+
 du_pg_start() {
 	_d=$1
 	mkdir -p "$_d"
@@ -42,9 +69,7 @@ du_pg_start() {
 			{ cat "$_d/initdb.log" >&2; return 1; }
 	fi
 	_port=$(du_free_port)
-	du_as_pg "$PG_BIN/pg_ctl" -D "$_d/data" -l "$_d/pg.log" -w -t 60 \
-		-o "-k $_d -c listen_addresses='' -p $_port -c fsync=off -c full_page_writes=off -c max_connections=200" \
-		start >/dev/null || { cat "$_d/pg.log" >&2; return 1; }
+	du_pg_ctl_start "$_d" "$_port" || return 1
 	export PGHOST="$_d" PGPORT="$_port" PGUSER=postgres
 	psql -q -d postgres -c "CREATE DATABASE du_test" >/dev/null || return 1
 	export PGDATABASE=du_test
@@ -58,6 +83,12 @@ du_pg_stop() {
 	kill -QUIT "$_pid" 2>/dev/null || true
 	for _i in $(seq 1 50); do kill -0 "$_pid" 2>/dev/null || return 0; sleep 0.1; done
 	kill -KILL "$_pid" 2>/dev/null || true
+}
+
+du_pg_restart() {
+	du_pg_stop "$1"
+	sleep "${2:-0}"
+	du_pg_ctl_start "$1" "$PGPORT"
 }
 
 du_wait_port() {
@@ -98,6 +129,10 @@ du_s3rver_start() {
 	export DU_S3RVER_URL="http://127.0.0.1:$_port"
 }
 
+du_s3rver_stop() {
+	du_kill_pidfile "$1/s3rver.pid"
+}
+
 # moto exists only in this image's pyenv (no Debian package, no PyPI here): tests that use it skip,
 # saying so, where it is missing. RGW verifies signatures on every machine.
 du_moto_available() {
@@ -115,6 +150,64 @@ du_moto_start() {
 	DU_MOTO_AK=$(sed -n 1p "$_d/moto.keys")
 	DU_MOTO_SK=$(sed -n 2p "$_d/moto.keys")
 	export DU_MOTO_URL="http://127.0.0.1:$_port" DU_MOTO_AK DU_MOTO_SK
+}
+
+du_moto_stop() {
+	du_kill_pidfile "$1/moto.pid"
+}
+
+# du_portfile_start DIR NAME CMD...: run CMD --port-file DIR/NAME.port in the background (output in
+# DIR/NAME.log, PID in DIR/NAME.pid) and wait until it has written its port; sets DU_PORT.
+du_portfile_start() {
+	_d=$1; _n=$2
+	shift 2
+	mkdir -p "$_d"
+	rm -f "$_d/$_n.port"
+	"$@" --port-file "$_d/$_n.port" >"$_d/$_n.log" 2>&1 &
+	echo $! >"$_d/$_n.pid"
+	du_wait_file "$_d/$_n.port" $! "$_d/$_n.log" || return 1
+	DU_PORT=$(cat "$_d/$_n.port")
+}
+
+du_fp_start() {
+	_up=$2
+	_fd=$1
+	shift 2
+	du_portfile_start "$_fd" fp /usr/bin/python3 "$DU_TOP/tests/lib/faultproxy.py" --upstream "$_up" "$@" || return 1
+	export DU_FP_URL="http://127.0.0.1:$DU_PORT"
+}
+
+du_fp_stop() {
+	du_kill_pidfile "$1/fp.pid"
+}
+
+du_recv_start() {
+	_rd=$1
+	shift
+	du_portfile_start "$_rd" receiver /usr/bin/python3 "$DU_TOP/tests/lib/receiver.py" \
+		--log "$_rd/requests.jsonl" "$@" || return 1
+	export DU_RECV_URL="http://127.0.0.1:$DU_PORT"
+}
+
+du_recv_stop() {
+	du_kill_pidfile "$1/receiver.pid"
+}
+
+du_bad_s3_start() {
+	_bd=$1; _mode=$2
+	shift 2
+	mkdir -p "$_bd"
+	: >"$_bd/requests.log"
+	du_portfile_start "$_bd" bad_s3 /usr/bin/python3 "$DU_TOP/tests/lib/bad_s3.py" \
+		--log "$_bd/requests.log" --mode "$_mode" "$@" || return 1
+	case " $* " in
+	*" --tls-cert "*) export DU_BAD_S3_URL="https://127.0.0.1:$DU_PORT" ;;
+	*) export DU_BAD_S3_URL="http://127.0.0.1:$DU_PORT" ;;
+	esac
+}
+
+du_bad_s3_stop() {
+	du_kill_pidfile "$1/bad_s3.pid"
 }
 
 du_kill_pidfile() {

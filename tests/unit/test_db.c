@@ -25,7 +25,7 @@
 #include "du/db.h"
 #include "du/log.h"
 #include "../../src/db_internal.h"
-#include "../../src/db_upload.h"
+#include "../../src/db_files.h"
 
 struct fixture {
 	char dbname[64];
@@ -644,10 +644,44 @@ static int claim(struct du_db *db, int64_t sid, bool failed, int limit, int64_t 
 	struct du_err err = {0};
 	int n = -1;
 	memset(k, 0, sizeof(*k));
-	if (du_dbu_claim(db, sid, "w1", limit, 60, failed, 3, cursor, note_claim, k, &n, &err))
+	if (du_db_file_claim(db, sid, "w1", limit, 60, failed, 3, cursor, note_claim, k, &n, &err))
 		fail_msg("claim: %s", err.msg);
 	assert_int_equal(n, k->n);
 	return n;
+}
+
+/* du_db_run, the form of the upload's statements: several statements at once without parameters,
+ * bound ones with, and failures worded "database: <what>: ..." without touching the SQLSTATE. */
+static void test_run(void **state)
+{
+	struct fixture *f = *state;
+	struct du_db *db = open_migrated(f);
+	struct du_err err = {0};
+	assert_int_equal(du_db_run(db, &err, "two statements",
+				   "CREATE TEMP TABLE t (n int); INSERT INTO t VALUES (1), (2)", 0, NULL, NULL),
+			 DU_OK);
+	const char *p[] = { "40" };
+	PGresult *r = NULL;
+	assert_int_equal(du_db_run(db, &err, "sum", "SELECT sum(n) + $1::int FROM t", 1, p, &r), DU_OK);
+	assert_string_equal(du_db_get_str(r, 0, 0), "43");
+	PQclear(r);
+	assert_int_equal(du_db_run(db, &err, "null", "SELECT NULL::text", 0, NULL, &r), DU_OK);
+	assert_null(du_db_get_str(r, 0, 0));
+	PQclear(r);
+	/* du_db_exec keeps the SQLSTATE of its failure; du_db_run's failure leaves it alone. */
+	assert_int_equal(du_db_exec(db, &err, "SELECT nope FROM t", 0, NULL), DU_ERR_DB);
+	assert_string_equal(du_db_sqlstate(db), "42703");
+	r = NULL;
+	assert_int_equal(du_db_run(db, &err, "divide", "SELECT 1 / (n - n) FROM t", 0, NULL, &r), DU_ERR_DB);
+	assert_null(r);
+	assert_int_equal(err.code, DU_ERR_DB);
+	assert_true(!strncmp(err.msg, "database: divide: ERROR:", 24));
+	assert_non_null(strstr(err.msg, "division by zero"));
+	assert_null(strchr(err.msg, '\n'));
+	assert_string_equal(du_db_sqlstate(db), "42703");
+	/* Error paths pass no err: the failure is only returned. */
+	assert_int_equal(du_db_run(db, NULL, "again", "SELECT nope FROM t", 0, NULL, NULL), DU_ERR_DB);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM t"), 2);
 }
 
 /*
@@ -1114,6 +1148,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_bulk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_cursor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_configured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_pg_env, setup, teardown),

@@ -295,6 +295,17 @@ static void test_governor_abort(void **state)
 	du_governor_free(g);
 }
 
+/* The budget is stated, not changed: 4 sends a request, times (1 + times_to_retry). */
+static void test_max_sends(void **state)
+{
+	(void)state;
+	assert_int_equal(DU_RETRY_REQUEST_ATTEMPTS, 4);
+	assert_int_equal(du_retry_max_sends(0), 4);
+	assert_int_equal(du_retry_max_sends(3), 16);
+	assert_int_equal(du_retry_max_sends(100), 404);
+	assert_int_equal(du_retry_max_sends(-1), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_governor_throttle_and_recover),
 		cmocka_unit_test(test_governor_floor_and_abort),
 		cmocka_unit_test(test_governor_abort),
+		cmocka_unit_test(test_max_sends),
 	};
 	return cmocka_run_group_tests_name("retry", tests, NULL, NULL);
 }

@@ -12,9 +12,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "db_observ.h"
-#include "db_upload.h"
+#include "db_files.h"
+#include "db_multipart.h"
+#include "db_sessions.h"
+#include "db_status.h"
 #include "du/commands.h"
+#include "du/signals.h"
+#include "du/wait.h"
 #include "du/crypto.h"
 #include "du/db.h"
 #include "du/log.h"
@@ -213,7 +217,7 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	char prefix[1100];
 	int rc;
 
-	if ((rc = du_dbu_stage_begin(db, err)))
+	if ((rc = du_db_file_stage_begin(db, err)))
 		return rc;
 	/* List under "prefix/", never "prefix": C1 must not match C10/... */
 	snprintf(prefix, sizeof(prefix), "%s/", cfg->s3_prefix);
@@ -221,7 +225,7 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		return rc;
 	/* --trust-db: the rows are the listing's cache; nothing is listed (the summary says so). */
 	if (!cfg->trust_db) {
-		if ((rc = du_dbu_stage_copy(db, false, &g.cp, err)))
+		if ((rc = du_db_file_stage_copy(db, false, &g.cp, err)))
 			goto out;
 		rc = du_s3_list(conn, prefix, list_row, &g, err);
 		if (rc) {
@@ -255,12 +259,12 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 	 */
 	if (session_id && g.listed == 0 && has_schema) {
 		bool known = true;
-		if ((rc = du_dbu_prefix_known(db, project_id, session_id, prefix, &known, err)))
+		if ((rc = du_db_file_prefix_known(db, project_id, session_id, prefix, &known, err)))
 			goto out;
 		g.direct = !known;
 	}
 	snprintf(g.sid, sizeof(g.sid), "%" PRId64, session_id);
-	if ((rc = g.direct ? du_dbu_direct_copy(db, &g.cp, err) : du_dbu_stage_copy(db, true, &g.cp, err)))
+	if ((rc = g.direct ? du_db_file_direct_copy(db, &g.cp, err) : du_db_file_stage_copy(db, true, &g.cp, err)))
 		goto out;
 	rc = du_scan(&so, scan_row, &g, &st, err);
 	*warnings = st.warnings;
@@ -283,16 +287,16 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		snprintf(g.d.reasons, sizeof(g.d.reasons), "{\"new\": %" PRIu64 ", \"bad_key\": %" PRIu64 "}",
 			 g.d.found - g.d.bad_keys, g.d.bad_keys);
 		*d = g.d;
-		rc = du_dbu_scanned(db, session_id, d, err);
+		rc = du_db_session_scanned(db, session_id, d, err);
 	} else {
 		char ep[512];
 		struct du_decide_opts o = { .session_id = session_id, .project_id = project_id,
 					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg),
 					    .keep = session_id && du_progress_wants_files(prog) };
 		endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
-		rc = du_dbu_decide(db, &o, d, err);
+		rc = du_db_file_decide(db, &o, d, err);
 		if (!rc && o.keep)
-			rc = du_dbu_dry_list(db, skipped_line, prog, err);
+			rc = du_db_file_dry_list(db, skipped_line, prog, err);
 	}
 out:
 	du_s3_conn_free(conn);
@@ -320,7 +324,7 @@ static int stale_one(void *arg, const char *key, const char *upload_id, int64_t 
 	struct stale *st = arg;
 	int64_t file_id = 0;
 	char status[32], when[32] = "?";
-	int rc = du_dbu_mpu_owner(st->db, upload_id, &file_id, status, sizeof(status), st->err);
+	int rc = du_db_mpu_owner(st->db, upload_id, &file_id, status, sizeof(status), st->err);
 	if (rc)
 		return rc;
 	time_t t = (time_t)initiated;
@@ -453,7 +457,7 @@ static void summary(const struct du_config *cfg, struct du_db *db, const struct 
 		summary_of_scan(res, b1, b2, rate, el);
 	if (res->files_failed && db) {
 		du_info("failures by error:");
-		du_dbu_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
+		du_db_status_top_errors(db, res->session_id, 10, error_line, NULL, NULL);
 		du_info("retry them with: du-retry -s %" PRId64 "%s%s", res->session_id,
 			cfg->config_file ? " -c " : "", cfg->config_file ? cfg->config_file : "");
 	}
@@ -474,7 +478,7 @@ static int wait_for_scan(struct du_db *db, int64_t sid, bool *ended, struct du_e
 	for (;;) {
 		bool scanned = false;
 		char status[32];
-		int rc = du_dbu_session_state(db, sid, &scanned, status, sizeof(status), err);
+		int rc = du_db_session_state(db, sid, &scanned, status, sizeof(status), err);
 		if (rc || scanned)
 			return rc;
 		if (strcmp(status, "in_progress") != 0) {
@@ -491,8 +495,7 @@ static int wait_for_scan(struct du_db *db, int64_t sid, bool *ended, struct du_e
 			du_reap_dead_sessions(db);
 			next_reap = du_monotonic() + 2;
 		}
-		struct timespec ts = { 0, 200 * 1000000L };
-		nanosleep(&ts, NULL);
+		du_wait_ms(200, du_wait_stop_level, &(int){ 1 });   /* a stop is answered above */
 	}
 }
 
@@ -516,17 +519,17 @@ static int open_session(const struct du_config *cfg, struct du_db *db, int64_t p
 	*sid = cfg->join_session ? cfg->join_session : cfg->resume_session;
 	if (*sid) {
 		char status[32];
-		if ((rc = du_dbu_session_state(db, *sid, scanned, status, sizeof(status), err)))
+		if ((rc = du_db_session_state(db, *sid, scanned, status, sizeof(status), err)))
 			return rc;
-		if (!cfg->join_session && (rc = du_dbu_finish(db, *sid, "in_progress", NULL, err)))
+		if (!cfg->join_session && (rc = du_db_session_close(db, *sid, "in_progress", NULL, err)))
 			return rc;
 	} else {
 		struct du_job job = { project_id, ep, cfg->s3_prefix, cfg->local_directory };
 		struct du_live_session live = { 0 };
-		if ((rc = du_dbu_job_lock(db, &job, err)))
+		if ((rc = du_db_session_job_lock(db, &job, err)))
 			return rc;
 		if (!cfg->new_session)
-			rc = du_dbu_live_session(db, &self, du_dead_after_seconds(), du_proc_alive, &job, &live, err);
+			rc = du_db_session_live(db, &self, du_dead_after_seconds(), du_proc_alive, &job, &live, err);
 		if (!rc && live.id) {
 			*sid = live.id;
 			*joined = true;
@@ -538,13 +541,13 @@ static int open_session(const struct du_config *cfg, struct du_db *db, int64_t p
 				rc = du_db_session_create(db, project_id, cfg, json, sid, err);
 			free(json);
 			if (!rc)
-				rc = du_dbu_session_endpoint(db, *sid, ep, err);
+				rc = du_db_session_endpoint(db, *sid, ep, err);
 		}
 		/* The run that scans is seen alive from its first moment (a joiner once it works). */
 		if (!rc && !*joined)
-			rc = du_dbu_worker_begin(db, *sid, &self, err);
+			rc = du_db_session_worker_begin(db, *sid, &self, err);
 		struct du_err e2 = { 0 };
-		int urc = du_dbu_job_unlock(db, &job, &e2);
+		int urc = du_db_session_job_unlock(db, &job, &e2);
 		if (rc || (rc = urc)) {
 			if (!err->code)
 				*err = e2;
@@ -563,7 +566,7 @@ static int open_session(const struct du_config *cfg, struct du_db *db, int64_t p
 		*scanned = !ended;
 	}
 	if (!ended)
-		return du_dbu_worker_begin(db, *sid, &self, err);
+		return du_db_session_worker_begin(db, *sid, &self, err);
 	if (cfg->join_session)
 		return du_err_set(err, DU_ERR_NOTFOUND, "session %" PRId64 " ended before its files were registered",
 				  *sid);
@@ -604,7 +607,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		goto out;
 	if (cfg->dry_run) {
 		/* Nothing is written: no migration, no session, temporary tables only. */
-		if ((rc = du_dbu_has_schema(db, &has_schema, err)))
+		if ((rc = du_db_session_has_schema(db, &has_schema, err)))
 			goto out;
 	} else {
 		if ((rc = du_db_migrate(db, err)) ||
@@ -612,7 +615,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 			goto out;
 		du_reap_dead_sessions(db);
 	}
-	if (has_schema && cfg->dry_run && (rc = du_dbu_project_find(db, cfg->bucket_name, &project_id, err)))
+	if (has_schema && cfg->dry_run && (rc = du_db_session_project(db, cfg->bucket_name, &project_id, err)))
 		goto out;
 	if (cfg->stale_uploads) {
 		/* Maintenance: no session, no scan. */
@@ -655,7 +658,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	if (cfg->dry_run) {
 		char b1[32], b2[32];
 		char why[512], b3[32];
-		du_dbu_dry_list(db, dry_line, NULL, err);
+		du_db_file_dry_list(db, dry_line, NULL, err);
 		du_fmt_bytes(d.bytes_to_upload, b1, sizeof(b1));
 		du_fmt_bytes(d.bytes_to_check, b3, sizeof(b3));
 		du_fmt_bytes(d.bytes_found - d.bytes_to_upload - d.bytes_to_check, b2, sizeof(b2));
@@ -669,7 +672,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	}
 	if (scanned || joined) {
 		int64_t open_rows = 0;
-		if (du_dbu_open_rows(db, sid, &open_rows, NULL) == DU_OK)
+		if (du_db_file_open_rows(db, sid, &open_rows, NULL) == DU_OK)
 			res->files_to_upload = (uint64_t)open_rows;
 	}
 	du_progress_checks(prog, res->files_to_check);
@@ -695,25 +698,25 @@ finish:
 		const char *st = final_status(rc, res->files_failed);
 		int64_t open_rows = 0;
 		/* A worker leaves the session open while others still hold files: the last one closes it. */
-		if (rc == DU_OK && du_dbu_open_rows(db, sid, &open_rows, &e2) == DU_OK && open_rows > 0)
+		if (rc == DU_OK && du_db_file_open_rows(db, sid, &open_rows, &e2) == DU_OK && open_rows > 0)
 			st = NULL;
-		if (du_dbu_finish(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
+		if (du_db_session_close(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
 			rc = e2.code;
 			*err = e2;
 		}
 		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
 		du_heartbeat_stop(hb);
 		hb = NULL;
-		du_dbu_worker_end(db, sid, du_worker_id(), NULL);
+		du_db_session_worker_end(db, sid, du_worker_id(), NULL);
 		/* As the row says it: the last worker's "completed" counts every worker's failures. */
 		bool sc;
 		if (st && rc == DU_OK)
-			du_dbu_session_state(db, sid, &sc, res->status, sizeof(res->status), &e2);
+			du_db_session_state(db, sid, &sc, res->status, sizeof(res->status), &e2);
 		/* Whoever died while we ran (another joiner, an earlier run) is seen now, not next time. */
 		du_reap_dead_sessions(db);
 		/* The decision as the checks settled it, for the summary. */
 		if (res->reasons[0])
-			du_dbo_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
+			du_db_status_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */
