@@ -34,7 +34,7 @@ ifneq ($(WERROR)$(CI),)
 WARN        += -Werror
 endif
 DU_CFLAGS   := $(WARN) -D_GNU_SOURCE -DDU_VERSION='"$(VERSION)"' \
-               -Iinclude $(PKG_CFLAGS) -pthread -MMD -MP
+               -Iinclude -Isrc $(PKG_CFLAGS) -pthread -MMD -MP
 DU_LDFLAGS  := -pthread
 ifdef SANITIZE
 DU_CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -44,7 +44,7 @@ else
 OUT         := build/std
 endif
 
-LIB_SRC     := $(sort $(wildcard src/*.c))
+LIB_SRC     := $(sort $(wildcard src/*/*.c))
 LIB_OBJ     := $(LIB_SRC:%.c=$(OUT)/%.o) $(OUT)/gen/migrations.o
 TOOLS       := du-upload du-retry du-trigger du-master
 TOOL_BIN    := $(TOOLS:%=$(OUT)/bin/%)

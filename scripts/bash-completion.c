@@ -14,7 +14,7 @@
 static const int tools[] = { DU_TOOL_UPLOAD, DU_TOOL_RETRY, DU_TOOL_TRIGGER, DU_TOOL_MASTER };
 #define NTOOLS (sizeof(tools) / sizeof(tools[0]))
 
-/* src/cmd_master.c's commands (du_config_synopsis says "[COMMAND]"). */
+/* src/cmd/cmd_master.c's commands (du_config_synopsis says "[COMMAND]"). */
 static const char *const master_commands = "status verify";
 
 static void opts_function(FILE *out)
@@ -164,7 +164,7 @@ int main(void)
 {
 	FILE *out = stdout;
 	fputs("# bash completion for du-upload, du-retry, du-trigger and du-master -*- shell-script -*-\n"
-	      "# Generated from the option table in src/config.c by scripts/bash-completion.c (make docs);\n"
+	      "# Generated from the option table in src/config/config.c by scripts/bash-completion.c (make docs);\n"
 	      "# do not edit by hand. Installed as .../bash-completion/completions/<tool>.\n\n",
 	      out);
 	opts_function(out);

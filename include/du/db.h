@@ -35,8 +35,8 @@
  *     du_db_close(db);
  *
  * Every error is DU_ERR_DB (exit 4) unless stated otherwise; messages never carry a password.
- * Parameters are always bound, never spliced into SQL. PGresult never leaves src/db*.c; other
- * library files that need their own SQL use src/db_internal.h.
+ * Parameters are always bound, never spliced into SQL. PGresult never leaves src/db/; other
+ * library files that need their own SQL use src/db/db_internal.h.
  */
 #ifndef DU_DB_H
 #define DU_DB_H

@@ -1,5 +1,5 @@
 /*
- * dotenv.h: the .env layer of the configuration (src/dotenv.c), applied by du_config_load.
+ * dotenv.h: the .env layer of the configuration (src/config/dotenv.c), applied by du_config_load.
  *
  *     struct du_dotenv set = {0};
  *     if (du_dotenv_apply(".env", true, &set, &err))

@@ -1,5 +1,5 @@
 /*
- * pgcluster.h: du's private PostgreSQL cluster (src/pgcluster.c), for users who configured no
+ * pgcluster.h: du's private PostgreSQL cluster (src/db/pgcluster.c), for users who configured no
  * database: a server of the user's own under $XDG_STATE_HOME/du/pg (or DU_PG_DIR), reachable only
  * through a Unix socket in a 0700 directory (docs/DATABASE.md). du_db_open uses it when neither
  * a URL, nor DB_* settings, nor libpq's PG* environment name a database:

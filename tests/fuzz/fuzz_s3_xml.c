@@ -10,7 +10,7 @@
  *   - parsing the same bytes again into the reused page gives the same result;
  *   - the helpers (url decoding, time, unquote) never read or write outside their string.
  */
-#include "../../src/s3_internal.h"
+#include "s3/s3_internal.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

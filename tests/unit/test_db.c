@@ -24,8 +24,8 @@
 
 #include "du/db.h"
 #include "du/log.h"
-#include "../../src/db_internal.h"
-#include "../../src/db_files.h"
+#include "db/db_internal.h"
+#include "db/db_files.h"
 
 struct fixture {
 	char dbname[64];

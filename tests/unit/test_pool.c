@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/pool.h"
+#include "engine/pool.h"
 
 struct tjob {
 	struct du_pool_job node;    /* first */

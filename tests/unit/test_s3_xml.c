@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/s3_internal.h"
+#include "s3/s3_internal.h"
 
 struct seen {
 	int n;

@@ -1,0 +1,345 @@
+/*
+ * The upload run: the feeder (claims rows, queues them as jobs) and the stop watch. See pipeline.h
+ * for who owns what, pool.h for the queue, file_job.c for the job of one whole file, put.c,
+ * multipart.c and writer.c for the rest.
+ */
+#include "engine/pipeline_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db_files.h"
+#include "db/db_multipart.h"
+#include "db/db_sessions.h"
+#include "du/checksum.h"
+#include "du/commands.h"
+#include "du/filemap.h"
+#include "du/signals.h"
+#include "du/crypto.h"
+#include "du/log.h"
+#include "du/metrics.h"
+#include "du/retry.h"
+#include "du/wait.h"
+
+#define CLAIM_BATCH_MIN 32
+#define STOP_GRACE_S 30
+void du_run_fatal(struct run *r, const struct du_err *e)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->fatal) {
+		r->fatal = e->code ? e->code : DU_ERR_INTERNAL;
+		r->fatal_err = *e;
+	}
+	pthread_cond_broadcast(&r->cv_md5);
+	pthread_mutex_unlock(&r->mu);
+	du_pool_stop(&r->jobs);
+}
+
+static uint64_t xrand(void *arg)
+{
+	uint64_t *s = arg;
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static bool stop_run(void *r)
+{
+	return du_run_stopping(r);
+}
+
+bool du_run_stopping(struct run *r)
+{
+	return du_stop_level() > 0 || __atomic_load_n(&r->fatal, __ATOMIC_RELAXED);
+}
+
+void du_run_backoff(struct worker *w, int attempt, const struct du_err *e)
+{
+	long ms = du_retry_delay_ms(attempt, w->r->cfg->retry_base_ms, w->r->cfg->retry_cap_ms, 0, xrand, &w->rnd);
+	(void)e;
+	du_wait_ms(ms, stop_run, w->r);
+}
+
+int du_run_alg(struct run *r)
+{
+	return __atomic_load_n(&r->ck_alg, __ATOMIC_RELAXED);
+}
+
+static void ck_init(struct run *r)
+{
+	int a = r->cfg->checksum_algorithm;
+	r->ck_auto = a == DU_CK_AUTO;
+	r->ck_alg = r->ck_auto ? DU_CK_CRC32C : a;
+	if (a == DU_CK_NONE)
+		du_warn("checksum_algorithm=none: objects are sent without any checksum; nothing checks "
+			"that S3 stored what was read");
+}
+
+/*
+ * The server's answer did not echo the checksum sent with alg: it did not verify it. With auto,
+ * the rest of the run sends Content-MD5 (returns true: the caller sends this body again with it);
+ * an algorithm the user chose stays, with a warning.
+ */
+bool du_run_ck_not_echoed(struct run *r, int alg, const char *key)
+{
+	int want = alg;
+	if (r->ck_auto && alg == DU_CK_CRC32C) {
+		__atomic_compare_exchange_n(&r->ck_alg, &want, DU_CK_MD5, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
+			du_warn("the server did not confirm the %s checksum of '%s': it does not verify "
+				"x-amz-checksum-*; sending Content-MD5 for the rest of this run", du_cksum_name(alg), key);
+		return true;
+	}
+	if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
+		du_warn("the server did not confirm the %s checksum of '%s': it does not verify "
+			"x-amz-checksum-*, so nothing checked the objects' contents (checksum_algorithm=md5 "
+			"would)", du_cksum_name(alg), key);
+	return false;
+}
+
+static void run_job(void *worker, struct du_pool_job *node)
+{
+	struct job *j = (struct job *)node;
+	if (j->part)
+		du_multipart_part(worker, j->f, j->part);
+	else
+		du_file_job(worker, j->f);
+	free(j);
+}
+
+/* ---- feeder ---------------------------------------------------------------------------------- */
+
+static int enqueue_claimed(void *arg, const struct du_claimed *c)
+{
+	struct run *r = arg;
+	struct ufile *f = calloc(1, sizeof(*f));
+	struct job *j = calloc(1, sizeof(*j));
+	if (!f || !j || !(f->path = strdup(c->local_path)) || !(f->key = strdup(c->s3_key))) {
+		du_ufile_free(f);
+		free(j);
+		return DU_ERR_NOMEM;
+	}
+	f->id = c->id;
+	f->size = c->size;
+	f->mtime_ns = c->mtime_ns;
+	f->check_part_size = c->part_size;
+	snprintf(f->row_reason, sizeof(f->row_reason), "%s", c->reason ? c->reason : "");
+	if ((c->check_etag && !(f->check_etag = strdup(c->check_etag))) ||
+	    (c->check_md5 && !(f->check_md5 = strdup(c->check_md5)))) {
+		du_ufile_free(f);
+		free(j);
+		return DU_ERR_NOMEM;
+	}
+	j->f = f;
+	du_pool_push(&r->jobs, &j->node, true);
+	return DU_OK;
+}
+
+static int feed(struct run *r, struct du_err *err)
+{
+	int workers = (int)r->cfg->max_workers;
+	int batch = workers * 4 > CLAIM_BATCH_MIN ? workers * 4 : CLAIM_BATCH_MIN;
+	double deadline = 0;
+	long delay = 200;
+	int64_t cursor = 0;
+	for (;;) {
+		if (!du_pool_wait_room(&r->jobs, batch, stop_run, r))
+			return DU_OK;
+		int n = 0;
+		int rc = du_db_file_claim(r->db, r->po->session_id, du_worker_id(), batch, du_lease_seconds(),
+				      r->po->retry_mode, r->po->max_attempts, &cursor, enqueue_claimed, r, &n, err);
+		if (rc) {
+			if (du_run_db_heal(r->db, &deadline, &delay, "claiming files"))
+				continue;
+			return rc;
+		}
+		deadline = 0;
+		delay = 200;
+		if (n > 0)
+			continue;
+		/* Nothing after the cursor: once more from the start, for rows released or failed again. */
+		if (cursor > 0) {
+			cursor = 0;
+			continue;
+		}
+		/* du-retry takes failed rows only: none left to claim is the end of its round. */
+		if (r->po->retry_mode)
+			return DU_OK;
+		/*
+		 * Nothing to claim. Rows other workers hold may still come back (their lease expires
+		 * when they die): wait for them, so the session ends only when its last file is done.
+		 */
+		int64_t others = 0;
+		if (du_db_file_others_open(r->db, r->po->session_id, du_worker_id(), &others, err))
+			return DU_OK;
+		if (others == 0)
+			return DU_OK;
+		du_wait_ms(1000, stop_run, r);
+	}
+}
+
+/* Wake sleeping waiters now and then so a signal is noticed promptly. */
+static void *stop_watch(void *arg)
+{
+	struct run *r = arg;
+	double abort_at = 0;
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&r->mu);
+		if (!r->workers_done)
+			pthread_cond_timedwait(&r->cv_watch, &r->mu, &ts);
+		/* Until the last transfer has ended: a signal then still gets its bounded grace. */
+		bool done = r->workers_done;
+		pthread_cond_broadcast(&r->cv_md5);
+		pthread_mutex_unlock(&r->mu);
+		du_pool_wake(&r->jobs);
+		if (du_stop_level() == 1 && !abort_at)
+			abort_at = du_monotonic() + STOP_GRACE_S;
+		/* In-flight transfers get a bounded grace, then are aborted as if signalled twice. */
+		if (abort_at && du_monotonic() > abort_at)
+			du_s3_abort_all(r->s3);
+		if (du_stop_level() >= 2)
+			du_s3_abort_all(r->s3);
+		if (done)
+			return NULL;
+	}
+}
+
+static bool run_init(struct run *r)
+{
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->wmu, NULL);
+	pthread_mutex_init(&r->mmu, NULL);
+	pthread_cond_init(&r->cv_md5, NULL);
+	pthread_cond_init(&r->cv_watch, NULL);
+	pthread_cond_init(&r->wcv, NULL);
+	int nbufs = r->cfg->max_workers < PART_BUFS_MAX ? (int)r->cfg->max_workers : PART_BUFS_MAX;
+	for (int i = 0; i < nbufs; i++)
+		r->buf_free[r->nfree++] = i;
+	r->nbufs = nbufs;
+	return du_pool_init(&r->jobs, (int)r->cfg->max_workers);
+}
+
+static void run_release(struct run *r)
+{
+	du_pool_release(&r->jobs);
+	free(r->out);
+	du_db_close(r->wdb);
+	du_db_close(r->mdb);
+	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->wmu);
+	pthread_mutex_destroy(&r->mmu);
+	pthread_cond_destroy(&r->cv_md5);
+	pthread_cond_destroy(&r->cv_watch);
+	for (int i = 0; i < PART_BUFS_MAX; i++)
+		free(r->bufs[i].p);
+	pthread_cond_destroy(&r->wcv);
+}
+
+/* Each worker its own S3 connection, then its thread. */
+static int start_workers(struct run *r, struct worker *ws, int nw, struct du_err *err)
+{
+	int rc;
+	for (int i = 0; i < nw; i++) {
+		ws[i].r = r;
+		ws[i].rnd = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(i + 1) * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)time(NULL);
+		if ((rc = du_s3_conn_new(r->s3, &ws[i].conn, err)))
+			return rc;
+		if (!du_pool_start(&r->jobs, run_job, &ws[i])) {
+			du_s3_conn_free(ws[i].conn);
+			ws[i].conn = NULL;
+			return du_err_set(err, DU_ERR_INTERNAL, "cannot start worker threads");
+		}
+	}
+	return DU_OK;
+}
+
+/* Feeding is over: let the workers finish, give back the rows of jobs nobody took. */
+static void end_workers(struct run *r)
+{
+	du_pool_close(&r->jobs);
+	du_pool_join(&r->jobs);
+	pthread_mutex_lock(&r->mu);
+	r->workers_done = true;
+	pthread_cond_signal(&r->cv_watch);
+	pthread_mutex_unlock(&r->mu);
+	/* Jobs nobody took (no worker started, or a fatal error): give their rows back. */
+	for (struct du_pool_job *n = du_pool_drain(&r->jobs), *next; n; n = next) {
+		struct job *j = (struct job *)n;
+		next = n->next;
+		if (j->part == 0) {
+			struct worker w0 = { .r = r };
+			du_run_release(&w0, j->f);
+			du_ufile_free(j->f);
+		}
+		free(j);
+	}
+}
+
+int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
+		    const struct du_pipeline_opts *po, struct du_pipeline_stats *st, struct du_err *err)
+{
+	struct run r = { .cfg = cfg, .po = po, .s3 = s3, .db = db, .prog = prog };
+	ck_init(&r);
+	int nw = (int)cfg->max_workers, rc;
+	struct worker *ws = calloc(nw, sizeof(*ws));
+	pthread_t watch;
+	bool watch_started = false;
+
+	if (!run_init(&r) || !ws) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = du_db_open(&r.wdb, cfg, err)) || (rc = du_db_open(&r.mdb, cfg, err)))
+		goto out;
+	/* This process works on the session: its row, whose heartbeat the writer renews with the leases. */
+	struct du_worker self;
+	du_worker_self(&self);
+	if ((rc = du_db_session_worker_begin(db, po->session_id, &self, err)))
+		goto out;
+	if ((rc = du_writer_start(&r, err)))
+		goto out;
+	if ((rc = start_workers(&r, ws, nw, err)) == DU_OK) {
+		watch_started = pthread_create(&watch, NULL, stop_watch, &r) == 0;
+		rc = feed(&r, err);
+		if (rc)
+			du_run_fatal(&r, err);
+	}
+	end_workers(&r);
+	if (watch_started)
+		pthread_join(watch, NULL);
+	du_writer_stop(&r);
+	if (!rc && r.fatal) {
+		rc = r.fatal;
+		*err = r.fatal_err;
+	}
+	if (!rc && du_stop_level() > 0)
+		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+	du_db_session_worker_end(db, po->session_id, du_worker_id(), NULL);
+out:
+	for (int i = 0; i < nw && ws; i++) {
+		du_s3_conn_free(ws[i].conn);
+		free(ws[i].own.p);
+	}
+	free(ws);
+	run_release(&r);
+	if (st)
+		*st = r.st;
+	return rc;
+}
