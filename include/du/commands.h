@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "du/config.h"
 #include "du/err.h"
@@ -71,6 +72,18 @@ struct du_master_result {
 int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, struct du_err *err);
 int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struct du_err *err);
 int du_cmd_trigger(const struct du_config *cfg, struct du_trigger_result *res, struct du_err *err);
+/* du-trigger's two steps for an open database (src/cmd/cmd_trigger.c; the unit tests call them):
+ * the body is the session's payload, its keys streamed from a cursor when list_files is on. */
+struct du_db;
+/* Load the session, POST its payload with retries, record every attempt. Does not look at
+ * cfg->dry_run (see du_trigger_dry_run). Returns DU_OK when an attempt got a 2xx. */
+int du_trigger_send(struct du_db *db, const struct du_config *cfg, int64_t session_id,
+		    struct du_trigger_result *res, struct du_err *err);
+
+/* Write the request that du_trigger_send would make to out (method, URL, headers with secrets
+ * as "***", body), send nothing and write nothing to the database. */
+int du_trigger_dry_run(struct du_db *db, const struct du_config *cfg, int64_t session_id, FILE *out,
+		       struct du_err *err);
 /*
  * du-master: upload, auto-retry, trigger. A step that fails (not by an interruption) is handed to
  * report(err, arg) at once, so its error shows between the steps' own output; the run goes on as

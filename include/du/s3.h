@@ -83,6 +83,14 @@ struct du_s3_conn;
 int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_provider *cp,
 	      struct du_err *err);
 void du_s3_free(struct du_s3 *s3);
+/*
+ * What a command does first: resolve credentials and region, create the client and check that
+ * the bucket is reachable with them (HeadBucket), before any file is touched. On success the
+ * caller owns *cp and *s3 and gives both back with du_s3_close.
+ */
+int du_s3_open(const struct du_config *cfg, struct du_creds_provider **cp, struct du_s3 **s3,
+	       struct du_err *err);
+void du_s3_close(struct du_creds_provider *cp, struct du_s3 *s3);
 /* While *flag is non-zero (the tools set it on the second Ctrl-C), transfers in flight abort,
  * backoff and governor sleeps end, and new requests fail with DU_ERR_INTERRUPTED.
  * flag must outlive s3. */

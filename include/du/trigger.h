@@ -1,9 +1,10 @@
 /*
  * trigger.h: tell an external system that a session is done, by an HTTP POST (the webhook).
  *
- * du_cmd_trigger() (commands.h) is the body of du-trigger; du-master calls du_trigger_send() with
- * the session id the upload step handed over. Both load the session from the database, build the
- * JSON payload, and POST it to cfg->endpoint_url with retries:
+ * du_cmd_trigger() (commands.h, src/cmd/cmd_trigger.c) is the body of du-trigger; du-master calls
+ * it with the session id the upload step handed over. It loads the session from the database,
+ * builds the JSON payload, and POSTs it to cfg->endpoint_url with retries, through the sender
+ * below (du_trigger_post), which knows no database:
  *
  *     struct du_trigger_result res = {0};
  *     if (du_trigger_send(db, &cfg, up.session_id, &res, &err))
@@ -49,20 +50,11 @@
 #include "du/config.h"
 #include "du/db.h"
 #include "du/err.h"
+#include "du/strbuf.h"
 
 #define DU_TRIGGER_SIG_LEN 72           /* "sha256=" + 64 hex + NUL */
 #define DU_TRIGGER_EXCERPT 200          /* bytes of the answer kept per attempt */
 #define DU_TRIGGER_BATCH 1000           /* keys fetched from the cursor at a time */
-
-/* Load the session, POST its payload with retries, record every attempt. Does not look at
- * cfg->dry_run (see du_trigger_dry_run). Returns DU_OK when an attempt got a 2xx. */
-int du_trigger_send(struct du_db *db, const struct du_config *cfg, int64_t session_id,
-		    struct du_trigger_result *res, struct du_err *err);
-
-/* Write the request that du_trigger_send would make to out (method, URL, headers with secrets
- * as "***", body), send nothing and write nothing to the database. */
-int du_trigger_dry_run(struct du_db *db, const struct du_config *cfg, int64_t session_id, FILE *out,
-		       struct du_err *err);
 
 /* Check the settings du-trigger needs before anything runs: an http(s) URL with a host, a header
  * name that is an HTTP token, an API key without line breaks. DU_ERR_CONFIG otherwise. */
@@ -77,6 +69,8 @@ char *du_trigger_payload(const struct du_session *s);
 void du_trigger_signature(const char *secret, const char *timestamp, const void *body, size_t len,
 			  char out[DU_TRIGGER_SIG_LEN]);
 
+/* Append prefix and s to b as one JSON string ("s3://bucket/" and a key: one element of "files"). */
+void du_trigger_add_json_string(struct du_strbuf *b, const char *prefix, const char *s);
 /* The one element of "files" for key: a quoted JSON string "s3://bucket/key", malloc'd. */
 char *du_trigger_file_json(const char *bucket, const char *key);
 
@@ -93,7 +87,7 @@ char **du_trigger_headers(const struct du_config *cfg, int64_t session_id, const
 			  const char *signature, bool chunked, bool redact);
 void du_trigger_headers_free(char **h);
 
-/* --- The sender, without a database (du_trigger_send wraps it) ---------------------------- */
+/* --- The sender, without a database (du_trigger_send, commands.h, wraps it) ---------------------------- */
 
 /* One attempt, as recorded in trigger_attempts. */
 struct du_trigger_attempt {

@@ -3,7 +3,7 @@
 
 #include "cmd/cmd_session.h"
 #include "du/signals.h"
-#include "engine/pipeline.h"
+#include "engine/liveness.h"
 
 int du_cmd_session_open(struct du_cmd_session *cs, const struct du_config *cfg, int64_t sid, int flags,
 			struct du_err *err)
@@ -25,7 +25,7 @@ int du_cmd_session_s3(struct du_cmd_session *cs, const struct du_config *cfg, in
 	if ((flags & DU_CMD_SESSION_ROW_BUCKET) && !cs->cfg.bucket_name && cs->sess.bucket_name &&
 	    !(cs->cfg.bucket_name = strdup(cs->sess.bucket_name)))
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	if ((rc = du_pipeline_s3_open(&cs->cfg, &cs->cp, &cs->s3, err)))
+	if ((rc = du_s3_open(&cs->cfg, &cs->cp, &cs->s3, err)))
 		return rc;
 	du_s3_set_abort(cs->s3, du_abort_flag());
 	return DU_OK;
@@ -33,7 +33,7 @@ int du_cmd_session_s3(struct du_cmd_session *cs, const struct du_config *cfg, in
 
 void du_cmd_session_close(struct du_cmd_session *cs)
 {
-	du_pipeline_s3_close(cs->cp, cs->s3);
+	du_s3_close(cs->cp, cs->s3);
 	if (cs->have_cfg)
 		du_config_release(&cs->cfg);
 	du_session_release(&cs->sess);

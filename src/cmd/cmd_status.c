@@ -16,7 +16,7 @@
 #include "db/db_files.h"
 #include "db/db_sessions.h"
 #include "db/db_status.h"
-#include "engine/pipeline.h"
+#include "engine/liveness.h"
 #include "du/commands.h"
 #include "du/db.h"
 #include "du/config.h"

@@ -26,41 +26,8 @@
 #include "du/progress.h"
 #include "du/s3.h"
 #include "du/scan.h"
+#include "engine/liveness.h"
 #include "engine/pipeline.h"
-
-int du_pipeline_s3_open(const struct du_config *cfg, struct du_creds_provider **cp, struct du_s3 **s3,
-			struct du_err *err)
-{
-	struct du_s3_opts o;
-	struct du_s3_conn *conn = NULL;
-	int rc;
-
-	*cp = NULL;
-	*s3 = NULL;
-	if ((rc = du_creds_provider_new(cp, cfg->aws_profile, cfg->aws_profile_explicit, err)))
-		return rc;
-	du_s3_opts_from_config(&o, cfg);
-	if ((rc = du_s3_new(s3, &o, *cp, err)))
-		goto fail;
-	if ((rc = du_s3_conn_new(*s3, &conn, err)))
-		goto fail;
-	rc = du_s3_head_bucket(conn, err);
-	du_s3_conn_free(conn);
-	if (rc)
-		goto fail;
-	return DU_OK;
-fail:
-	du_pipeline_s3_close(*cp, *s3);
-	*cp = NULL;
-	*s3 = NULL;
-	return rc;
-}
-
-void du_pipeline_s3_close(struct du_creds_provider *cp, struct du_s3 *s3)
-{
-	du_s3_free(s3);
-	du_creds_provider_free(cp);
-}
 
 /* ---- registration: listing and scan stream into COPY ---------------------------------------- */
 
@@ -619,7 +586,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		goto out;
 	if (cfg->stale_uploads) {
 		/* Maintenance: no session, no scan. */
-		if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)) == DU_OK)
+		if ((rc = du_s3_open(cfg, &cp, &s3, err)) == DU_OK)
 			rc = stale_uploads(cfg, db, s3, err);
 		goto out;
 	}
@@ -635,7 +602,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		du_info("session %" PRId64 ": '%s' to s3://%s/%s/", sid, cfg->local_directory, cfg->bucket_name,
 			cfg->s3_prefix);
 
-	if ((rc = du_pipeline_s3_open(cfg, &cp, &s3, err)))
+	if ((rc = du_s3_open(cfg, &cp, &s3, err)))
 		goto finish;
 	du_s3_set_abort(s3, du_abort_flag());
 	struct du_err merr = { 0 };
@@ -726,7 +693,7 @@ out:
 	du_heartbeat_stop(hb);
 	du_metrics_stop(res->status[0] ? res->status : "failed");
 	du_progress_free(prog);
-	du_pipeline_s3_close(cp, s3);
+	du_s3_close(cp, s3);
 	du_db_close(db);
 	return rc;
 }

@@ -37,7 +37,6 @@
 #include "du/log.h"
 #include "du/s3.h"
 #include "du/signals.h"
-#include "engine/pipeline.h"
 
 struct verify {
 	const struct du_config *cfg;

@@ -4,7 +4,7 @@
  * then send it in one PUT (put.c) or start its multipart upload (multipart.c); the outcome goes to
  * the writer (writer.c) and to the progress display. Runs on a pool worker (pool.h).
  */
-#include "engine/pipeline_internal.h"
+#include "engine/engine.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * completes it. A part's bytes are the file's mapped pages, or a shared part buffer: see
  * struct run's bufs, under run.mu with cv_md5.
  */
-#include "engine/pipeline_internal.h"
+#include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>

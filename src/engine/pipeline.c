@@ -1,9 +1,8 @@
 /*
- * The upload run: the feeder (claims rows, queues them as jobs) and the stop watch. See pipeline.h
- * for who owns what, pool.h for the queue, file_job.c for the job of one whole file, put.c,
- * multipart.c and writer.c for the rest.
+ * pipeline.c: the upload run: the feeder (claims rows, queues them as jobs), the stop watch and
+ * the run's checksum mode. See engine.h for who owns what and the other rooms of the engine.
  */
-#include "engine/pipeline_internal.h"
+#include "engine/engine.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
-/* A file sent in one PUT: see pipeline_internal.h. */
-#include "engine/pipeline_internal.h"
+/* put.c: a file sent in one PUT (see engine.h). */
+#include "engine/engine.h"
 
 #include <string.h>
 #include <sys/stat.h>

@@ -1,12 +1,64 @@
 /*
- * pipeline_internal.h (private): what the parts of the upload pipeline share. pipeline.c runs it
- * (feeder, stop watch); pool.c is the job queue and its workers; file_job.c is the job of one
- * whole file; put.c sends a file in one PUT; multipart.c sends one in parts; writer.c is the
- * database side (the writer thread, leases, heartbeat, this process as a worker). Threads: see
- * pipeline.h and pool.h.
+ * engine.h (private): the upload engine's rooms and what they share. Commands call the engine
+ * through pipeline.h (du_pipeline_run) and read liveness through liveness.h; only src/engine/
+ * includes this file.
+ *
+ *   pipeline.c   the run: the feeder, the stop watch, the checksum mode of the run
+ *   pool.c       the job queue and the worker threads (pool.h; knows no files, S3 or database)
+ *   file_job.c   the job of one whole file: open, read, check against S3, hand on, finish
+ *   put.c        a file sent in one PUT
+ *   multipart.c  a file sent in parts: start or resume, the part-buffer pool, each part, Complete
+ *   writer.c     the writer thread (outcomes, leases) and the reconnect of a lost connection
+ *   liveness.c   this process as a worker, the heartbeat outside a run, reaping dead sessions
+ *
+ * Threads, by name:
+ *   feeder       the caller's thread, inside du_pipeline_run. Claims rows of the session in
+ *                batches (FOR UPDATE SKIP LOCKED, under a lease) on the caller's connection
+ *                (run.db) and pushes each as a whole job; waits for room in the queue. Nothing
+ *                else uses run.db during the run.
+ *   worker × N   max_workers threads (pool.c). Each owns its struct worker: one S3 connection
+ *                (worker.conn) and one read buffer (worker.own). Runs whole jobs and part jobs.
+ *   writer       one thread (writer.c) owning run.wdb: takes the queued outcomes (run.out) every
+ *                256 rows or 200 ms and flushes them in one statement; renews this process's
+ *                leases and heartbeat every lease/3. Every outcome of a claimed row
+ *                (uploaded, failed, given back pending) is written by it; the feeder's claim
+ *                is the only other status change during a run.
+ *   stop watch   one thread (pipeline.c): every 100 ms wakes every waiter (cv_md5, the pool) so
+ *                a signal is seen; after the first Ctrl-C aborts transfers still running 30 s
+ *                later, after the second at once (du_s3_abort_all); ends when the workers have.
+ *   heartbeat    liveness.c, outside du_pipeline_run only (the scan of a big tree): its own
+ *                connection, renews the heartbeat every lease/3. Never runs beside the writer.
+ *
+ * Who owns a job and its file (struct job, struct ufile):
+ *   - built by the feeder from a claimed row; queued, it belongs to the pool (pool.h);
+ *   - popped, it belongs to that worker, which frees the struct job when its function returns;
+ *   - a whole job's ufile: the worker that runs it. A single PUT ends in du_run_finish and the
+ *     worker frees the ufile. A multipart file is shared from du_multipart_queue on by its part
+ *     jobs: its per-part arrays are written each at its own index, parts_left and md5_parts are
+ *     atomics, failed and ferr are written under run.mu; the part that takes parts_left to 0
+ *     completes the upload, finishes the file and frees it;
+ *   - an outcome (struct du_outcome) is copied into run.out by du_writer_emit: the writer owns
+ *     the copy; the worker keeps nothing;
+ *   - jobs nobody ran (stop, fatal error) come back from du_pool_drain to the feeder's thread,
+ *     which gives their rows back (pending) and frees them.
+ *
+ * Locks, and what runs under each (none is held while another is taken, but the log mutex):
+ *   pool.mu   (pool.h) the queue, its counts and flags; nothing else, no I/O.
+ *   run.mu    the run's fatal error, workers_done, the part-buffer pool (bufs, buf_free, nfree)
+ *             and each multipart file's failed/ferr; cv_md5 wakes parts waiting for a buffer (or a
+ *             failure), cv_watch the stop watch. No I/O.
+ *   run.wmu   the outcome queue (out, nout, capout) and wstop; wcv wakes the writer. The flush
+ *             itself runs outside it.
+ *   run.mmu   run.mdb, the multipart bookkeeping connection: a worker records an upload id or a
+ *             finished part synchronously under it (reconnecting if need be), so a part is
+ *             recorded before it counts as done. Database I/O runs under this lock, and only here.
+ *   log       (log.c) innermost: any thread may log under any of the above.
+ * Lock-free: the run's counters (run.st), ck_alg and ck_warned, run.fatal as read by
+ * du_run_stopping, the progress and metrics counters (atomics), and du_stop_level (a signal's
+ * level). The S3 client (struct du_s3, s3.h) is thread-safe; a du_s3_conn is one worker's.
  */
-#ifndef DU_PIPELINE_INTERNAL_H
-#define DU_PIPELINE_INTERNAL_H
+#ifndef DU_ENGINE_H
+#define DU_ENGINE_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -18,6 +70,7 @@
 #include "db/db_sessions.h"
 #include "du/checksum.h"
 #include "du/crypto.h"
+#include "engine/liveness.h"
 #include "engine/pipeline.h"
 #include "engine/pool.h"
 
@@ -176,7 +229,6 @@ void du_multipart_part(struct worker *w, struct ufile *f, int n);
 
 /* ---- writer.c ---- */
 
-int du_lease_seconds(void);
 /* The connection failed: reconnect with backoff until it works or the grace runs out. */
 bool du_run_db_heal(struct du_db *db, double *deadline, long *delay_ms, const char *what);
 /* Queue an outcome for the writer's next batch. */
