@@ -21,6 +21,7 @@
 
 #include "du/config.h"
 #include "du/err.h"
+#include "du/trigger.h" /* struct du_trigger_result */
 
 struct du_upload_result {
 	int64_t session_id;
@@ -44,12 +45,6 @@ struct du_retry_result {
 	uint64_t rounds;
 	uint64_t files_retried, files_recovered, files_still_failed;
 	char status[32];
-};
-
-struct du_trigger_result {
-	int64_t session_id;
-	long http_status;
-	int attempts;
 };
 
 /* du-verify's outcome when it ran to its end (DU_OK): whether the source may be deleted. */

@@ -33,6 +33,7 @@
 
 #include "du/dotenv.h"   /* the .env layer du_config_load applies; tests reach it from here */
 #include "du/err.h"
+#include "du/progress.h" /* enum du_progress_mode */
 
 /* Which tool parses: an option row lists the tools that accept its flag. */
 enum du_tool {
@@ -43,7 +44,6 @@ enum du_tool {
 };
 
 enum du_addressing { DU_ADDR_AUTO = 0, DU_ADDR_PATH, DU_ADDR_VIRTUAL };
-enum du_progress_mode { DU_PROGRESS_AUTO = 0, DU_PROGRESS_TTY, DU_PROGRESS_PLAIN, DU_PROGRESS_JSON, DU_PROGRESS_NONE };
 
 struct du_config {
 	/* Python tool's keys, same meaning and defaults. */

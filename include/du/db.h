@@ -84,6 +84,17 @@ int du_db_project_ensure(struct du_db *db, const char *bucket, const char *regio
 int du_db_session_create(struct du_db *db, int64_t project_id, const struct du_config *cfg,
 			 const char *config_json, int64_t *session_id, struct du_err *err);
 
+#define DU_TRIGGER_EXCERPT 200          /* bytes of the webhook's answer kept per attempt */
+
+/* One webhook attempt, a row of trigger_attempts (http/trigger.c sends, db_trigger.c records). */
+struct du_trigger_attempt {
+	double attempted_at;            /* seconds since the epoch */
+	long http_status;               /* 0 when nothing was answered */
+	long duration_ms;
+	char error[256];                /* "" on success */
+	char excerpt[DU_TRIGGER_EXCERPT + 1];  /* valid UTF-8, NUL-terminated */
+};
+
 /* A session row, joined with its project and its latest config_history entry. Strings are
  * malloc'd and owned by the struct (NULL when the column is NULL); du_session_release frees them. */
 struct du_session {

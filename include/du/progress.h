@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+enum du_progress_mode { DU_PROGRESS_AUTO = 0, DU_PROGRESS_TTY, DU_PROGRESS_PLAIN, DU_PROGRESS_JSON, DU_PROGRESS_NONE };
+
 struct du_progress;
 
 struct du_progress *du_progress_new(int mode, bool quiet);

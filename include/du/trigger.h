@@ -46,15 +46,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "du/commands.h"
 #include "du/config.h"
 #include "du/db.h"
 #include "du/err.h"
 #include "du/strbuf.h"
 
 #define DU_TRIGGER_SIG_LEN 72           /* "sha256=" + 64 hex + NUL */
-#define DU_TRIGGER_EXCERPT 200          /* bytes of the answer kept per attempt */
 #define DU_TRIGGER_BATCH 1000           /* keys fetched from the cursor at a time */
+
+/* What a delivery came to (du_cmd_trigger, du_trigger_send). */
+struct du_trigger_result {
+	int64_t session_id;
+	long http_status;
+	int attempts;
+};
 
 /* Check the settings du-trigger needs before anything runs: an http(s) URL with a host, a header
  * name that is an HTTP token, an API key without line breaks. DU_ERR_CONFIG otherwise. */
@@ -87,16 +92,9 @@ char **du_trigger_headers(const struct du_config *cfg, int64_t session_id, const
 			  const char *signature, bool chunked, bool redact);
 void du_trigger_headers_free(char **h);
 
-/* --- The sender, without a database (du_trigger_send, commands.h, wraps it) ---------------------------- */
+/* --- The sender, without a database (du_trigger_send, commands.h, wraps it) ---------------- */
 
-/* One attempt, as recorded in trigger_attempts. */
-struct du_trigger_attempt {
-	double attempted_at;            /* seconds since the epoch */
-	long http_status;               /* 0 when nothing was answered */
-	long duration_ms;
-	char error[256];                /* "" on success */
-	char excerpt[DU_TRIGGER_EXCERPT + 1];  /* valid UTF-8, NUL-terminated */
-};
+/* Each attempt is reported as a struct du_trigger_attempt (db.h: a row of trigger_attempts). */
 
 /*
  * Where the body comes from. open() starts (or, for a retry, restarts) it and says its length

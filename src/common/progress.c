@@ -9,7 +9,6 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "du/config.h"
 #include "du/log.h"
 
 struct du_progress {

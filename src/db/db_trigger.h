@@ -21,7 +21,6 @@
 
 #include "du/db.h"
 #include "du/err.h"
-#include "du/trigger.h"
 
 /* Does the database hold du's schema at all (a dry run does not migrate)? */
 int du_db_trigger_has_schema(struct du_db *db, bool *out, struct du_err *err);

@@ -20,7 +20,6 @@
 #include "db/db_multipart.h"
 #include "db/db_sessions.h"
 #include "du/checksum.h"
-#include "du/commands.h"
 #include "du/filemap.h"
 #include "du/signals.h"
 #include "du/crypto.h"

@@ -13,7 +13,6 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "du/commands.h"
 #include "du/signals.h"
 #include "du/log.h"
 #include "du/retry.h"
