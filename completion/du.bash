@@ -6,10 +6,10 @@
 _du_opts()
 {
 	case $1 in
-	du-upload) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --new-session --stale-uploads --checksum --size-only --trust-db --progress --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -c -q -v -h -V' ;;
-	du-retry) echo '--max-workers --times-to-retry --aws-profile --db-host --db-port --db-name --db-user --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --progress --session-id --max-attempts --delay --auto-retry --max-rounds --list --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -s -m -d -a -r -c -q -v -h -V' ;;
-	du-trigger) echo '--endpoint-url --db-host --db-port --db-name --db-user --retry-base-ms --retry-cap-ms --connect-timeout --dry-run --session-id --timeout --endpoint-api-key-header --list-files --config --env-file --log-file --log-level --quiet --verbose --dump-config --help --version -e -s -t -c -q -v -h -V' ;;
-	du-master) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --endpoint-url --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --new-session --checksum --size-only --trust-db --progress --max-attempts --delay --max-rounds --timeout --endpoint-api-key-header --skip-retry --skip-endpoint --json --deep --manifest --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -e -c -q -v -h -V' ;;
+	du-upload) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --ca-bundle --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --new-session --stale-uploads --checksum --size-only --trust-db --progress --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -c -q -v -h -V' ;;
+	du-retry) echo '--max-workers --times-to-retry --aws-profile --db-host --db-port --db-name --db-user --ca-bundle --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --progress --session-id --max-attempts --delay --auto-retry --max-rounds --list --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -s -m -d -a -r -c -q -v -h -V' ;;
+	du-trigger) echo '--endpoint-url --db-host --db-port --db-name --db-user --retry-base-ms --retry-cap-ms --connect-timeout --dry-run --session-id --timeout --endpoint-api-key-header --endpoint-ca-bundle --list-files --config --env-file --log-file --log-level --quiet --verbose --dump-config --help --version -e -s -t -c -q -v -h -V' ;;
+	du-master) echo '--local-directory --bucket-name --s3-prefix --max-workers --aws-region --times-to-retry --aws-profile --use-find --endpoint-url --db-host --db-port --db-name --db-user --s3-endpoint --addressing --multipart-threshold --multipart-chunk-size --storage-class --sse --sse-kms-key-id --ca-bundle --payload-signing --checksum-algorithm --retry-base-ms --retry-cap-ms --connect-timeout --request-timeout --extensions --exclude --follow-symlinks --dry-run --resume --join --new-session --checksum --size-only --trust-db --progress --max-attempts --delay --max-rounds --timeout --endpoint-api-key-header --endpoint-ca-bundle --skip-retry --skip-endpoint --json --deep --manifest --config --env-file --log-file --log-level --quiet --verbose --metrics-file --dump-config --help --version -d -b -p -w -e -c -q -v -h -V' ;;
 	esac
 }
 
@@ -38,6 +38,7 @@ _du_arg()
 	du-upload:--storage-class|du-master:--storage-class) echo 'text' ;;
 	du-upload:--sse|du-master:--sse) echo 'text' ;;
 	du-upload:--sse-kms-key-id|du-master:--sse-kms-key-id) echo 'text' ;;
+	du-upload:--ca-bundle|du-retry:--ca-bundle|du-master:--ca-bundle) echo 'file' ;;
 	du-upload:--payload-signing|du-retry:--payload-signing|du-master:--payload-signing) echo 'bool' ;;
 	du-upload:--checksum-algorithm|du-retry:--checksum-algorithm|du-master:--checksum-algorithm) echo 'words auto none md5 crc32 crc32c crc64nvme sha256' ;;
 	du-upload:--retry-base-ms|du-retry:--retry-base-ms|du-trigger:--retry-base-ms|du-master:--retry-base-ms) echo 'text' ;;
@@ -63,6 +64,7 @@ _du_arg()
 	du-retry:--max-rounds|du-retry:-r|du-master:--max-rounds) echo 'text' ;;
 	du-trigger:--timeout|du-trigger:-t|du-master:--timeout) echo 'text' ;;
 	du-trigger:--endpoint-api-key-header|du-master:--endpoint-api-key-header) echo 'text' ;;
+	du-trigger:--endpoint-ca-bundle|du-master:--endpoint-ca-bundle) echo 'file' ;;
 	du-master:--skip-retry) echo 'bool' ;;
 	du-master:--skip-endpoint) echo 'bool' ;;
 	du-master:--manifest) echo 'file' ;;

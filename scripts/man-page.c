@@ -47,8 +47,6 @@ static const struct {
 	{ "AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE", U | R | M,
 	  "other places for ~/.aws/credentials and ~/.aws/config" },
 	{ "AWS_EC2_METADATA_DISABLED", U | R | M, "true: never ask the instance metadata service" },
-	{ "AWS_CA_BUNDLE", U | R | M, "an extra CA file for S3 (TLS peers are always verified)" },
-	{ "DU_ENDPOINT_CA_BUNDLE", T | M, "CA file for an https webhook instead of the system's" },
 	{ "PGHOST, PGPORT, PGDATABASE, PGUSER, PGSERVICE, PGPASSFILE", ALL,
 	  "libpq's own variables (and ~/.pgpass) when no database_url or db_* setting is given" },
 	{ "DU_PG_DIR", ALL, "directory of the private PostgreSQL cluster used when no database is configured" },

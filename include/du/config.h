@@ -75,6 +75,7 @@ struct du_config {
 	char *storage_class;          /* optional */
 	char *sse;                    /* NULL, "AES256" or "aws:kms" */
 	char *sse_kms_key_id;         /* with sse=aws:kms */
+	char *ca_bundle;              /* PEM CA file for S3 (DU_CA_BUNDLE, AWS_CA_BUNDLE); NULL: system's */
 	bool payload_signing;         /* false: UNSIGNED-PAYLOAD + Content-MD5 */
 	int checksum_algorithm;       /* enum du_cksum_alg (checksum.h), auto */
 	long retry_base_ms;           /* 100 */
@@ -109,6 +110,7 @@ struct du_config {
 	char *endpoint_api_key;       /* secret, DU_ENDPOINT_API_KEY */
 	char *endpoint_api_key_header;/* "api_key" */
 	char *endpoint_secret;        /* secret, DU_ENDPOINT_SECRET: HMAC-SHA256 signing */
+	char *endpoint_ca_bundle;     /* PEM CA file for the webhook; NULL: the system's */
 	bool list_files;
 
 	/* du-master. */

@@ -69,11 +69,11 @@ struct du_s3_opts {
 	const char *storage_class;   /* x-amz-storage-class, or NULL */
 	const char *sse;             /* "AES256", "aws:kms" or NULL */
 	const char *sse_kms_key_id;  /* with sse "aws:kms" */
-	const char *ca_bundle;       /* PEM file (AWS_CA_BUNDLE) or NULL for the system store */
+	const char *ca_bundle;       /* PEM file (cfg ca_bundle) or NULL for the system store */
 	int list_page_size;          /* max-keys/-parts/-uploads a page; 0: 1000 (tests use small pages) */
 };
 
-/* Map the configuration (and AWS_CA_BUNDLE) to options. Strings stay owned by cfg. */
+/* Map the configuration to options. Strings stay owned by cfg. */
 int du_s3_opts_from_config(struct du_s3_opts *o, const struct du_config *cfg);
 
 struct du_s3;
@@ -91,6 +91,9 @@ void du_s3_free(struct du_s3 *s3);
 int du_s3_open(const struct du_config *cfg, struct du_creds_provider **cp, struct du_s3 **s3,
 	       struct du_err *err);
 void du_s3_close(struct du_creds_provider *cp, struct du_s3 *s3);
+/* The endpoint a session's rows and du's knowledge of a server are valid for: the configured one
+ * (without a trailing '/'), or AWS's endpoint of the region (*aws set). */
+void du_s3_endpoint_of(const struct du_config *cfg, char *buf, size_t n, bool *aws);
 /* While *flag is non-zero (the tools set it on the second Ctrl-C), transfers in flight abort,
  * backoff and governor sleeps end, and new requests fail with DU_ERR_INTERRUPTED.
  * flag must outlive s3. */

@@ -9,7 +9,8 @@
  *
  * An allocation failure is latched in oom: every later add is ignored, so a builder may check
  * once at the end. sb.buf is NULL until the first add; du_strbuf_str() is never NULL.
- * Not thread-safe: a buffer belongs to one thread at a time.
+ * Not thread-safe: a buffer belongs to one thread at a time. du_array_grow, below, is the
+ * same for arrays of any element.
  */
 #ifndef DU_STRBUF_H
 #define DU_STRBUF_H
@@ -38,5 +39,15 @@ void du_strbuf_reset(struct du_strbuf *sb);
 /* Hand over the string (never NULL unless oom, then freed and NULL); the buffer is empty after. */
 char *du_strbuf_detach(struct du_strbuf *sb);
 void du_strbuf_release(struct du_strbuf *sb);
+
+/*
+ * The one array growth (as git's ALLOC_GROW): room for need elements of elem bytes in the array
+ * *arrp points to, whose capacity is *cap; the capacity at least doubles. false when the
+ * allocation failed or would overflow: the array and *cap are then unchanged.
+ *
+ *     if (n == cap && !du_array_grow(&v, &cap, n + 1, sizeof(*v))) return DU_ERR_NOMEM;
+ *     v[n++] = x;
+ */
+bool du_array_grow(void *arrp, size_t *cap, size_t need, size_t elem);
 
 #endif

@@ -20,6 +20,7 @@
 #include "du/log.h"
 #include "du/metrics.h"
 #include "du/progress.h"
+#include "du/retry.h"
 #include "engine/pipeline.h"
 
 static int list_line(void *arg, const struct du_failed_row *r)
@@ -30,13 +31,16 @@ static int list_line(void *arg, const struct du_failed_row *r)
 	return 0;
 }
 
-/* delay × 2^(round-1), with jitter of up to a quarter either way; interruptible. */
+/*
+ * Before round+1: retry.h's backoff with delay as its base, full jitter up to delay × 2^round (on
+ * average delay × 2^(round-1), as the delay doubles each round); interruptible.
+ */
 static void wait_round(double delay, int round)
 {
-	double s = delay * pow(2, round - 1);
-	s *= 0.75 + 0.5 * ((double)rand() / RAND_MAX);
-	du_info("waiting %.1f s before round %d", s, round + 1);
-	du_wait_ms((long)ceil(s * 1000), du_wait_stop_level, &(int){ 1 });
+	long base = (long)ceil(delay * 1000);
+	long ms = du_retry_delay_ms(round + 1, base, base << (round < 20 ? round : 20), 0, NULL, NULL);
+	du_info("waiting %.1f s before round %d", ms / 1000.0, round + 1);
+	du_wait_ms(ms, du_wait_stop_level, &(int){ 1 });
 }
 
 /*

@@ -144,22 +144,6 @@ static int scan_threads(void)
 	return n > 2 ? (int)n - 1 : 1;
 }
 
-/*
- * The endpoint a session's rows are valid for: the configured one (without a trailing '/'), or
- * AWS's endpoint of the region.
- */
-static void endpoint_of(const struct du_config *cfg, char *buf, size_t n, bool *aws)
-{
-	*aws = !cfg->s3_endpoint || !cfg->s3_endpoint[0];
-	if (*aws)
-		snprintf(buf, n, "https://s3.%s.amazonaws.com", cfg->aws_region ? cfg->aws_region : "us-east-1");
-	else
-		snprintf(buf, n, "%s", cfg->s3_endpoint);
-	size_t l = strlen(buf);
-	while (l > 0 && buf[l - 1] == '/')
-		buf[--l] = '\0';
-}
-
 static enum du_decide_mode decide_mode(const struct du_config *cfg)
 {
 	return cfg->checksum ? DU_DECIDE_CHECKSUM : cfg->size_only ? DU_DECIDE_SIZE_ONLY
@@ -260,7 +244,7 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		struct du_decide_opts o = { .session_id = session_id, .project_id = project_id,
 					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg),
 					    .keep = session_id && du_progress_wants_files(prog) };
-		endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
+		du_s3_endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
 		rc = du_db_file_decide(db, &o, d, err);
 		if (!rc && o.keep)
 			rc = du_db_file_dry_list(db, skipped_line, prog, err);
@@ -481,7 +465,7 @@ static int open_session(const struct du_config *cfg, struct du_db *db, int64_t p
 	bool aws;
 	int rc;
 	du_worker_self(&self);
-	endpoint_of(cfg, ep, sizeof(ep), &aws);
+	du_s3_endpoint_of(cfg, ep, sizeof(ep), &aws);
 	*joined = cfg->join_session != 0;
 	*sid = cfg->join_session ? cfg->join_session : cfg->resume_session;
 	if (*sid) {

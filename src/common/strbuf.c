@@ -6,6 +6,24 @@
 
 #include "du/strbuf.h"
 
+bool du_array_grow(void *arrp, size_t *cap, size_t need, size_t elem)
+{
+	void **arr = arrp;
+	if (need <= *cap)
+		return true;
+	size_t ncap = *cap < 8 ? 16 : *cap * 2;
+	if (ncap < need)
+		ncap = need;
+	if (elem && ncap > (size_t)-1 / elem)
+		return false;
+	void *p = realloc(*arr, ncap * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
 bool du_strbuf_grow(struct du_strbuf *sb, size_t n)
 {
 	if (sb->oom)

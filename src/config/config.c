@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "du/log.h"
 #include "du/strbuf.h"
@@ -108,6 +109,7 @@ static int check_extensions(const struct opt *, union val *, const char *, struc
 static int check_patterns(const struct opt *, union val *, const char *, struct du_err *);
 static int check_header(const struct opt *, union val *, const char *, struct du_err *);
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
+static int check_file(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
 /* in the order of enum du_cksum_alg (checksum.h) */
@@ -205,6 +207,10 @@ static const struct opt opts[] = {
 	{ .key = "sse_kms_key_id", .flag = "sse-kms-key-id", .tools = U | M, .type = T_STR,
 	  .flags = F_SESSION, .group = G_S3, .metavar = "ID", .help = "KMS key for sse=aws:kms",
 	  .off = OFF(sse_kms_key_id) },
+	{ .key = "ca_bundle", .flag = "ca-bundle", .tools = U | R | M,
+	  .env = { "DU_CA_BUNDLE", "AWS_CA_BUNDLE" }, .type = T_STR, .flags = F_PATH, .group = G_S3,
+	  .metavar = "FILE", .help = "PEM file of the CA certificates that verify the S3 endpoint",
+	  .off = OFF(ca_bundle), .check = check_file },
 	{ .key = "payload_signing", .flag = "payload-signing", .tools = U | R | M, .type = T_BOOL,
 	  .def = "false", .group = G_S3, .metavar = "BOOL",
 	  .help = "sign the body's SHA-256 instead of UNSIGNED-PAYLOAD + Content-MD5",
@@ -318,6 +324,10 @@ static const struct opt opts[] = {
 	  .env = { "DU_ENDPOINT_SECRET" }, .type = T_STR, .flags = F_SECRET, .group = G_TRIGGER,
 	  .metavar = "SECRET", .help = "HMAC-SHA256 key signing the webhook body",
 	  .off = OFF(endpoint_secret) },
+	{ .key = "endpoint_ca_bundle", .flag = "endpoint-ca-bundle", .tools = T | M,
+	  .env = { "DU_ENDPOINT_CA_BUNDLE" }, .type = T_STR, .flags = F_PATH, .group = G_TRIGGER,
+	  .metavar = "FILE", .help = "PEM file of the CA certificates that verify the webhook endpoint",
+	  .off = OFF(endpoint_ca_bundle), .check = check_file },
 	{ .key = "list_files", .flag = "list-files", .tools = T, .type = T_BOOL, .def = "false",
 	  .flags = F_CLI | F_NOSTORE, .group = G_TRIGGER,
 	  .help = "include the session's file list in the payload", .off = OFF(list_files) },
@@ -1101,6 +1111,21 @@ static int check_dir(const struct opt *o, union val *v, const char *src, struct 
 		while (n > 1 && v->s[n - 1] == '/')
 			v->s[--n] = '\0';
 	}
+	return DU_OK;
+}
+
+/* A file du will read later (a CA bundle): refused now if it cannot be read, not at the first
+ * request. */
+static int check_file(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	if (!v->s || !*v->s)
+		return DU_OK;
+	struct stat st;
+	if (stat(v->s, &st) < 0 || access(v->s, R_OK) < 0)
+		return du_err_set(err, DU_ERR_CONFIG, "%s: cannot read '%s': %s (from %s)", o->key, v->s,
+				  strerror(errno), src);
+	if (!S_ISREG(st.st_mode))
+		return du_err_set(err, DU_ERR_CONFIG, "%s: '%s' is not a file (from %s)", o->key, v->s, src);
 	return DU_OK;
 }
 

@@ -5,6 +5,7 @@
  * line and what was wrong.
  */
 #include "du/dotenv.h"
+#include "du/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -155,16 +156,10 @@ static int parse_file(FILE *f, const char *path, struct pending **outv, size_t *
 			rc = du_err_set(err, DU_ERR_CONFIG, "%s:%d: %s", path, lineno, why);
 			goto out;
 		}
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct pending *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				free(value);
-				rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-				goto out;
-			}
-			v = nv;
-			cap = ncap;
+		if (!du_array_grow(&v, &cap, n + 1, sizeof(*v))) {
+			free(value);
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			goto out;
 		}
 		v[n].name = strndup(p, nlen);
 		v[n].value = value;

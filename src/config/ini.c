@@ -1,4 +1,5 @@
 #include "du/ini.h"
+#include "du/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -80,14 +81,8 @@ static int add_section(struct du_ini *ini, const char *name, int line, size_t *i
 		*idx = i;
 		return DU_OK;
 	}
-	if (ini->nsections == ini->capsections) {
-		size_t cap = ini->capsections ? ini->capsections * 2 : 8;
-		struct section *s = realloc(ini->sections, cap * sizeof(*s));
-		if (!s)
-			return DU_ERR_NOMEM;
-		ini->sections = s;
-		ini->capsections = cap;
-	}
+	if (!du_array_grow(&ini->sections, &ini->capsections, ini->nsections + 1, sizeof(*ini->sections)))
+		return DU_ERR_NOMEM;
 	char *copy = strdup(name);
 	if (!copy)
 		return DU_ERR_NOMEM;
@@ -98,14 +93,8 @@ static int add_section(struct du_ini *ini, const char *name, int line, size_t *i
 
 static int add_entry(struct du_ini *ini, size_t section, const char *key, const char *value, int line)
 {
-	if (ini->nentries == ini->capentries) {
-		size_t cap = ini->capentries ? ini->capentries * 2 : 16;
-		struct entry *e = realloc(ini->entries, cap * sizeof(*e));
-		if (!e)
-			return DU_ERR_NOMEM;
-		ini->entries = e;
-		ini->capentries = cap;
-	}
+	if (!du_array_grow(&ini->entries, &ini->capentries, ini->nentries + 1, sizeof(*ini->entries)))
+		return DU_ERR_NOMEM;
 	struct entry *e = &ini->entries[ini->nentries];
 	e->section = section;
 	e->line = line;

@@ -53,7 +53,7 @@
  *             finished part synchronously under it (reconnecting if need be), so a part is
  *             recorded before it counts as done. Database I/O runs under this lock, and only here.
  *   log       (log.c) innermost: any thread may log under any of the above.
- * Lock-free: the run's counters (run.st), ck_alg and ck_warned, run.fatal as read by
+ * Lock-free: the run's counters (run.st), ck_alg, ck_warned, ck_echo_seen and ck_no_echo, run.fatal as read by
  * du_run_stopping, the progress and metrics counters (atomics), and du_stop_level (a signal's
  * level). The S3 client (struct du_s3, s3.h) is thread-safe; a du_s3_conn is one worker's.
  */
@@ -158,7 +158,8 @@ struct run {
 	pthread_mutex_t wmu;
 	pthread_cond_t wcv;
 	struct du_outcome *out;
-	int nout, capout;
+	int nout;
+	size_t capout;
 	bool wstop;
 	struct du_db *wdb;
 
@@ -167,10 +168,14 @@ struct run {
 	struct du_db *mdb;
 
 	/* The checksum sent now (atomic): the setting, with auto as CRC32C until a server answer shows
-	 * it was not verified; then MD5 for the rest of the run (said once). */
+	 * it was not verified (or the database knows the endpoint does not verify it); then MD5 for
+	 * the rest of the run (said once). */
 	int ck_alg;
 	bool ck_auto;
 	int ck_warned;              /* atomic */
+	int ck_echo_seen;           /* atomic: an answer echoed the checksum sent */
+	int ck_no_echo;             /* atomic: an answer did not: learnt in this run */
+	char endpoint[1100];        /* du_s3_endpoint_of: what s3_endpoints knows it by */
 
 	struct du_pipeline_stats st;  /* atomics */
 };
@@ -193,6 +198,8 @@ bool du_run_stopping(struct run *r);
 void du_run_backoff(struct worker *w, int attempt, const struct du_err *e);
 int du_run_alg(struct run *r);
 bool du_run_ck_not_echoed(struct run *r, int alg, const char *key);
+/* An answer echoed the checksum sent with it: the endpoint verifies them. */
+void du_run_ck_echoed(struct run *r);
 
 /* ---- file_job.c: one whole file, and the file helpers the parts share ---- */
 
@@ -203,6 +210,9 @@ int du_sbuf_ensure(struct sbuf *bf, size_t n, struct du_err *err);
 int du_ufile_open(const char *path, int *fd, struct stat *st, struct du_err *err);
 bool du_ufile_same(const struct stat *a, const struct stat *b);
 int du_ufile_read(int fd, unsigned char *buf, size_t len, uint64_t off, struct du_err *err);
+/* etag (as S3 returned it, quoted or not) is the hex of md5: the object or part S3 stored is what
+ * was sent (S3's ETag of a single PUT or a part is its MD5, unless SSE-KMS encrypted it). */
+bool du_etag_is_md5(const char *etag, const unsigned char md5[DU_MD5_LEN]);
 int64_t du_mtime_ns(const struct stat *st);
 bool du_run_permanent(const struct du_err *e);
 void du_run_fill_failed(struct du_outcome *o, const struct ufile *f, const struct du_err *e);
@@ -230,7 +240,7 @@ void du_multipart_part(struct worker *w, struct ufile *f, int n);
 /* ---- writer.c ---- */
 
 /* The connection failed: reconnect with backoff until it works or the grace runs out. */
-bool du_run_db_heal(struct du_db *db, double *deadline, long *delay_ms, const char *what);
+bool du_run_db_heal(struct du_db *db, double *deadline, int *attempt, const char *what);
 /* Queue an outcome for the writer's next batch. */
 void du_writer_emit(struct run *r, const struct du_outcome *o);
 int du_writer_start(struct run *r, struct du_err *err);

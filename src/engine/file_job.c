@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,10 +85,12 @@ int du_ufile_open(const char *path, int *fd, struct stat *st, struct du_err *err
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (*fd < 0) {
 		int e = errno;
-		if (e == ENOENT)
-			return du_err_set(err, DU_ERR_IO, "file vanished");
-		if (e == EACCES || e == EPERM)
-			return du_err_set(err, DU_ERR_IO, "permission denied");
+		if (e == ENOENT || e == EACCES || e == EPERM) {
+			du_err_set(err, DU_ERR_IO, e == ENOENT ? "file vanished" : "permission denied");
+			if (err)
+				err->sys_errno = e;  /* du_run_permanent reads it */
+			return DU_ERR_IO;
+		}
 		return du_err_sys(err, DU_ERR_IO, e, "cannot open");
 	}
 	if (fstat(*fd, st) < 0) {
@@ -121,19 +124,27 @@ int du_ufile_read(int fd, unsigned char *buf, size_t len, uint64_t off, struct d
 	return DU_OK;
 }
 
+bool du_etag_is_md5(const char *etag, const unsigned char md5[DU_MD5_LEN])
+{
+	char hex[DU_MD5_HEX_LEN];
+	size_t n = strlen(etag);
+	if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
+		etag++, n -= 2;
+	du_hex(md5, DU_MD5_LEN, hex);
+	return n == 2 * DU_MD5_LEN && !strncasecmp(etag, hex, n);
+}
+
 int64_t du_mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
 }
 
-/* A failure that retrying cannot heal. */
+/* A failure that retrying cannot heal: refused credentials, a file gone or unreadable. */
 bool du_run_permanent(const struct du_err *e)
 {
 	if (e->code == DU_ERR_S3_AUTH)
 		return true;
-	if (e->code == DU_ERR_IO)
-		return strstr(e->msg, "vanished") || strstr(e->msg, "permission denied");
-	return false;
+	return e->code == DU_ERR_IO && (e->sys_errno == ENOENT || e->sys_errno == EACCES || e->sys_errno == EPERM);
 }
 
 void du_run_fill_failed(struct du_outcome *o, const struct ufile *f, const struct du_err *e)

@@ -34,11 +34,11 @@ static void part_fail(struct run *r, struct ufile *f, const struct du_err *e)
 static int mdb_call_start(struct run *r, struct ufile *f, struct du_err *err)
 {
 	double deadline = 0;
-	long delay = 200;
+	int heal = 0;
 	int rc;
 	pthread_mutex_lock(&r->mmu);
 	while ((rc = du_db_mpu_start(r->mdb, f->id, f->upload_id, f->part_size, err)) &&
-	       du_run_db_heal(r->mdb, &deadline, &delay, "recording a multipart upload"))
+	       du_run_db_heal(r->mdb, &deadline, &heal, "recording a multipart upload"))
 		;
 	pthread_mutex_unlock(&r->mmu);
 	return rc;
@@ -47,11 +47,11 @@ static int mdb_call_start(struct run *r, struct ufile *f, struct du_err *err)
 static int mdb_call_part(struct run *r, struct ufile *f, const struct du_mpu_part *p, struct du_err *err)
 {
 	double deadline = 0;
-	long delay = 200;
+	int heal = 0;
 	int rc;
 	pthread_mutex_lock(&r->mmu);
 	while ((rc = du_db_mpu_part(r->mdb, f->id, p, err)) &&
-	       du_run_db_heal(r->mdb, &deadline, &delay, "recording a part"))
+	       du_run_db_heal(r->mdb, &deadline, &heal, "recording a part"))
 		;
 	pthread_mutex_unlock(&r->mmu);
 	return rc;
@@ -123,11 +123,11 @@ static bool parts_fit(const struct ufile *f)
 static int load_recorded(struct run *r, struct ufile *f, char **prev, uint64_t *prev_size, struct du_err *err)
 {
 	double deadline = 0;
-	long delay = 200;
+	int heal = 0;
 	int rc;
 	pthread_mutex_lock(&r->mmu);
 	while ((rc = du_db_mpu_load(r->mdb, f->id, prev, prev_size, &f->done, &f->ndone, err)) &&
-	       du_run_db_heal(r->mdb, &deadline, &delay, "reading multipart state"))
+	       du_run_db_heal(r->mdb, &deadline, &heal, "reading multipart state"))
 		;
 	pthread_mutex_unlock(&r->mmu);
 	return rc;
@@ -500,11 +500,18 @@ static bool part_send(struct worker *w, struct ufile *f, int n, const unsigned c
 			part_fail(r, f, &e);
 			return false;
 		}
+		if (prc == DU_OK && ck && du_s3_checksum_echoed(w->conn))
+			du_run_ck_echoed(r);
 		if (prc == DU_OK && ck && !*md5_too && !du_s3_checksum_echoed(w->conn) &&
 		    du_run_ck_not_echoed(r, f->ck_alg, f->key)) {
-			/* not verified: send it again with Content-MD5, which this server checks */
+			/* The CRC was not checked; the part's ETag is the MD5 of what the server stored.
+			 * Equal to ours: the part is whole and not sent again. Else it goes again with
+			 * Content-MD5 (a send of its own in the retry budget, not a fresh count). */
 			part_checksums(r, f, n, p, len, true, md5_too);
-			attempt = 0;
+			if (du_etag_is_md5(f->etags[n - 1], f->pmd5[n - 1])) {
+				__atomic_add_fetch(&r->st.etag_verified, 1, __ATOMIC_RELAXED);
+				return true;
+			}
 			continue;
 		}
 		if (prc == DU_OK)

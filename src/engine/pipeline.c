@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/db_endpoints.h"
 #include "db/db_files.h"
 #include "db/db_multipart.h"
 #include "db/db_sessions.h"
@@ -30,6 +31,7 @@
 
 #define CLAIM_BATCH_MIN 32
 #define STOP_GRACE_S 30
+#define ENDPOINT_FACT_DAYS 30
 void du_run_fatal(struct run *r, const struct du_err *e)
 {
 	pthread_mutex_lock(&r->mu);
@@ -73,29 +75,72 @@ int du_run_alg(struct run *r)
 	return __atomic_load_n(&r->ck_alg, __ATOMIC_RELAXED);
 }
 
+/*
+ * The run's first checksum. auto: CRC32C, unless the database knows this endpoint does not
+ * verify x-amz-checksum-* (learnt by an earlier run within ENDPOINT_FACT_DAYS): then Content-MD5
+ * from the first body on, so no body is sent twice to learn it again.
+ */
 static void ck_init(struct run *r)
 {
 	int a = r->cfg->checksum_algorithm;
+	bool aws;
 	r->ck_auto = a == DU_CK_AUTO;
 	r->ck_alg = r->ck_auto ? DU_CK_CRC32C : a;
 	if (a == DU_CK_NONE)
 		du_warn("checksum_algorithm=none: objects are sent without any checksum; nothing checks "
 			"that S3 stored what was read");
+	du_s3_endpoint_of(r->cfg, r->endpoint, sizeof(r->endpoint), &aws);
+	int echo = -1;
+	int64_t by = 0;
+	struct du_err e = { 0 };
+	if (!r->ck_auto)
+		return;
+	if (du_db_endpoint_echo_get(r->db, r->endpoint, ENDPOINT_FACT_DAYS, &echo, &by, &e)) {
+		du_debug("%s", e.msg);   /* not known: learnt again, as before there was a table */
+		return;
+	}
+	if (echo == 0) {
+		r->ck_alg = DU_CK_MD5;
+		r->ck_warned = 1;
+		du_info("'%s' does not verify x-amz-checksum-* (learnt by session %" PRId64 "): sending "
+			"Content-MD5", r->endpoint, by);
+	}
+}
+
+/* What this run learnt of the endpoint, for the next one (only auto learns). */
+static void ck_remember(struct run *r)
+{
+	struct du_err e = { 0 };
+	int no = __atomic_load_n(&r->ck_no_echo, __ATOMIC_RELAXED);
+	int yes = __atomic_load_n(&r->ck_echo_seen, __ATOMIC_RELAXED);
+	if (!r->ck_auto || (!no && !yes))
+		return;
+	if (du_db_endpoint_echo_set(r->db, r->endpoint, !no, r->po->session_id, &e))
+		du_debug("%s", e.msg);
+}
+
+void du_run_ck_echoed(struct run *r)
+{
+	if (!__atomic_load_n(&r->ck_echo_seen, __ATOMIC_RELAXED))
+		__atomic_store_n(&r->ck_echo_seen, 1, __ATOMIC_RELAXED);
 }
 
 /*
  * The server's answer did not echo the checksum sent with alg: it did not verify it. With auto,
- * the rest of the run sends Content-MD5 (returns true: the caller sends this body again with it);
- * an algorithm the user chose stays, with a warning.
+ * the rest of the run sends Content-MD5 and the database remembers it for the next runs (returns
+ * true: the caller checks this body by its ETag, or sends it again with Content-MD5); an
+ * algorithm the user chose stays, with a warning.
  */
 bool du_run_ck_not_echoed(struct run *r, int alg, const char *key)
 {
 	int want = alg;
 	if (r->ck_auto && alg == DU_CK_CRC32C) {
 		__atomic_compare_exchange_n(&r->ck_alg, &want, DU_CK_MD5, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->ck_no_echo, 1, __ATOMIC_RELAXED);
 		if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
 			du_warn("the server did not confirm the %s checksum of '%s': it does not verify "
-				"x-amz-checksum-*; sending Content-MD5 for the rest of this run", du_cksum_name(alg), key);
+				"x-amz-checksum-*; sending Content-MD5 from now on (remembered for '%s')",
+				du_cksum_name(alg), key, r->endpoint);
 		return true;
 	}
 	if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
@@ -148,7 +193,7 @@ static int feed(struct run *r, struct du_err *err)
 	int workers = (int)r->cfg->max_workers;
 	int batch = workers * 4 > CLAIM_BATCH_MIN ? workers * 4 : CLAIM_BATCH_MIN;
 	double deadline = 0;
-	long delay = 200;
+	int heal = 0;
 	int64_t cursor = 0;
 	for (;;) {
 		if (!du_pool_wait_room(&r->jobs, batch, stop_run, r))
@@ -157,12 +202,12 @@ static int feed(struct run *r, struct du_err *err)
 		int rc = du_db_file_claim(r->db, r->po->session_id, du_worker_id(), batch, du_lease_seconds(),
 				      r->po->retry_mode, r->po->max_attempts, &cursor, enqueue_claimed, r, &n, err);
 		if (rc) {
-			if (du_run_db_heal(r->db, &deadline, &delay, "claiming files"))
+			if (du_run_db_heal(r->db, &deadline, &heal, "claiming files"))
 				continue;
 			return rc;
 		}
 		deadline = 0;
-		delay = 200;
+		heal = 0;
 		if (n > 0)
 			continue;
 		/* Nothing after the cursor: once more from the start, for rows released or failed again. */
@@ -323,6 +368,7 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	if (watch_started)
 		pthread_join(watch, NULL);
 	du_writer_stop(&r);
+	ck_remember(&r);
 	if (!rc && r.fatal) {
 		rc = r.fatal;
 		*err = r.fatal_err;

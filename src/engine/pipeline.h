@@ -26,6 +26,7 @@ struct du_pipeline_stats {
 	uint64_t files_ok, files_failed, files_released, bytes_ok;
 	uint64_t files_checked_same;   /* hashed, found unchanged in S3, not sent */
 	uint64_t parts_sent, parts_reused;
+	uint64_t etag_verified;        /* bodies whose checksum the server ignored, proven by ETag */
 };
 
 int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,

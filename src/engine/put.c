@@ -58,9 +58,18 @@ again:
 	if (rc)
 		goto out;
 	bool echoed = alg == DU_CK_MD5 || alg == DU_CK_NONE || du_s3_checksum_echoed(w->conn);
+	if (echoed && alg != DU_CK_MD5 && alg != DU_CK_NONE)
+		du_run_ck_echoed(w->r);
 	if (!echoed && du_run_ck_not_echoed(w->r, alg, f->key)) {
+		/* The server did not check the CRC, but its ETag is the MD5 of what it stored: equal to
+		 * the body's, the body arrived whole and is not sent again. Otherwise (SSE-KMS, or a body
+		 * damaged on the way) it goes again with Content-MD5, which the server checks. */
 		alg = DU_CK_MD5;
-		goto again;
+		du_md5(p, len, md5);
+		if (!du_etag_is_md5(o->etag, md5))
+			goto again;
+		__atomic_add_fetch(&w->r->st.etag_verified, 1, __ATOMIC_RELAXED);
+		echoed = true;
 	}
 	/* The object is in S3; it is the file only if the file is still what we read. */
 	if (fstat(fd, &st1) < 0 || !du_ufile_same(&st0, &st1)) {

@@ -19,9 +19,12 @@
 #include "du/log.h"
 #include "du/retry.h"
 #include "du/wait.h"
+#include "du/strbuf.h"
 
 #define FLUSH_ROWS 256
 #define FLUSH_MS 200
+#define HEAL_BASE_MS 200
+#define HEAL_CAP_MS 5000
 
 /* How long the run waits for a database that went away before it stops (resumably). */
 static double db_grace(void)
@@ -34,9 +37,10 @@ static double db_grace(void)
 /*
  * The connection failed: reconnect with backoff until it works or the grace runs out. Returns
  * true when the caller should try again. A failure with the connection still up is an SQL
- * error, which retrying does not heal.
+ * error, which retrying does not heal. *attempt counts the reconnects of this failure (the caller
+ * starts it at 0): the wait before each is retry.h's, full jitter from 200 ms up to 5 s.
  */
-bool du_run_db_heal(struct du_db *db, double *deadline, long *delay_ms, const char *what)
+bool du_run_db_heal(struct du_db *db, double *deadline, int *attempt, const char *what)
 {
 	if (du_db_session_alive(db))
 		return false;
@@ -45,9 +49,9 @@ bool du_run_db_heal(struct du_db *db, double *deadline, long *delay_ms, const ch
 		du_warn("database connection lost (%s); reconnecting", what);
 	}
 	while (du_monotonic() < *deadline && du_stop_level() < 2) {
-		if (!du_wait_ms(*delay_ms, du_wait_stop_level, &(int){ 2 }))
+		long ms = du_retry_delay_ms(++*attempt, HEAL_BASE_MS, HEAL_CAP_MS, 0, NULL, NULL);
+		if (!du_wait_ms(ms, du_wait_stop_level, &(int){ 2 }))
 			break;
-		*delay_ms = *delay_ms < 5000 ? *delay_ms * 2 : 5000;
 		if (du_db_reconnect(db, NULL) == DU_OK && du_db_ok(db)) {
 			du_info("database connection restored");
 			return true;
@@ -60,17 +64,11 @@ bool du_run_db_heal(struct du_db *db, double *deadline, long *delay_ms, const ch
 void du_writer_emit(struct run *r, const struct du_outcome *o)
 {
 	pthread_mutex_lock(&r->wmu);
-	if (r->nout == r->capout) {
-		int cap = r->capout ? r->capout * 2 : 512;
-		struct du_outcome *n = realloc(r->out, cap * sizeof(*n));
-		if (!n) {
-			/* Without memory the outcome cannot be recorded: the row stays 'uploading' and its
-			 * lease returns it to pending, which is true. */
-			pthread_mutex_unlock(&r->wmu);
-			return;
-		}
-		r->out = n;
-		r->capout = cap;
+	if (!du_array_grow(&r->out, &r->capout, (size_t)r->nout + 1, sizeof(*r->out))) {
+		/* Without memory the outcome cannot be recorded: the row stays 'uploading' and its
+		 * lease returns it to pending, which is true. */
+		pthread_mutex_unlock(&r->wmu);
+		return;
 	}
 	r->out[r->nout++] = *o;
 	if (r->nout >= FLUSH_ROWS)
@@ -82,11 +80,11 @@ static int flush_batch(struct run *r, struct du_outcome *o, int n)
 {
 	struct du_err e = { 0 };
 	double deadline = 0;
-	long delay = 200;
+	int heal = 0;
 	for (;;) {
 		if (du_db_file_flush(r->wdb, r->po->session_id, du_worker_id(), o, n, &e) == DU_OK)
 			return DU_OK;
-		if (!du_run_db_heal(r->wdb, &deadline, &delay, "writing outcomes")) {
+		if (!du_run_db_heal(r->wdb, &deadline, &heal, "writing outcomes")) {
 			du_run_fatal(r, &e);
 			return e.code;
 		}
@@ -99,7 +97,7 @@ static void *writer_main(void *arg)
 	int lease = du_lease_seconds();
 	double next_renew = du_monotonic() + lease / 3.0;
 	struct du_outcome *batch = NULL;
-	int cap = 0;
+	size_t cap = 0;
 
 	pthread_mutex_lock(&r->wmu);
 	for (;;) {
@@ -116,14 +114,9 @@ static void *writer_main(void *arg)
 		int n = r->nout;
 		bool stop = r->wstop;
 		if (n) {
-			if (cap < n) {
-				struct du_outcome *nb = realloc(batch, n * sizeof(*nb));
-				if (!nb) {
-					pthread_mutex_unlock(&r->wmu);
-					continue;
-				}
-				batch = nb;
-				cap = n;
+			if (!du_array_grow(&batch, &cap, (size_t)n, sizeof(*batch))) {
+				pthread_mutex_unlock(&r->wmu);
+				continue;
 			}
 			memcpy(batch, r->out, n * sizeof(*batch));
 			r->nout = 0;

@@ -829,13 +829,8 @@ static int find_record(struct findrun *f, const char *rec)
 /* Read what find wrote to stdout; 0 at EOF (*eof set), else a callback's verdict. */
 static int find_read_out(struct findrun *f, int fd, bool *eof, struct du_err *err)
 {
-	if (f->ocap - f->olen < 4096) {
-		char *nb = realloc(f->obuf, f->ocap * 2);
-		if (!nb)
-			return du_err_set(err, DU_ERR_NOMEM, "out of memory reading find's output");
-		f->obuf = nb;
-		f->ocap *= 2;
-	}
+	if (!du_array_grow(&f->obuf, &f->ocap, f->olen + 4096, 1))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory reading find's output");
 	ssize_t n = read(fd, f->obuf + f->olen, f->ocap - f->olen);
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0

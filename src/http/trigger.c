@@ -406,8 +406,7 @@ struct xfer {
 	struct du_trigger_source *src;
 	struct du_err src_err;
 	int src_rc;
-	char raw[DU_TRIGGER_EXCERPT];
-	size_t raw_len;
+	struct du_http_body raw;        /* the answer's first DU_TRIGGER_EXCERPT bytes */
 	long retry_after_ms;
 };
 
@@ -419,25 +418,14 @@ static size_t on_read(char *b, size_t size, size_t nitems, void *arg)
 	return x->src_rc ? CURL_READFUNC_ABORT : got;
 }
 
-static size_t on_write(char *b, size_t size, size_t nitems, void *arg)
-{
-	struct xfer *x = arg;
-	size_t n = size * nitems, room = sizeof(x->raw) - x->raw_len;
-	memcpy(x->raw + x->raw_len, b, n < room ? n : room);
-	x->raw_len += n < room ? n : room;
-	return n;
-}
-
 static size_t on_header(char *b, size_t size, size_t nitems, void *arg)
 {
 	struct xfer *x = arg;
 	size_t n = size * nitems;
-	/* Only the delay-seconds form: an HTTP date from a receiver's clock is not worth trusting. */
-	if (n > 12 && !strncasecmp(b, "Retry-After:", 12)) {
-		long s = strtol(b + 12, NULL, 10);
-		if (s > 0)
-			x->retry_after_ms = (s > BACKOFF_CAP_MS / 1000 ? BACKOFF_CAP_MS / 1000 : s) * 1000;
-	}
+	char v[32];
+	long ms;
+	if (du_http_header(b, n, "retry-after", v, sizeof(v)) && (ms = du_http_retry_after_ms(v)))
+		x->retry_after_ms = ms > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : ms;
 	return n;
 }
 
@@ -527,7 +515,7 @@ static CURLcode attempt_once(CURL *c, const struct du_config *cfg, int64_t sessi
 	/* A redirect would turn the POST into a GET or resend the body somewhere else: never
 	 * (du_http_setup refuses them). */
 	struct du_http_opts ho = {
-		.ca_bundle = getenv("DU_ENDPOINT_CA_BUNDLE"), .errbuf = errbuf, .timeout_ms = timeout_ms,
+		.ca_bundle = cfg->endpoint_ca_bundle, .errbuf = errbuf, .timeout_ms = timeout_ms,
 		.connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000L,
 	};
 	curl_easy_reset(c);
@@ -538,8 +526,8 @@ static CURLcode attempt_once(CURL *c, const struct du_config *cfg, int64_t sessi
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(c, CURLOPT_READDATA, x);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, du_http_body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->raw);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -556,7 +544,8 @@ out:
 		snprintf(a->error, sizeof(a->error), "body: %s", x->src_err.msg);
 	x->src->close(x->src->arg);
 	a->duration_ms = now_ms() - t0;
-	utf8_clean(x->raw, x->raw_len, a->excerpt, sizeof(a->excerpt));
+	utf8_clean(du_strbuf_str(&x->raw.sb), x->raw.sb.len, a->excerpt, sizeof(a->excerpt));
+	du_http_body_release(&x->raw);
 	curl_slist_free_all(hl);
 	du_trigger_headers_free(h);
 	if (cc == CURLE_OUT_OF_MEMORY)
@@ -598,7 +587,7 @@ int du_trigger_post(const struct du_config *cfg, int64_t session_id, struct du_t
 		}
 	}
 	for (attempt = 1;; attempt++) {
-		struct xfer x = { .src = src };
+		struct xfer x = { .src = src, .raw = { .max = DU_TRIGGER_EXCERPT, .truncate = true } };
 		struct du_trigger_attempt a = { .attempted_at = now_wall() };
 		long left = budget_ms - (now_ms() - start);
 		CURLcode cc = attempt_once(c, cfg, session_id, &x, left < timeout_ms ? left : timeout_ms, &a, err);

@@ -357,26 +357,6 @@ out:
 
 /* ---- IMDSv2 ---- */
 
-struct body {
-	char *buf;
-	size_t len, cap;
-	bool overflow;
-};
-
-static size_t body_write(char *p, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t k = size * n;
-	if (b->len + k >= b->cap) {
-		b->overflow = true;
-		return 0;
-	}
-	memcpy(b->buf + b->len, p, k);
-	b->len += k;
-	b->buf[b->len] = '\0';
-	return k;
-}
-
 /*
  * One IMDS request, at most two attempts (a network error or 5xx is retried once). Short
  * timeouts so a machine that is not on EC2 gives up within seconds.
@@ -384,7 +364,7 @@ static size_t body_write(char *p, size_t size, size_t n, void *arg)
 /* link-local: a proxy would answer for it */
 static const struct du_http_opts imds_http = { .connect_timeout_ms = 1000, .timeout_ms = 2000, .no_proxy = true };
 
-static int imds_request(const char *url, bool put, const char *token, struct body *b, struct du_err *err)
+static int imds_request(const char *url, bool put, const char *token, struct du_http_body *b, struct du_err *err)
 {
 	int rc = DU_OK;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -394,9 +374,7 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 		long status = 0;
 		if (!h)
 			return du_err_set(err, DU_ERR_NOMEM, "cannot create an HTTP handle");
-		b->len = 0;
-		b->buf[0] = '\0';
-		b->overflow = false;
+		du_http_body_reset(b);
 		if (put) {
 			hdr = curl_slist_append(hdr, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL);
 			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
@@ -409,7 +387,7 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 		du_http_setup(h, &imds_http);
 		curl_easy_setopt(h, CURLOPT_URL, url);
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, du_http_body_write);
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
 		CURLcode cc = curl_easy_perform(h);
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -417,7 +395,7 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 		curl_slist_free_all(hdr); /* the token is not a long-lived secret; it dies with the list */
 		if (cc == CURLE_OK && status == 200)
 			return DU_OK;
-		if (b->overflow) {
+		if (b->over) {
 			return du_err_set(err, DU_ERR_S3_AUTH,
 					  "instance metadata answer is larger than %d KiB", IMDS_MAX_BODY >> 10);
 		}
@@ -438,51 +416,55 @@ static int imds_request(const char *url, bool put, const char *token, struct bod
 static int imds_fetch(const char *endpoint, struct du_creds *c, struct du_err *err)
 {
 	char url[1024], token[128], role[256];
-	struct body b = { .cap = IMDS_MAX_BODY };
+	/* Credentials pass through it: allocated whole once, so no realloc leaves a copy behind,
+	 * and wiped before it is freed. */
+	struct du_http_body hb = { .max = IMDS_MAX_BODY - 1 };
+	struct du_strbuf *bs = &hb.sb;
 	int rc;
-	if (!(b.buf = malloc(b.cap)))
+	if (!du_strbuf_grow(bs, IMDS_MAX_BODY))
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	du_strbuf_reset(bs);
 	snprintf(url, sizeof(url), "%s/latest/api/token", endpoint);
-	if ((rc = imds_request(url, true, NULL, &b, err)))
+	if ((rc = imds_request(url, true, NULL, &hb, err)))
 		goto out;
-	if (b.len == 0 || b.len >= sizeof(token)) {
-		rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata gave a token of %zu bytes", b.len);
+	if (bs->len == 0 || bs->len >= sizeof(token)) {
+		rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata gave a token of %zu bytes", bs->len);
 		goto out;
 	}
-	memcpy(token, b.buf, b.len + 1);
+	memcpy(token, bs->buf, bs->len + 1);
 	/* It goes into a header line: nothing but visible ASCII. */
-	for (size_t i = 0; i < b.len; i++) {
+	for (size_t i = 0; i < bs->len; i++) {
 		if (token[i] <= ' ' || token[i] > '~') {
 			rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata gave a malformed token");
 			goto out;
 		}
 	}
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/", endpoint);
-	if ((rc = imds_request(url, false, token, &b, err))) {
+	if ((rc = imds_request(url, false, token, &hb, err))) {
 		if (err && err->http_status == 404)
 			rc = du_err_set(err, DU_ERR_S3_AUTH, "instance has no IAM role");
 		goto out;
 	}
 	/* One role per instance profile; take the first line. */
-	size_t rl = strcspn(b.buf, "\r\n");
-	while (rl && isspace((unsigned char)b.buf[rl - 1]))
+	size_t rl = strcspn(bs->buf, "\r\n");
+	while (rl && isspace((unsigned char)bs->buf[rl - 1]))
 		rl--;
-	if (rl == 0 || rl >= sizeof(role) || strcspn(b.buf, "/?#") < rl) {
+	if (rl == 0 || rl >= sizeof(role) || strcspn(bs->buf, "/?#") < rl) {
 		rc = du_err_set(err, DU_ERR_S3_AUTH, "instance metadata gave no usable IAM role name");
 		goto out;
 	}
-	memcpy(role, b.buf, rl);
+	memcpy(role, bs->buf, rl);
 	role[rl] = '\0';
 	snprintf(url, sizeof(url), "%s/latest/meta-data/iam/security-credentials/%s", endpoint, role);
-	if ((rc = imds_request(url, false, token, &b, err)))
+	if ((rc = imds_request(url, false, token, &hb, err)))
 		goto out;
 	char source[160];
 	snprintf(source, sizeof(source), "instance metadata (role '%.100s')", role);
-	rc = parse_creds_json(b.buf, b.len, false, "instance metadata", source, c, err);
+	rc = parse_creds_json(bs->buf, bs->len, false, "instance metadata", source, c, err);
 out:
 	explicit_bzero(token, sizeof(token));
-	explicit_bzero(b.buf, b.cap);
-	free(b.buf);
+	explicit_bzero(bs->buf, bs->alloc);
+	du_http_body_release(&hb);
 	return rc;
 }
 

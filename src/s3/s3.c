@@ -53,9 +53,7 @@ struct du_s3 {
 /* Response of the current attempt. */
 struct resp {
 	long status;
-	struct du_strbuf body;
-	size_t max;
-	bool overflow;                    /* over max, or out of memory */
+	struct du_http_body body;         /* at most body.max bytes (du_http_body_write) */
 	char etag[DU_S3_ETAG_MAX];
 	char request_id[64];
 	char bucket_region[64];
@@ -151,8 +149,7 @@ int du_s3_opts_from_config(struct du_s3_opts *o, const struct du_config *cfg)
 	o->storage_class = empty(cfg->storage_class) ? NULL : cfg->storage_class;
 	o->sse = empty(cfg->sse) ? NULL : cfg->sse;
 	o->sse_kms_key_id = empty(cfg->sse_kms_key_id) ? NULL : cfg->sse_kms_key_id;
-	const char *ca = getenv("AWS_CA_BUNDLE");
-	o->ca_bundle = empty(ca) ? NULL : ca;
+	o->ca_bundle = empty(cfg->ca_bundle) ? NULL : cfg->ca_bundle;
 	return DU_OK;
 }
 
@@ -377,37 +374,7 @@ void du_s3_stats(struct du_s3 *s3, struct du_s3_stats *out)
 
 /* ---- connection: one easy handle ---- */
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct resp *r = arg;
-	size_t len = size * n;
-	if (r->body.len + len > r->max || !du_strbuf_grow(&r->body, len)) {
-		r->overflow = true;
-		return 0; /* curl fails with CURLE_WRITE_ERROR */
-	}
-	du_strbuf_add(&r->body, p, len);
-	return len;
-}
-
 /* Header value into dst (trimmed) if line is "name: value" (name case-insensitive). */
-static bool header_is(const char *line, size_t len, const char *name, char *dst, size_t dstsz)
-{
-	size_t nl = strlen(name);
-	if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl))
-		return false;
-	const char *v = line + nl + 1, *e = line + len;
-	while (v < e && (*v == ' ' || *v == '\t'))
-		v++;
-	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	size_t n = (size_t)(e - v);
-	if (n >= dstsz)
-		n = dstsz - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-	return true;
-}
-
 static void resp_reset_headers(struct resp *r)
 {
 	r->etag[0] = r->request_id[0] = r->bucket_region[0] = r->meta_md5[0] = '\0';
@@ -449,37 +416,33 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	}
 	switch (tolower((unsigned char)p[0])) {
 	case 'd':
-		if (header_is(p, len, "date", v, sizeof(v)))
+		if (du_http_header(p, len, "date", v, sizeof(v)))
 			r->date = http_date(v);
 		break;
 	case 'e':
-		if (header_is(p, len, "etag", r->etag, sizeof(r->etag)))
+		if (du_http_header(p, len, "etag", r->etag, sizeof(r->etag)))
 			du_s3x_unquote(r->etag);
 		break;
 	case 'c':
-		if (header_is(p, len, "content-length", v, sizeof(v))) {
+		if (du_http_header(p, len, "content-length", v, sizeof(v))) {
 			char *end;
 			r->content_length = strtoull(v, &end, 10);
 			r->has_content_length = end != v && !*end;
 		}
 		break;
 	case 'r':
-		if (header_is(p, len, "retry-after", v, sizeof(v))) {
-			char *end;
-			long s = strtol(v, &end, 10);
-			if (end != v && !*end && s > 0)
-				r->retry_after_ms = s > 86400 ? 86400000L : s * 1000L;
-		}
+		if (du_http_header(p, len, "retry-after", v, sizeof(v)))
+			r->retry_after_ms = du_http_retry_after_ms(v);
 		break;
 	case 'x':
-		if (header_is(p, len, "x-amz-request-id", r->request_id, sizeof(r->request_id)))
+		if (du_http_header(p, len, "x-amz-request-id", r->request_id, sizeof(r->request_id)))
 			break;
-		if (header_is(p, len, "x-amz-bucket-region", r->bucket_region, sizeof(r->bucket_region)))
+		if (du_http_header(p, len, "x-amz-bucket-region", r->bucket_region, sizeof(r->bucket_region)))
 			break;
-		if (header_is(p, len, "x-amz-meta-du-md5", r->meta_md5, sizeof(r->meta_md5)))
+		if (du_http_header(p, len, "x-amz-meta-du-md5", r->meta_md5, sizeof(r->meta_md5)))
 			break;
 		if (len > 15 && !strncasecmp(p, "x-amz-checksum-", 15)) {
-			if (header_is(p, len, "x-amz-checksum-type", r->ck_type, sizeof(r->ck_type)))
+			if (du_http_header(p, len, "x-amz-checksum-type", r->ck_type, sizeof(r->ck_type)))
 				break;
 			const char *colon = memchr(p, ':', len);
 			size_t nl = colon ? (size_t)(colon - p) - 15 : 0;
@@ -489,12 +452,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 					r->ck_alg[i] = (char)tolower((unsigned char)p[15 + i]);
 				r->ck_alg[nl] = '\0';
 				snprintf(name, sizeof(name), "x-amz-checksum-%s", r->ck_alg);
-				if (!header_is(p, len, name, r->ck_val, sizeof(r->ck_val)))
+				if (!du_http_header(p, len, name, r->ck_val, sizeof(r->ck_val)))
 					r->ck_alg[0] = '\0';
 			}
 			break;
 		}
-		if (header_is(p, len, "x-amz-meta-du-mtime", v, sizeof(v))) {
+		if (du_http_header(p, len, "x-amz-meta-du-mtime", v, sizeof(v))) {
 			char *end;
 			errno = 0;
 			long long t = strtoll(v, &end, 10);
@@ -564,8 +527,8 @@ int du_s3_conn_new(struct du_s3 *s3, struct du_s3_conn **out, struct du_err *err
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, du_http_body_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->r.body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &c->r);
 	curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
@@ -584,7 +547,7 @@ void du_s3_conn_free(struct du_s3_conn *c)
 	if (!c)
 		return;
 	curl_easy_cleanup(c->h);
-	du_strbuf_release(&c->r.body);
+	du_http_body_release(&c->r.body);
 	du_s3x_page_release(&c->pg);
 	free(c);
 }
@@ -845,9 +808,8 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
 	}
 
-	du_strbuf_reset(&r->body);
-	r->max = q->resp_max ? q->resp_max : BODY_CAP;
-	r->overflow = false;
+	du_http_body_reset(&r->body);
+	r->body.max = q->resp_max ? q->resp_max : BODY_CAP;
 	r->status = 0;
 	resp_reset_headers(r);
 	c->errbuf[0] = '\0';
@@ -859,25 +821,25 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		c->up_off = (size_t)up;
 	}
 	atomic_fetch_add_explicit(&s3->sent, c->up_off, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s3->received, r->body.len, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s3->received, r->body.sb.len, memory_order_relaxed);
 	if (cc != CURLE_OK) {
 		if (aborted(s3))
 			return du_err_set(err, DU_ERR_INTERRUPTED, "%s '%s': interrupted", q->op, what(c, q));
-		if (r->overflow)
+		if (r->body.over)
 			return du_err_set(err, DU_ERR_PARSE, "%s '%s': answer larger than %zu bytes", q->op,
-					  what(c, q), r->max);
+					  what(c, q), r->body.max);
 		du_err_set(err, DU_ERR_NET, "%s '%s': %s%s%s", q->op, what(c, q), curl_easy_strerror(cc),
 			   c->errbuf[0] ? ": " : "", c->errbuf);
-		*hopeless = du_http_curl_hopeless(cc);
+		*hopeless = !du_http_curl_retryable(cc);
 		return DU_ERR_NET;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	if (r->status >= 200 && r->status < 300)
 		return q->check ? q->check(c, q, err) : DU_OK;
-	if (r->body.len == 0 && q->no_body)
+	if (r->body.sb.len == 0 && q->no_body)
 		return q->no_body(c, q, err);
 	struct du_s3x_error e;
-	if (r->body.len && du_s3x_parse_error(r->body.buf, r->body.len, &e) == DU_OK)
+	if (r->body.sb.len && du_s3x_parse_error(r->body.sb.buf, r->body.sb.len, &e) == DU_OK)
 		return s3_error(c, q, &e, err);
 	return s3_error(c, q, NULL, err);
 }
@@ -1058,7 +1020,7 @@ static int list_pages(struct du_s3_conn *c, struct pager *p, struct du_err *err)
 		if ((rc = perform(c, &q, err)))
 			break;
 		c->pg.decode_asked = p->decode_asked;
-		rc = p->parse(c->r.body.buf, c->r.body.len, &c->pg, err);
+		rc = p->parse(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
 		c->pg.decode_asked = false;
 		if (rc) {
 			rc = page_error(c, &q, rc, err);
@@ -1300,8 +1262,8 @@ int du_s3_get_object(struct du_s3_conn *c, const char *key, size_t max, void **b
 	int rc = perform(c, &q, err);
 	if (rc)
 		return rc;
-	size_t n = c->r.body.len;
-	char *b = du_strbuf_detach(&c->r.body); /* handed over */
+	size_t n = c->r.body.sb.len;
+	char *b = du_strbuf_detach(&c->r.body.sb); /* handed over */
 	if (!b)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	*buf = b;
@@ -1319,7 +1281,7 @@ int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *er
 
 static int check_initiate(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 {
-	int rc = du_s3x_parse_initiate(c->r.body.buf, c->r.body.len, &c->pg, err);
+	int rc = du_s3x_parse_initiate(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
 	return rc ? page_error(c, q, rc, err) : DU_OK;
 }
 
@@ -1405,7 +1367,7 @@ int du_s3_mpu_part_ck(struct du_s3_conn *c, const char *key, const char *upload_
 
 static int check_complete(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 {
-	int rc = du_s3x_parse_complete(c->r.body.buf, c->r.body.len, &c->pg, err);
+	int rc = du_s3x_parse_complete(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
 	if (rc == DU_ERR_S3) {
 		/* 200 OK whose body is an <Error>: S3 failed after it had started answering */
 		rc = s3_error(c, q, &c->pg.error, err);

@@ -1,5 +1,7 @@
 /* s3_open.c: the S3 client of a command: credentials resolved, the bucket reached (see s3.h). */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "du/creds.h"
 #include "du/s3.h"
@@ -36,4 +38,20 @@ void du_s3_close(struct du_creds_provider *cp, struct du_s3 *s3)
 {
 	du_s3_free(s3);
 	du_creds_provider_free(cp);
+}
+
+/*
+ * The endpoint a session's rows are valid for: the configured one (without a trailing '/'), or
+ * AWS's endpoint of the region.
+ */
+void du_s3_endpoint_of(const struct du_config *cfg, char *buf, size_t n, bool *aws)
+{
+	*aws = !cfg->s3_endpoint || !cfg->s3_endpoint[0];
+	if (*aws)
+		snprintf(buf, n, "https://s3.%s.amazonaws.com", cfg->aws_region ? cfg->aws_region : "us-east-1");
+	else
+		snprintf(buf, n, "%s", cfg->s3_endpoint);
+	size_t l = strlen(buf);
+	while (l > 0 && buf[l - 1] == '/')
+		buf[--l] = '\0';
 }

@@ -1,5 +1,6 @@
 /* s3_xml.c: S3's XML answers, read with libxml2's streaming reader (see s3_internal.h). */
 #include "s3/s3_internal.h"
+#include "du/strbuf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -140,14 +141,8 @@ static size_t arena_put(struct du_s3x_page *pg, const char *s, size_t n)
 
 static int push_rec(struct du_s3x_page *pg)
 {
-	if (pg->nrecs == pg->caprecs) {
-		size_t cap = pg->caprecs ? pg->caprecs * 2 : 256;
-		struct du_s3x_rec *r = realloc(pg->recs, cap * sizeof(*r));
-		if (!r)
-			return DU_ERR_NOMEM;
-		pg->recs = r;
-		pg->caprecs = cap;
-	}
+	if (!du_array_grow(&pg->recs, &pg->caprecs, pg->nrecs + 1, sizeof(*pg->recs)))
+		return DU_ERR_NOMEM;
 	pg->recs[pg->nrecs++] = pg->cur;
 	return DU_OK;
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # Checksums S3 verifies (issue 16): x-amz-checksum-crc32c on single PUTs and FULL_OBJECT multipart
 # uploads (moto, which echoes them), verify from HEAD, --deep recomputation, and a body corrupted on
-# the wire (faultproxy in front of s3rver) caught in md5 mode. The fall back to Content-MD5 against
-# a server that does not echo (s3rver) is in 20-upload.bats.
+# the wire (faultproxy in front of s3rver) caught in md5 mode, and the fall back to Content-MD5
+# against a server that does not echo (s3rver) counted on the wire: each body once, the fact kept
+# in s3_endpoints for the next run (also in 20-upload.bats, and against Ceph RGW in 45-rgw.bats).
 #
 # What the servers here do (moto 5.2.1, s3rver 3.7): neither VERIFIES x-amz-checksum-*. moto stores
 # and echoes the value the client sent (with x-amz-sdk-checksum-algorithm), computes FULL_OBJECT
@@ -71,6 +72,41 @@ PY
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"local file changed since upload: crc32c "* ]]
+}
+
+@test "auto against a server that ignores checksums (s3rver): each body sent once, remembered for the next run" {
+	du_fp_start "$DU_E2E_TMP/fp1" "$DU_S3RVER_URL" --seed 11
+	du_env_proxy
+	d="$BATS_TEST_TMPDIR/once"
+	mkdir -p "$d/a" "$d/b"
+	for i in $(seq 1 30); do head -c $((40000 + i * 997)) /dev/urandom >"$d/a/rec_$i.wav"; done
+	head -c $((40 * 1024 * 1024 + 5)) /dev/urandom >"$d/a/big.mp4"     # 9 parts of 5 MiB
+	run du-upload -d "$d/a" -b du-test -p once -w 8 -v --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c 'did not confirm the crc32c checksum')" -eq 1 ]
+	read -r sends bytes bodies <<<"$(fp_sends once/)"
+	echo "sends=$sends bytes=$bytes bodies=$bodies files=$(tree_bytes "$d/a")"
+	[ "$bodies" -eq 39 ]                        # 30 PUTs and 9 parts
+	[ "$sends" -eq "$bodies" ]
+	[ "$bytes" -eq "$(tree_bytes "$d/a")" ]
+	sid=$(last_session)
+	# every row carries a checksum the server verified or du proved by the ETag: md5 everywhere
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploaded'
+		AND checksum_algorithm = 'md5'")" -eq 31 ]
+	cmp "$d/a/big.mp4" "$(s3rver_object du-test once/big.mp4)"
+	[ "$(sql "SELECT checksum_echo FROM s3_endpoints WHERE endpoint = '$DU_FP_URL'")" = f ]
+
+	# The next run knows: Content-MD5 from its first body, no warning, still each body once.
+	cp -r "$d/a" "$d/b/again"
+	run du-upload -d "$d/b" -b du-test -p once2 -w 8 -v --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	! echo "$output" | grep -q 'did not confirm'
+	[[ "$output" == *"does not verify x-amz-checksum-* (learnt by session $sid)"* ]]
+	read -r sends bytes bodies <<<"$(fp_sends once2/)"
+	[ "$sends" -eq 39 ] && [ "$bodies" -eq 39 ]
+	[ "$bytes" -eq "$(tree_bytes "$d/b")" ]
 }
 
 @test "md5 mode: a part corrupted on the wire is refused (ETag check) and sent again" {

@@ -124,6 +124,35 @@ same_bytes() {
 	[[ "$output" == *"1 stale"* ]]
 }
 
+@test "rgw: auto against RGW 16 (no checksum echo): each body sent once on the first run, Content-MD5 from the next" {
+	d="$BATS_TEST_TMPDIR/once"
+	mkdir -p "$d/a" "$d/b"
+	for i in $(seq 1 24); do head -c $((30000 + i * 1009)) /dev/urandom >"$d/a/rec_$i.wav"; done
+	head -c $((40 * 1024 * 1024 + 3)) /dev/urandom >"$d/a/big.mp4"
+	fp_ctl zero >/dev/null
+	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB
+	AWS_ENDPOINT_URL_S3=$DU_FP_URL run du-upload -d "$d/a" -b du-test -p once -w 8 --progress=none
+	echo "$output"
+	[ "$status" -eq 0 ]
+	read -r sends bytes bodies <<<"$(fp_sends once/)"
+	echo "sends=$sends bytes=$bytes bodies=$bodies"
+	[ "$bodies" -eq 33 ] && [ "$sends" -eq 33 ]      # 24 PUTs and 9 parts, each once
+	[ "$bytes" -eq "$(tree_bytes "$d/a")" ]
+	same_bytes "$d/a/big.mp4" once/big.mp4
+	same_bytes "$d/a/rec_7.wav" once/rec_7.wav
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $(last_session) AND status = 'uploaded'
+		AND checksum_algorithm = 'md5'")" -eq 25 ]
+	sid=$(last_session)
+	cp -r "$d/a" "$d/b/again"
+	AWS_ENDPOINT_URL_S3=$DU_FP_URL run du-upload -d "$d/b" -b du-test -p once2 -w 8 -v --progress=none
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"does not verify x-amz-checksum-* (learnt by session $sid)"* ]]
+	read -r sends bytes bodies <<<"$(fp_sends once2/)"
+	[ "$sends" -eq 33 ] && [ "$bodies" -eq 33 ]
+	run du-master verify "$(last_session)" --manifest "$BATS_TEST_TMPDIR/manifest"
+	[ "$status" -eq 0 ]
+}
+
 @test "rgw: SlowDown and resets through the fault proxy: every file lands, exact" {
 	T=$DU_E2E_TMP/flaky
 	mk_tree "$T" 60

@@ -3,6 +3,8 @@
 #   (the proxy itself: du_fp_start DIR UPSTREAM [ARGS...] of tests/lib/servers.sh, exports DU_FP_URL)
 #   fp_ctl WHAT                      GET /__fault/WHAT (set?..., clear, zero, stats) and print the answer
 #   fp_py EXPR                       evaluate a Python expression over the proxy's stats (as `s`)
+#   fp_sends PREFIX                  "SENDS BYTES BODIES" of PUT and UploadPart bodies under PREFIX
+#   tree_bytes DIR                   the sizes of the files under DIR, summed
 #   du_env_proxy                     point du at the proxy (s3rver's keys)
 #   (du_pg_restart DIR [PAUSE] of tests/lib/servers.sh: PostgreSQL stopped and started again)
 #   wait_until SECONDS CMD...        poll CMD every 50 ms until it succeeds; 1 on timeout
@@ -14,6 +16,28 @@ fp_ctl() {
 fp_py() {
 	fp_ctl stats | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); r=($1); print(r if not isinstance(r, (dict, list)) else json.dumps(r))"
 }
+
+# fp_sends PREFIX: "SENDS BYTES BODIES" for the keys under PREFIX: the PUT and UploadPart bodies
+# that reached the proxy (every attempt), their bytes, and the distinct bodies (a key's PUT, or one
+# part number of a key). Each body sent once: SENDS = BODIES, BYTES = the files' sizes.
+fp_sends() {
+	fp_ctl stats | /usr/bin/python3 -c '
+import json, sys
+s, pre = json.load(sys.stdin), sys.argv[1]
+sends = nbytes = bodies = 0
+for k, v in s.get("put_object", {}).items():
+    if k.startswith(pre):
+        sends += v["received"]; nbytes += v["bytes"]; bodies += 1
+for k, v in s.get("upload_part", {}).items():
+    if k.startswith(pre):
+        nbytes += v["bytes"]
+        for p in v["parts"].values():
+            sends += p["received"]; bodies += 1
+print(sends, nbytes, bodies)' "$1"
+}
+
+# tree_bytes DIR: the sizes of the files under DIR, summed.
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }'; }
 
 du_env_proxy() {
 	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1

@@ -1,5 +1,6 @@
-/* Unit tests for strbuf.h (growth, formatted adds, detach, the oom latch) and wait.h (a whole
- * wait, a wait ended by its stop function within a slice). */
+/* Unit tests for strbuf.h (growth, formatted adds, detach, the oom latch, du_array_grow), wait.h
+ * (a whole wait, a wait ended by its stop function within a slice) and the pure pieces of the
+ * HTTP layer (the body sink and its cap, header values, Retry-After, the failure classification). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 
 #include "du/strbuf.h"
 #include "du/wait.h"
+#include "http/http.h"
 
 static void test_grows_and_stays_terminated(void **state)
 {
@@ -100,6 +102,80 @@ static void test_wait(void **state)
 	assert_true(du_wait_ms(0, NULL, NULL));
 }
 
+static void test_array_grow(void **state)
+{
+	(void)state;
+	int *v = NULL;
+	size_t cap = 0, n = 0;
+	for (int i = 0; i < 1000; i++) {
+		if (n == cap)
+			assert_true(du_array_grow(&v, &cap, n + 1, sizeof(*v)));
+		assert_true(cap > n);
+		v[n++] = i;
+	}
+	assert_true(cap >= 1000 && cap < 2048);  /* doubling, not one at a time */
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(v[i], i);
+	size_t before = cap;
+	assert_true(du_array_grow(&v, &cap, 10, sizeof(*v)));   /* room already there */
+	assert_int_equal(cap, before);
+	assert_true(du_array_grow(&v, &cap, 5000, sizeof(*v))); /* more than double: what is asked */
+	assert_int_equal(cap, 5000);
+	int *keep = v;
+	assert_false(du_array_grow(&v, &cap, (size_t)-1 / 2, sizeof(*v))); /* would overflow */
+	assert_ptr_equal(v, keep);
+	assert_int_equal(cap, 5000);
+	free(v);
+}
+
+/* The HTTP layer's body sink: a cap that fails the transfer, or truncates to an excerpt. */
+static void test_http_body(void **state)
+{
+	(void)state;
+	char chunk[100];
+	memset(chunk, 'x', sizeof(chunk));
+	struct du_http_body b = { .max = 250 };
+	assert_int_equal(du_http_body_write(chunk, 1, 100, &b), 100);
+	assert_int_equal(du_http_body_write(chunk, 1, 100, &b), 100);
+	assert_int_equal(du_http_body_write(chunk, 1, 100, &b), 0);      /* curl fails the transfer */
+	assert_true(b.over);
+	assert_int_equal(b.sb.len, 200);
+	du_http_body_reset(&b);
+	assert_false(b.over);
+	assert_int_equal(b.sb.len, 0);
+	assert_string_equal(du_strbuf_str(&b.sb), "");
+	du_http_body_release(&b);
+
+	struct du_http_body ex = { .max = 150, .truncate = true };
+	assert_int_equal(du_http_body_write(chunk, 1, 100, &ex), 100);
+	assert_int_equal(du_http_body_write(chunk, 1, 100, &ex), 100);   /* read on */
+	assert_int_equal(du_http_body_write(chunk, 1, 100, &ex), 100);
+	assert_true(ex.over);
+	assert_int_equal(ex.sb.len, 150);
+	assert_int_equal(strlen(ex.sb.buf), 150);
+	du_http_body_release(&ex);
+}
+
+static void test_http_headers(void **state)
+{
+	(void)state;
+	char v[16];
+	const char *line = "Retry-After:  7 \r\n";
+	assert_true(du_http_header(line, strlen(line), "retry-after", v, sizeof(v)));
+	assert_string_equal(v, "7");
+	assert_int_equal(du_http_retry_after_ms(v), 7000);
+	assert_false(du_http_header(line, strlen(line), "retry", v, sizeof(v)));
+	assert_int_equal(du_http_retry_after_ms("Wed, 21 Oct 2026 07:28:00 GMT"), 0);
+	assert_int_equal(du_http_retry_after_ms("-3"), 0);
+	assert_int_equal(du_http_retry_after_ms("999999"), 86400000L);
+	assert_true(du_http_curl_retryable(CURLE_COULDNT_CONNECT));
+	assert_true(du_http_curl_retryable(CURLE_RECV_ERROR));
+	assert_true(du_http_curl_retryable(CURLE_WEIRD_SERVER_REPLY));
+	assert_false(du_http_curl_retryable(CURLE_PEER_FAILED_VERIFICATION));
+	assert_false(du_http_curl_retryable(CURLE_WRITE_ERROR));
+	assert_false(du_http_curl_retryable(CURLE_ABORTED_BY_CALLBACK));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +183,9 @@ int main(void)
 		cmocka_unit_test(test_addf),
 		cmocka_unit_test(test_oom_latches),
 		cmocka_unit_test(test_wait),
+		cmocka_unit_test(test_array_grow),
+		cmocka_unit_test(test_http_body),
+		cmocka_unit_test(test_http_headers),
 	};
 	return cmocka_run_group_tests_name("strbuf", tests, NULL, NULL);
 }
