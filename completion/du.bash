@@ -1,5 +1,5 @@
 # bash completion for du-upload, du-retry, du-trigger and du-master -*- shell-script -*-
-# Generated from the option table in src/config/config.c by scripts/bash-completion.c (make docs);
+# Generated from the option table in src/config/options.c by scripts/bash-completion.c (make docs);
 # do not edit by hand. Installed as .../bash-completion/completions/<tool>.
 
 # _du_opts TOOL: the flags TOOL accepts

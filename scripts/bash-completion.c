@@ -164,7 +164,7 @@ int main(void)
 {
 	FILE *out = stdout;
 	fputs("# bash completion for du-upload, du-retry, du-trigger and du-master -*- shell-script -*-\n"
-	      "# Generated from the option table in src/config/config.c by scripts/bash-completion.c (make docs);\n"
+	      "# Generated from the option table in src/config/options.c by scripts/bash-completion.c (make docs);\n"
 	      "# do not edit by hand. Installed as .../bash-completion/completions/<tool>.\n\n",
 	      out);
 	opts_function(out);

@@ -4,7 +4,7 @@
  * the tool accepts; tests/e2e/97-packaging.bats fails when a committed page differs.
  *   man-page du-upload >man/du-upload.1
  * The prose (description, examples) is here; every option, variable, default and enum value
- * comes from src/config/config.c.
+ * comes from src/config/options.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 	}
 	FILE *out = stdout;
 	const char *name = du_tool_name(p->tool);
-	fprintf(out, ".\\\" %s(1): generated from the option table in src/config/config.c by scripts/man-page.c\n"
+	fprintf(out, ".\\\" %s(1): generated from the option table in src/config/options.c by scripts/man-page.c\n"
 		     ".\\\" (make docs); do not edit by hand.\n.TH ", name);
 	upper(name, out);
 	/* No hyphenation, ragged right: keys, variables and paths stay whole (and searchable). */

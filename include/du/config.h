@@ -1,7 +1,7 @@
 /*
  * config.h: du's configuration, driven by one option table.
  *
- * Every setting is one row of the table in src/config/config.c: its JSON key, long flag, short flag
+ * Every setting is one row of the table in src/config/options.c: its JSON key, long flag, short flag
  * (per tool), environment variable, type, default, range, whether it is a secret, and its help
  * text. That row drives getopt_long, the environment, the JSON file, .env, defaults, validation,
  * --help and --dump-config. Precedence, lowest first:

@@ -15,15 +15,7 @@
 /* Arbitrary but fixed: every du process serialises schema changes on this advisory lock key. */
 #define MIGRATE_LOCK_KEY "7310039413392766817"
 #define COPY_CHUNK (64 * 1024)
-#define MAX_SECRETS 4
 
-struct du_db {
-	PGconn *conn;
-	char sqlstate[6];
-	/* Passwords known to this connection, to scrub from libpq's messages should one ever be
-	 * echoed (a malformed URL can be quoted back in part). */
-	char *secrets[MAX_SECRETS];
-};
 
 struct du_db_copy {
 	struct du_db *db;

@@ -31,6 +31,20 @@
 
 #include "du/db.h"
 
+#define MAX_SECRETS 4
+
+/* A connection and what du keeps with it. One thread at a time. */
+struct du_db {
+	PGconn *conn;
+	char sqlstate[6];
+	/* Passwords known to this connection, to scrub from libpq's messages should one ever be
+	 * echoed (a malformed URL can be quoted back in part). */
+	char *secrets[MAX_SECRETS];
+	/* Set by du_db_status_has_views: the database has no du views (a Python-era one read by a
+	 * role that may not migrate), so status reads the base tables (db_status.c). */
+	bool status_plain;
+};
+
 PGconn *du_db_conn(struct du_db *db);
 
 /* Run sql with bound text parameters (NULL = SQL NULL); any result rows are discarded. */

@@ -41,9 +41,6 @@ static const char plain_cols[] =
 	" " J("du_version") " IS NULL"
 	" FROM sync_sessions s LEFT JOIN projects p ON p.id = s.project_id) v";
 
-/* Set by du_db_status_has_views: no du views, read the base tables (plain_cols). */
-static bool plain;
-
 static int session_rows(PGresult *r, int (*cb)(void *arg, const struct du_obs_session *s), void *arg)
 {
 	int rc = DU_OK;
@@ -87,7 +84,7 @@ int du_db_status_has_views(struct du_db *db, bool *out, struct du_err *err)
 	if (!r)
 		return err->code;
 	*out = du_db_get_bool(r, 0, 0);
-	plain = !*out;
+	db->status_plain = !*out;
 	PQclear(r);
 	return DU_OK;
 }
@@ -108,7 +105,7 @@ int du_db_status_sessions(struct du_db *db, int limit, int (*cb)(void *arg, cons
 {
 	char sql[sizeof(plain_cols) + 64], lim[21];
 	const char *p[] = { du_db_i64(lim, limit) };
-	snprintf(sql, sizeof(sql), "%s ORDER BY session_id DESC LIMIT $1", plain ? plain_cols : session_cols);
+	snprintf(sql, sizeof(sql), "%s ORDER BY session_id DESC LIMIT $1", db->status_plain ? plain_cols : session_cols);
 	PGresult *r = du_db_query(db, err, sql, 1, p);
 	if (!r)
 		return err->code;
@@ -122,7 +119,7 @@ int du_db_status_session(struct du_db *db, int64_t id, int (*cb)(void *arg, cons
 {
 	char sql[sizeof(plain_cols) + 64], sid[21];
 	const char *p[] = { du_db_i64(sid, id) };
-	snprintf(sql, sizeof(sql), "%s WHERE session_id = $1", plain ? plain_cols : session_cols);
+	snprintf(sql, sizeof(sql), "%s WHERE session_id = $1", db->status_plain ? plain_cols : session_cols);
 	PGresult *r = du_db_query(db, err, sql, 1, p);
 	if (!r)
 		return err->code;

@@ -1,115 +1,6 @@
-/* s3.c: S3 requests on libcurl, signed with du_sigv4, retried per retry.h (see s3.h). */
-#include "du/s3.h"
-
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <time.h>
-
-#include <curl/curl.h>
-#include <libxml/parser.h>
-
-#include "du/checksum.h"
-#include "du/crypto.h"
-#include "du/retry.h"
-#include "du/sigv4.h"
-#include "du/strbuf.h"
-#include "du/wait.h"
-#include "http/http.h"
-#include "s3/s3_internal.h"
-
-#define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
-#define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
-#define MAX_HDRS 24
-#define HDRBUF 12288                  /* header lines of one request; the session token is <= 4 KiB */
-#define INLINE_BODY_MAX ((size_t)60 << 10) /* PUT bodies sent with their headers (libcurl: < 64 KiB) */
-
-struct du_s3 {
-	struct du_s3_opts o;              /* strings point at the copies below */
-	char *bucket, *region, *storage_class, *sse, *sse_kms_key_id, *ca_bundle;
-	struct du_creds_provider *cp;
-	CURLSH *sh;
-	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-	struct du_governor *gov;
-	const volatile int *abort_flag;
-	atomic_int abort_all;
-	atomic_long skew;                 /* seconds to add to our clock, learnt from RequestTimeTooSkewed */
-	char *base;                       /* "https://host[:port]": the URL before the path */
-	char *host;                       /* Host header, signed and sent */
-	char *path_prefix;                /* raw: "/bucket" (path-style) or "" (virtual), after any endpoint path */
-	char *bucket_path;                /* raw path of bucket-level requests: "/bucket" or "/" */
-	char *ua;
-	bool kms;                         /* SSE-KMS: the ETag is not the MD5 */
-	atomic_uint_fast64_t requests, attempts, retries, throttles, failures, sent, received;
-};
-
-/* Response of the current attempt. */
-struct resp {
-	long status;
-	struct du_http_body body;         /* at most body.max bytes (du_http_body_write) */
-	char etag[DU_S3_ETAG_MAX];
-	char request_id[64];
-	char bucket_region[64];
-	int64_t date;                     /* Date header, UTC seconds; 0 when absent */
-	char meta_md5[33];
-	char ck_alg[16];                  /* x-amz-checksum-<alg>: the alg, its value, and -type */
-	char ck_val[64];
-	char ck_type[16];
-	int64_t meta_mtime;
-	bool has_meta_mtime;
-	uint64_t content_length;
-	bool has_content_length;
-	long retry_after_ms;
-};
-
-struct du_s3_conn {
-	struct du_s3 *s3;
-	CURL *h;
-	char errbuf[CURL_ERROR_SIZE];
-	struct resp r;
-	/* request body being sent */
-	const char *up;
-	size_t up_len, up_off;
-	/* header lines: curl only reads the list, so nodes and text live here, no allocation */
-	struct curl_slist nodes[MAX_HDRS];
-	int nhdr;
-	char hbuf[HDRBUF];
-	size_t hused;
-	struct du_sigv4_hdr sign[MAX_HDRS];
-	int nsign;
-	uint64_t rnd;
-	int last_attempts;               /* attempts the last request took */
-	bool ck_echoed;                  /* the last PUT's checksum came back (du_s3_checksum_echoed) */
-	bool skew_tried;                 /* the current request already corrected the clock once */
-	struct du_s3x_page pg;
-};
-
-/* One request, as an operation describes it. */
-struct rq {
-	const char *method;
-	const char *op;                  /* for messages: "PUT", "LIST", ... */
-	const char *key;                 /* NULL: bucket-level */
-	const char *query;               /* raw "name=value&..."; '&' never inside a value */
-	bool query_encoded;              /* query built by qadd: names and values encoded already */
-	const void *body;
-	size_t len;
-	const char *md5_b64;             /* Content-MD5 */
-	const char *content_type;
-	const char *amz[8][2];           /* extra x-amz-* headers, signed */
-	int namz;
-	size_t resp_max;
-	/* Called after a 2xx: may turn it into an error (e.g. a 200 carrying <Error>). */
-	int (*check)(struct du_s3_conn *c, const struct rq *q, struct du_err *err);
-	/* Called for a non-2xx answer without a useful body (HEAD): fills err, returns its code. */
-	int (*no_body)(struct du_s3_conn *c, const struct rq *q, struct du_err *err);
-};
+/* s3.c: the S3 client: options, connections, one request signed with du_sigv4, sent, retried per
+ * retry.h and classified (see s3.h; the operations are in s3_object.c and s3_multipart.c). */
+#include "s3/s3_request.h"
 
 /* ---- process-wide ---- */
 
@@ -128,7 +19,7 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static bool empty(const char *s)
+bool du_s3r_empty(const char *s)
 {
 	return !s || !*s;
 }
@@ -138,7 +29,7 @@ int du_s3_opts_from_config(struct du_s3_opts *o, const struct du_config *cfg)
 	memset(o, 0, sizeof(*o));
 	o->bucket = cfg->bucket_name;
 	o->region = cfg->aws_region;
-	o->endpoint = empty(cfg->s3_endpoint) ? NULL : cfg->s3_endpoint;
+	o->endpoint = du_s3r_empty(cfg->s3_endpoint) ? NULL : cfg->s3_endpoint;
 	o->addressing = cfg->s3_addressing;
 	o->payload_signing = cfg->payload_signing;
 	o->connect_timeout = cfg->connect_timeout;
@@ -146,10 +37,10 @@ int du_s3_opts_from_config(struct du_s3_opts *o, const struct du_config *cfg)
 	o->retry_base_ms = cfg->retry_base_ms;
 	o->retry_cap_ms = cfg->retry_cap_ms;
 	o->max_attempts = DU_RETRY_REQUEST_ATTEMPTS;
-	o->storage_class = empty(cfg->storage_class) ? NULL : cfg->storage_class;
-	o->sse = empty(cfg->sse) ? NULL : cfg->sse;
-	o->sse_kms_key_id = empty(cfg->sse_kms_key_id) ? NULL : cfg->sse_kms_key_id;
-	o->ca_bundle = empty(cfg->ca_bundle) ? NULL : cfg->ca_bundle;
+	o->storage_class = du_s3r_empty(cfg->storage_class) ? NULL : cfg->storage_class;
+	o->sse = du_s3r_empty(cfg->sse) ? NULL : cfg->sse;
+	o->sse_kms_key_id = du_s3r_empty(cfg->sse_kms_key_id) ? NULL : cfg->sse_kms_key_id;
+	o->ca_bundle = du_s3r_empty(cfg->ca_bundle) ? NULL : cfg->ca_bundle;
 	return DU_OK;
 }
 
@@ -250,7 +141,7 @@ int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_pr
 	pthread_once(&once, global_init);
 	if (global_rc != CURLE_OK)
 		return du_err_set(err, DU_ERR_INTERNAL, "cannot initialise libcurl: %s", curl_easy_strerror(global_rc));
-	if (empty(o->bucket))
+	if (du_s3r_empty(o->bucket))
 		return du_err_set(err, DU_ERR_CONFIG, "no bucket name");
 	if (!(s3 = calloc(1, sizeof(*s3))))
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
@@ -259,11 +150,11 @@ int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_pr
 	s3->o = *o;
 	s3->cp = cp;
 	s3->bucket = xstrdup(o->bucket);
-	s3->region = xstrdup(empty(o->region) ? "us-east-1" : o->region);
-	s3->storage_class = xstrdup(empty(o->storage_class) ? NULL : o->storage_class);
-	s3->sse = xstrdup(empty(o->sse) ? NULL : o->sse);
-	s3->sse_kms_key_id = xstrdup(empty(o->sse_kms_key_id) ? NULL : o->sse_kms_key_id);
-	s3->ca_bundle = xstrdup(empty(o->ca_bundle) ? NULL : o->ca_bundle);
+	s3->region = xstrdup(du_s3r_empty(o->region) ? "us-east-1" : o->region);
+	s3->storage_class = xstrdup(du_s3r_empty(o->storage_class) ? NULL : o->storage_class);
+	s3->sse = xstrdup(du_s3r_empty(o->sse) ? NULL : o->sse);
+	s3->sse_kms_key_id = xstrdup(du_s3r_empty(o->sse_kms_key_id) ? NULL : o->sse_kms_key_id);
+	s3->ca_bundle = xstrdup(du_s3r_empty(o->ca_bundle) ? NULL : o->ca_bundle);
 	s3->o.bucket = s3->bucket;
 	s3->o.region = s3->region;
 	s3->o.storage_class = s3->storage_class;
@@ -288,7 +179,7 @@ int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_pr
 	if (s3->o.list_page_size <= 0 || s3->o.list_page_size > 1000)
 		s3->o.list_page_size = 1000;
 	s3->kms = s3->sse && !strcmp(s3->sse, "aws:kms");
-	if ((rc = build_addressing(s3, empty(o->endpoint) ? NULL : o->endpoint, err)))
+	if ((rc = build_addressing(s3, du_s3r_empty(o->endpoint) ? NULL : o->endpoint, err)))
 		goto out;
 	if (asprintf(&s3->ua, "du/%s (+libcurl/%s)", DU_VERSION, curl_version_info(CURLVERSION_NOW)->version) < 0) {
 		s3->ua = NULL;
@@ -619,9 +510,9 @@ static char *build_url(struct du_s3 *s3, const char *path, const char *query, bo
 	if (!(url = malloc(cap)))
 		goto out;
 	size_t n = (size_t)snprintf(url, cap, "%s%s", s3->base, ep);
-	if (!empty(query) && encoded) {
+	if (!du_s3r_empty(query) && encoded) {
 		snprintf(url + n, cap - n, "?%s", query);
-	} else if (!empty(query)) {
+	} else if (!du_s3r_empty(query)) {
 		url[n++] = '?';
 		const char *q = query;
 		while (*q) {
@@ -684,7 +575,7 @@ static const char *what(const struct du_s3_conn *c, const struct rq *q)
 }
 
 /* err from an S3 error document (or its absence). */
-static int s3_error(struct du_s3_conn *c, const struct rq *q, const struct du_s3x_error *e, struct du_err *err)
+int du_s3r_s3_error(struct du_s3_conn *c, const struct rq *q, const struct du_s3x_error *e, struct du_err *err)
 {
 	struct du_s3 *s3 = c->s3;
 	struct resp *r = &c->r;
@@ -840,8 +731,8 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		return q->no_body(c, q, err);
 	struct du_s3x_error e;
 	if (r->body.sb.len && du_s3x_parse_error(r->body.sb.buf, r->body.sb.len, &e) == DU_OK)
-		return s3_error(c, q, &e, err);
-	return s3_error(c, q, NULL, err);
+		return du_s3r_s3_error(c, q, &e, err);
+	return du_s3r_s3_error(c, q, NULL, err);
 }
 
 /* A RequestTimeTooSkewed answer carries the server's Date: remember the offset, once per
@@ -869,7 +760,7 @@ static uint64_t conn_rnd(void *arg)
 }
 
 /* Send q, retrying per the policy. On failure err is complete, retryable included. */
-static int perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+int du_s3r_perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 {
 	struct du_s3 *s3 = c->s3;
 	struct du_err scratch;
@@ -932,692 +823,4 @@ out:
 	free(path);
 	free(url);
 	return rc;
-}
-
-/* ---- operations ---- */
-
-static int head_bucket_no_body(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
-{
-	struct du_s3 *s3 = c->s3;
-	int rc;
-	if (c->r.status == 404) {
-		rc = du_err_set(err, DU_ERR_S3, "bucket '%s' does not exist (NoSuchBucket)", s3->bucket);
-		snprintf(err->s3_code, sizeof(err->s3_code), "NoSuchBucket");
-	} else if (c->r.status == 403) {
-		rc = du_err_set(err, DU_ERR_S3_AUTH, "access denied to bucket '%s'", s3->bucket);
-		snprintf(err->s3_code, sizeof(err->s3_code), "AccessDenied");
-		du_err_hint(err, "check the credentials and the bucket policy");
-	} else {
-		return s3_error(c, q, NULL, err);
-	}
-	err->http_status = c->r.status;
-	snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
-	if (c->r.status == 404)
-		du_err_hint(err, "check bucket_name and the endpoint");
-	return rc;
-}
-
-int du_s3_head_bucket(struct du_s3_conn *c, struct du_err *err)
-{
-	struct rq q = { .method = "HEAD", .op = "HEAD", .no_body = head_bucket_no_body };
-	return perform(c, &q, err);
-}
-
-/*
- * Append name=value to a query that is sent and signed as encoded (rq.query_encoded): the value is
- * RFC 3986-encoded here, so it may hold any byte (a continuation token, a marker, a prefix with
- * '&'). Names are du's own and plain. A failure is latched in qs->oom.
- */
-static void qadd(struct du_strbuf *qs, const char *name, const char *raw)
-{
-	char *value = raw ? du_sigv4_uri_encode(raw, strlen(raw), 0) : NULL;
-	if (raw && !value) {
-		qs->oom = true;
-		return;
-	}
-	du_strbuf_addf(qs, "%s%s%s%s", qs->len ? "&" : "", name, value ? "=" : "", value ? value : "");
-	free(value);
-}
-
-static int page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct du_err *err)
-{
-	if (rc == DU_ERR_S3)
-		return s3_error(c, q, &c->pg.error, err);
-	/* An answer that is not a listing is the store's trouble, like an error answer (exit 5). */
-	if (rc == DU_ERR_PARSE)
-		rc = err->code = DU_ERR_S3;
-	return rc;
-}
-
-/*
- * One paginated listing (objects, multipart uploads, parts): list_pages() is the loop, and each
- * kind says how to ask for the next page, how to read one, and what a page hands on.
- */
-struct pager {
-	const char *op;
-	const char *key;                 /* NULL: bucket-level */
-	bool query_encoded;              /* the query is built by qadd */
-	bool decode_asked;               /* see du_s3x_page.decode_asked */
-	void (*ask)(struct pager *p, struct du_strbuf *qs);
-	int (*parse)(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err);
-	int (*deliver)(struct pager *p, const struct du_s3x_page *pg);   /* the caller's callback value */
-	int (*advance)(struct pager *p, struct du_s3x_page *pg, struct du_err *err);
-};
-
-static int list_pages(struct du_s3_conn *c, struct pager *p, struct du_err *err)
-{
-	struct du_strbuf qs = DU_STRBUF_INIT;
-	int rc;
-	for (;;) {
-		du_strbuf_reset(&qs);
-		p->ask(p, &qs);
-		if (qs.oom) {
-			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-			break;
-		}
-		struct rq q = { .method = "GET", .op = p->op, .key = p->key, .query = du_strbuf_str(&qs),
-				.query_encoded = p->query_encoded, .resp_max = LIST_CAP };
-		if ((rc = perform(c, &q, err)))
-			break;
-		c->pg.decode_asked = p->decode_asked;
-		rc = p->parse(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
-		c->pg.decode_asked = false;
-		if (rc) {
-			rc = page_error(c, &q, rc, err);
-			break;
-		}
-		if ((rc = p->deliver(p, &c->pg)))
-			break; /* the callback's own value; err untouched */
-		if (!c->pg.truncated || (rc = p->advance(p, &c->pg, err)))
-			break;
-	}
-	du_strbuf_release(&qs);
-	return rc;
-}
-
-struct object_pager {
-	struct pager p;                  /* first: the loop's view */
-	const char *prefix;
-	char *token;                     /* NextContinuationToken */
-	char maxkeys[16];
-	int (*cb)(void *arg, const struct du_s3_object *o);
-	void *arg;
-};
-
-static void objects_ask(struct pager *p, struct du_strbuf *qs)
-{
-	struct object_pager *op = (struct object_pager *)p;
-	/* The token is opaque (RGW's is the raw last key): any byte, encoded by qadd. */
-	if (op->token)
-		qadd(qs, "continuation-token", op->token);
-	qadd(qs, "encoding-type", "url");
-	qadd(qs, "list-type", "2");
-	qadd(qs, "max-keys", op->maxkeys);
-	if (!empty(op->prefix))
-		qadd(qs, "prefix", op->prefix);
-}
-
-static int objects_deliver(struct pager *p, const struct du_s3x_page *pg)
-{
-	struct object_pager *op = (struct object_pager *)p;
-	return du_s3x_each_object(pg, NULL, op->cb, op->arg);
-}
-
-static int objects_advance(struct pager *p, struct du_s3x_page *pg, struct du_err *err)
-{
-	struct object_pager *op = (struct object_pager *)p;
-	(void)err;
-	free(op->token);
-	op->token = pg->next;
-	pg->next = NULL;
-	return DU_OK;
-}
-
-int du_s3_list(struct du_s3_conn *c, const char *prefix,
-	       int (*cb)(void *arg, const struct du_s3_object *o), void *arg, struct du_err *err)
-{
-	struct object_pager op = {
-		.p = { .op = "LIST", .query_encoded = true, .ask = objects_ask, .parse = du_s3x_parse_list,
-		       .deliver = objects_deliver, .advance = objects_advance },
-		.prefix = prefix, .cb = cb, .arg = arg,
-	};
-	snprintf(op.maxkeys, sizeof(op.maxkeys), "%d", c->s3->o.list_page_size);
-	int rc = list_pages(c, &op.p, err);
-	free(op.token);
-	return rc;
-}
-
-static int head_object_no_body(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
-{
-	if (c->r.status == 404) {
-		int rc = du_err_set(err, DU_ERR_NOTFOUND, "object '%s' does not exist", q->key);
-		err->http_status = 404;
-		snprintf(err->s3_code, sizeof(err->s3_code), "NoSuchKey");
-		snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
-		return rc;
-	}
-	return s3_error(c, q, NULL, err);
-}
-
-int du_s3_head_object(struct du_s3_conn *c, const char *key, struct du_s3_object_info *out,
-		      struct du_err *err)
-{
-	struct rq q = { .method = "HEAD", .op = "HEAD", .key = key, .no_body = head_object_no_body,
-			.amz = { { "x-amz-checksum-mode", "ENABLED" } }, .namz = 1 };
-	int rc = perform(c, &q, err);
-	if (rc)
-		return rc;
-	memset(out, 0, sizeof(*out));
-	snprintf(out->checksum_alg, sizeof(out->checksum_alg), "%s", c->r.ck_alg);
-	snprintf(out->checksum, sizeof(out->checksum), "%s", c->r.ck_val);
-	snprintf(out->checksum_type, sizeof(out->checksum_type), "%s", c->r.ck_type);
-	out->size = c->r.content_length;
-	snprintf(out->etag, sizeof(out->etag), "%s", c->r.etag);
-	snprintf(out->md5_hex, sizeof(out->md5_hex), "%s", c->r.meta_md5);
-	out->du_mtime = c->r.meta_mtime;
-	out->has_du_mtime = c->r.has_meta_mtime;
-	return DU_OK;
-}
-
-const char *du_s3_content_type(const char *key)
-{
-	static const char *const map[][2] = {
-		{ "wav", "audio/wav" }, { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" },
-		{ "mp4", "video/mp4" }, { "mov", "video/quicktime" }, { "avi", "video/x-msvideo" },
-	};
-	const char *dot = key ? strrchr(key, '.') : NULL;
-	if (dot && !strchr(dot, '/'))
-		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-			if (!strcasecmp(dot + 1, map[i][0]))
-				return map[i][1];
-	return "application/octet-stream";
-}
-
-/* x-amz-* headers describing a new object, shared by PUT and CreateMultipartUpload. */
-static void object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime)
-{
-	if (md5hex) {
-		q->amz[q->namz][0] = "x-amz-meta-du-md5";
-		q->amz[q->namz++][1] = md5hex;
-	}
-	if (mtime) {
-		q->amz[q->namz][0] = "x-amz-meta-du-mtime";
-		q->amz[q->namz++][1] = mtime;
-	}
-	if (s3->sse) {
-		q->amz[q->namz][0] = "x-amz-server-side-encryption";
-		q->amz[q->namz++][1] = s3->sse;
-		if (s3->kms && s3->sse_kms_key_id) {
-			q->amz[q->namz][0] = "x-amz-server-side-encryption-aws-kms-key-id";
-			q->amz[q->namz++][1] = s3->sse_kms_key_id;
-		}
-	}
-	if (s3->storage_class) {
-		q->amz[q->namz][0] = "x-amz-storage-class";
-		q->amz[q->namz++][1] = s3->storage_class;
-	}
-}
-
-static bool sends_checksum(int alg)
-{
-	return du_cksum_is_crc(alg) || alg == DU_CK_SHA256;
-}
-
-/* x-amz-checksum-<alg> of a PUT or part; x-amz-sdk-checksum-algorithm too, as the AWS SDKs send
- * it (moto stores and echoes the value only with it). hname must outlive the request. */
-static void checksum_headers(struct rq *q, int alg, const char *b64, char hname[40])
-{
-	snprintf(hname, 40, "x-amz-checksum-%s", du_cksum_name(alg));
-	q->amz[q->namz][0] = hname;
-	q->amz[q->namz++][1] = b64;
-	q->amz[q->namz][0] = "x-amz-sdk-checksum-algorithm";
-	q->amz[q->namz++][1] = du_cksum_upper(alg);
-}
-
-/* A server that verified the checksum echoes it; one that echoes another value refused it in all
- * but name. Absent: the server ignored it (du_s3_checksum_echoed says so). */
-static int check_echo(struct du_s3_conn *c, const char *op, const char *key, int alg, const char *b64,
-		      struct du_err *err)
-{
-	c->ck_echoed = false;
-	if (!c->r.ck_alg[0] || strcmp(c->r.ck_alg, du_cksum_name(alg)))
-		return DU_OK;
-	if (strcmp(c->r.ck_val, b64)) {
-		du_err_set(err, DU_ERR_S3, "%s '%s': checksum mismatch (sent %s %s, got %.60s)", op, key,
-			   du_cksum_name(alg), b64, c->r.ck_val);
-		snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
-		err->http_status = c->r.status;
-		err->retryable = 1;
-		return DU_ERR_S3;
-	}
-	c->ck_echoed = true;
-	return DU_OK;
-}
-
-bool du_s3_checksum_echoed(const struct du_s3_conn *c)
-{
-	return c->ck_echoed;
-}
-
-/* The ETag of a PUT must be the body's MD5 unless SSE-KMS makes it opaque. */
-static int check_etag(struct du_s3_conn *c, const char *op, const char *key, const char *md5hex,
-		      struct du_err *err)
-{
-	if (c->s3->kms)
-		return DU_OK;
-	if (!c->r.etag[0]) {
-		du_err_set(err, DU_ERR_S3, "%s '%s': no etag in the answer", op, key);
-		err->retryable = 1;
-		return DU_ERR_S3;
-	}
-	if (strcasecmp(c->r.etag, md5hex)) {
-		du_err_set(err, DU_ERR_S3, "%s '%s': etag mismatch (sent md5 %s, got etag %.64s)", op, key, md5hex,
-			   c->r.etag);
-		snprintf(err->request_id, sizeof(err->request_id), "%s", c->r.request_id);
-		err->http_status = c->r.status;
-		err->retryable = 1;
-		return DU_ERR_S3;
-	}
-	return DU_OK;
-}
-
-int du_s3_put_object(struct du_s3_conn *c, const char *key, const void *buf, size_t len,
-		     const struct du_s3_put *p, char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
-{
-	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], mt[24], hname[40];
-	if ((uint64_t)len > DU_S3_MAX_PUT)
-		return du_err_set(err, DU_ERR_S3, "PUT '%s': %zu bytes is over the 5 GiB single-PUT limit", key, len);
-	bool ck = p && sends_checksum(p->checksum_alg);
-	if (!p || (!p->md5 && !ck && p->checksum_alg != DU_CK_NONE) || (ck && !p->checksum_b64))
-		return du_err_set(err, DU_ERR_INTERNAL, "PUT '%s': no checksum given", key);
-	if (p->md5) {
-		du_hex(p->md5, DU_MD5_LEN, md5hex);
-		du_base64(p->md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
-	}
-	if (p->mtime)
-		snprintf(mt, sizeof(mt), "%" PRId64, p->mtime);
-	struct rq q = {
-		.method = "PUT", .op = "PUT", .key = key, .body = buf, .len = len,
-		.md5_b64 = p->md5 && !ck ? md5b64 : NULL,
-		.content_type = p->content_type ? p->content_type : du_s3_content_type(key),
-	};
-	object_headers(c->s3, &q, p->md5 ? md5hex : NULL, p->mtime ? mt : NULL);
-	if (ck)
-		checksum_headers(&q, p->checksum_alg, p->checksum_b64, hname);
-	c->ck_echoed = false;
-	int rc = perform(c, &q, err);
-	if (!rc && p->md5)
-		rc = check_etag(c, "PUT", key, md5hex, err);
-	if (!rc && ck)
-		rc = check_echo(c, "PUT", key, p->checksum_alg, p->checksum_b64, err);
-	if (!rc && etag_out)
-		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->r.etag);
-	return rc;
-}
-
-int du_s3_get_object(struct du_s3_conn *c, const char *key, size_t max, void **buf, size_t *len,
-		     struct du_err *err)
-{
-	struct rq q = { .method = "GET", .op = "GET", .key = key, .resp_max = max ? max : 1 };
-	int rc = perform(c, &q, err);
-	if (rc)
-		return rc;
-	size_t n = c->r.body.sb.len;
-	char *b = du_strbuf_detach(&c->r.body.sb); /* handed over */
-	if (!b)
-		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	*buf = b;
-	*len = n;
-	return DU_OK;
-}
-
-int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *err)
-{
-	struct rq q = { .method = "DELETE", .op = "DELETE", .key = key };
-	return perform(c, &q, err);
-}
-
-/* ---- multipart ---- */
-
-static int check_initiate(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
-{
-	int rc = du_s3x_parse_initiate(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
-	return rc ? page_error(c, q, rc, err) : DU_OK;
-}
-
-int du_s3_mpu_create(struct du_s3_conn *c, const char *key, const struct du_s3_put *p,
-		     char **upload_id, struct du_err *err)
-{
-	char mt[24];
-	bool has_mt = p && p->mtime;
-	if (has_mt)
-		snprintf(mt, sizeof(mt), "%" PRId64, p->mtime);
-	struct rq q = {
-		.method = "POST", .op = "CREATE-MULTIPART", .key = key, .query = "uploads",
-		.content_type = p && p->content_type ? p->content_type : du_s3_content_type(key),
-		.check = check_initiate,
-	};
-	object_headers(c->s3, &q, NULL, has_mt ? mt : NULL);
-	if (p && sends_checksum(p->checksum_alg)) {
-		q.amz[q.namz][0] = "x-amz-checksum-algorithm";
-		q.amz[q.namz++][1] = du_cksum_upper(p->checksum_alg);
-		q.amz[q.namz][0] = "x-amz-checksum-type";
-		q.amz[q.namz++][1] = du_cksum_is_crc(p->checksum_alg) ? "FULL_OBJECT" : "COMPOSITE";
-	}
-	int rc = perform(c, &q, err);
-	if (rc)
-		return rc;
-	*upload_id = c->pg.upload_id;
-	c->pg.upload_id = NULL;
-	return DU_OK;
-}
-
-static int check_upload_id(const char *op, const char *key, const char *upload_id, struct du_err *err)
-{
-	if (empty(upload_id) || strchr(upload_id, '&'))
-		return du_err_set(err, DU_ERR_INTERNAL, "%s '%s': invalid upload id", op, key);
-	return DU_OK;
-}
-
-int du_s3_mpu_part(struct du_s3_conn *c, const char *key, const char *upload_id, int part_number,
-		   const void *buf, size_t len, const unsigned char md5[16],
-		   char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
-{
-	return du_s3_mpu_part_ck(c, key, upload_id, part_number, buf, len, md5, 0, NULL, etag_out, err);
-}
-
-int du_s3_mpu_part_ck(struct du_s3_conn *c, const char *key, const char *upload_id, int part_number,
-		      const void *buf, size_t len, const unsigned char *md5, int alg, const char *b64,
-		      char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
-{
-	char md5hex[DU_MD5_HEX_LEN], md5b64[DU_MD5_B64_LEN], *qs = NULL, hname[40];
-	bool ck = sends_checksum(alg) && b64;
-	int rc;
-	if (!md5 && !ck && alg != DU_CK_NONE)
-		return du_err_set(err, DU_ERR_INTERNAL, "PUT-PART '%s': no checksum given", key);
-	if ((rc = check_upload_id("PUT-PART", key, upload_id, err)))
-		return rc;
-	if (part_number < 1 || part_number > DU_S3_MAX_PARTS)
-		return du_err_set(err, DU_ERR_INTERNAL, "PUT-PART '%s': part number %d out of range", key, part_number);
-	if ((uint64_t)len > DU_S3_MAX_PUT)
-		return du_err_set(err, DU_ERR_S3, "PUT-PART '%s': part of %zu bytes is over 5 GiB", key, len);
-	if (md5) {
-		du_hex(md5, DU_MD5_LEN, md5hex);
-		du_base64(md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
-	}
-	if (asprintf(&qs, "partNumber=%d&uploadId=%s", part_number, upload_id) < 0)
-		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	struct rq q = {
-		.method = "PUT", .op = "PUT-PART", .key = key, .query = qs, .body = buf, .len = len,
-		.md5_b64 = md5 ? md5b64 : NULL,
-	};
-	if (ck)
-		checksum_headers(&q, alg, b64, hname);
-	c->ck_echoed = false;
-	rc = perform(c, &q, err);
-	free(qs);
-	if (!rc && md5)
-		rc = check_etag(c, "PUT-PART", key, md5hex, err);
-	if (!rc && ck)
-		rc = check_echo(c, "PUT-PART", key, alg, b64, err);
-	if (!rc && etag_out)
-		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->r.etag);
-	return rc;
-}
-
-static int check_complete(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
-{
-	int rc = du_s3x_parse_complete(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
-	if (rc == DU_ERR_S3) {
-		/* 200 OK whose body is an <Error>: S3 failed after it had started answering */
-		rc = s3_error(c, q, &c->pg.error, err);
-		return rc;
-	}
-	return rc;
-}
-
-static int xml_escaped_append(char *dst, size_t cap, size_t *n, const char *s)
-{
-	for (; *s; s++) {
-		const char *rep = NULL;
-		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		}
-		size_t l = rep ? strlen(rep) : 1;
-		if (*n + l + 1 > cap)
-			return -1;
-		memcpy(dst + *n, rep ? rep : s, l);
-		*n += l;
-	}
-	dst[*n] = '\0';
-	return 0;
-}
-
-/* A retried Complete whose first try went through but whose answer was lost meets NoSuchUpload:
- * the object then exists with a multipart ETag ending in "-nparts". */
-static bool completed_already(struct du_s3_conn *c, const char *key, int nparts, char etag_out[DU_S3_ETAG_MAX])
-{
-	struct du_s3_object_info info;
-	struct du_err e = {0};
-	char suffix[16];
-	if (du_s3_head_object(c, key, &info, &e))
-		return false;
-	snprintf(suffix, sizeof(suffix), "-%d", nparts);
-	size_t el = strlen(info.etag), sl = strlen(suffix);
-	if (el <= sl || strcmp(info.etag + el - sl, suffix))
-		return false;
-	if (etag_out)
-		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", info.etag);
-	return true;
-}
-
-int du_s3_mpu_complete(struct du_s3_conn *c, const char *key, const char *upload_id,
-		       const struct du_s3_part *parts, int nparts, char etag_out[DU_S3_ETAG_MAX],
-		       struct du_err *err)
-{
-	return du_s3_mpu_complete_ck(c, key, upload_id, parts, nparts, 0, NULL, etag_out, err);
-}
-
-int du_s3_mpu_complete_ck(struct du_s3_conn *c, const char *key, const char *upload_id,
-			  const struct du_s3_part *parts, int nparts, int alg, const char *whole_b64,
-			  char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
-{
-	char *qs = NULL, *body = NULL, hname[40];
-	bool ck = sends_checksum(alg);
-	const char *up = du_cksum_upper(alg);
-	int rc;
-	if ((rc = check_upload_id("COMPLETE-MULTIPART", key, upload_id, err)))
-		return rc;
-	if (nparts < 1 || nparts > DU_S3_MAX_PARTS)
-		return du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': %d parts", key, nparts);
-	size_t cap = 64 + (size_t)nparts * (160 + 4 * DU_S3_ETAG_MAX), n = 0;
-	if (!(body = malloc(cap)) || asprintf(&qs, "uploadId=%s", upload_id) < 0) {
-		qs = NULL;
-		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	n = (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
-	for (int i = 0; i < nparts; i++) {
-		n += (size_t)snprintf(body + n, cap - n, "<Part><PartNumber>%d</PartNumber><ETag>&quot;",
-				      parts[i].number);
-		if (xml_escaped_append(body, cap, &n, parts[i].etag ? parts[i].etag : "")) {
-			rc = du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': etag too long", key);
-			goto out;
-		}
-		n += (size_t)snprintf(body + n, cap - n, "&quot;</ETag>");
-		if (ck && parts[i].checksum)
-			n += (size_t)snprintf(body + n, cap - n, "<Checksum%s>%.60s</Checksum%s>", up, parts[i].checksum, up);
-		n += (size_t)snprintf(body + n, cap - n, "</Part>");
-	}
-	n += (size_t)snprintf(body + n, cap - n, "</CompleteMultipartUpload>");
-	struct rq q = {
-		.method = "POST", .op = "COMPLETE-MULTIPART", .key = key, .query = qs, .body = body, .len = n,
-		.content_type = "application/xml", .check = check_complete,
-	};
-	if (ck && whole_b64 && du_cksum_is_crc(alg)) {
-		snprintf(hname, sizeof(hname), "x-amz-checksum-%s", du_cksum_name(alg));
-		q.amz[q.namz][0] = hname;
-		q.amz[q.namz++][1] = whole_b64;
-		q.amz[q.namz][0] = "x-amz-checksum-type";
-		q.amz[q.namz++][1] = "FULL_OBJECT";
-	}
-	rc = perform(c, &q, err);
-	if (rc == DU_ERR_NOTFOUND && c->last_attempts > 1 && completed_already(c, key, nparts, etag_out)) {
-		du_err_clear(err);
-		rc = DU_OK;
-		goto out;
-	}
-	if (!rc && etag_out)
-		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->pg.etag);
-out:
-	free(qs);
-	free(body);
-	return rc;
-}
-
-int du_s3_mpu_abort(struct du_s3_conn *c, const char *key, const char *upload_id, struct du_err *err)
-{
-	char *qs = NULL;
-	int rc;
-	if ((rc = check_upload_id("ABORT-MULTIPART", key, upload_id, err)))
-		return rc;
-	if (asprintf(&qs, "uploadId=%s", upload_id) < 0)
-		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	struct rq q = { .method = "DELETE", .op = "ABORT-MULTIPART", .key = key, .query = qs };
-	rc = perform(c, &q, err);
-	free(qs);
-	return rc;
-}
-
-struct part_pager {
-	struct pager p;                  /* first: the loop's view */
-	const char *upload_id;
-	int page_size;
-	char marker[16];                 /* NextPartNumberMarker, "" at first */
-	int (*cb)(void *arg, int number, uint64_t size, const char *etag);
-	void *arg;
-};
-
-static void parts_ask(struct pager *p, struct du_strbuf *qs)
-{
-	struct part_pager *pp = (struct part_pager *)p;
-	du_strbuf_addf(qs, "max-parts=%d%s%s&uploadId=%s", pp->page_size,
-		       pp->marker[0] ? "&part-number-marker=" : "", pp->marker, pp->upload_id);
-}
-
-static int parts_deliver(struct pager *p, const struct du_s3x_page *pg)
-{
-	struct part_pager *pp = (struct part_pager *)p;
-	return du_s3x_each_part(pg, pp->cb, pp->arg);
-}
-
-static int parts_advance(struct pager *p, struct du_s3x_page *pg, struct du_err *err)
-{
-	struct part_pager *pp = (struct part_pager *)p;
-	char *end;
-	uint64_t next = strtoull(pg->next, &end, 10);
-	if (*end || next < 1 || next >= DU_S3_MAX_PARTS ||
-	    (pp->marker[0] && next <= strtoull(pp->marker, NULL, 10)))
-		return du_err_set(err, DU_ERR_PARSE, "LIST-PARTS '%s': bad next part number marker", p->key);
-	snprintf(pp->marker, sizeof(pp->marker), "%" PRIu64, next);
-	return DU_OK;
-}
-
-int du_s3_mpu_list_parts(struct du_s3_conn *c, const char *key, const char *upload_id,
-			 int (*cb)(void *arg, int number, uint64_t size, const char *etag), void *arg,
-			 struct du_err *err)
-{
-	struct part_pager pp = {
-		.p = { .op = "LIST-PARTS", .key = key, .ask = parts_ask, .parse = du_s3x_parse_parts,
-		       .deliver = parts_deliver, .advance = parts_advance },
-		.upload_id = upload_id, .page_size = c->s3->o.list_page_size, .cb = cb, .arg = arg,
-	};
-	int rc = check_upload_id("LIST-PARTS", key, upload_id, err);
-	return rc ? rc : list_pages(c, &pp.p, err);
-}
-
-struct upload_pager {
-	struct pager p;                  /* first: the loop's view */
-	const char *prefix;
-	char *key_marker, *id_marker;    /* NextKeyMarker, NextUploadIdMarker */
-	char maxup[16];
-	int (*cb)(void *arg, const char *key, const char *upload_id, int64_t initiated);
-	void *arg;
-};
-
-static void uploads_ask(struct pager *p, struct du_strbuf *qs)
-{
-	struct upload_pager *up = (struct upload_pager *)p;
-	qadd(qs, "encoding-type", "url");
-	if (up->key_marker)
-		qadd(qs, "key-marker", up->key_marker);
-	qadd(qs, "max-uploads", up->maxup);
-	if (!empty(up->prefix))
-		qadd(qs, "prefix", up->prefix);
-	if (up->id_marker)
-		qadd(qs, "upload-id-marker", up->id_marker);
-	qadd(qs, "uploads", NULL);
-}
-
-static int uploads_deliver(struct pager *p, const struct du_s3x_page *pg)
-{
-	struct upload_pager *up = (struct upload_pager *)p;
-	return du_s3x_each_upload(pg, NULL, up->cb, up->arg);
-}
-
-static int uploads_advance(struct pager *p, struct du_s3x_page *pg, struct du_err *err)
-{
-	struct upload_pager *up = (struct upload_pager *)p;
-	(void)err;
-	free(up->key_marker);
-	free(up->id_marker);
-	up->key_marker = pg->next;
-	up->id_marker = pg->next2;
-	pg->next = pg->next2 = NULL;
-	return DU_OK;
-}
-
-int du_s3_mpu_list_uploads(struct du_s3_conn *c, const char *prefix,
-			   int (*cb)(void *arg, const char *key, const char *upload_id, int64_t initiated),
-			   void *arg, struct du_err *err)
-{
-	/* RGW encodes as asked without saying so; moto does not encode: see looks_url_encoded. */
-	struct upload_pager up = {
-		.p = { .op = "LIST-UPLOADS", .query_encoded = true, .decode_asked = true, .ask = uploads_ask,
-		       .parse = du_s3x_parse_uploads, .deliver = uploads_deliver, .advance = uploads_advance },
-		.prefix = prefix, .cb = cb, .arg = arg,
-	};
-	snprintf(up.maxup, sizeof(up.maxup), "%d", c->s3->o.list_page_size);
-	int rc = list_pages(c, &up.p, err);
-	free(up.key_marker);
-	free(up.id_marker);
-	return rc;
-}
-
-uint64_t du_s3_part_size(uint64_t file_size, uint64_t chunk)
-{
-	const uint64_t mib = (uint64_t)1 << 20;
-	if (chunk < DU_S3_MIN_PART)
-		chunk = DU_S3_MIN_PART;
-	chunk = (chunk + mib - 1) / mib * mib;
-	if (file_size / chunk + (file_size % chunk != 0) > DU_S3_MAX_PARTS) {
-		chunk = file_size / DU_S3_MAX_PARTS + (file_size % DU_S3_MAX_PARTS != 0);
-		chunk = (chunk + mib - 1) / mib * mib;
-	}
-	if (chunk > DU_S3_MAX_PUT)
-		chunk = DU_S3_MAX_PUT;
-	return chunk;
-}
-
-int du_s3_check_size(uint64_t size, struct du_err *err)
-{
-	if (size > DU_S3_MAX_OBJECT) {
-		du_err_set(err, DU_ERR_S3, "%" PRIu64 " bytes is over S3's 5 TiB object limit", size);
-		err->retryable = 0;
-		return DU_ERR_S3;
-	}
-	return DU_OK;
 }
