@@ -95,6 +95,7 @@ struct du_config {
 	int64_t join_session;         /* --join SESSION, 0 = none */
 	bool new_session;             /* --new-session: never join a live run of the same job */
 	int progress;                 /* enum du_progress_mode */
+	char *bwlimit;                /* --bwlimit: a rate or a timetable (bwlimit.h); NULL: no cap */
 	int stale_uploads;            /* --stale-uploads: 0 none, 1 list, 2 abort */
 
 	/* du-retry. */

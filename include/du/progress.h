@@ -27,6 +27,9 @@ enum du_progress_mode { DU_PROGRESS_AUTO = 0, DU_PROGRESS_TTY, DU_PROGRESS_PLAIN
 struct du_progress;
 
 struct du_progress *du_progress_new(int mode, bool quiet);
+/* The bandwidth cap to show on the line while one is in force (bwlimit.h; borrowed, NULL: none). */
+struct du_bwlimit;
+void du_progress_set_bwlimit(struct du_progress *p, struct du_bwlimit *bw);
 void du_progress_free(struct du_progress *p);
 void du_progress_scan(struct du_progress *p, uint64_t files, uint64_t bytes);
 void du_progress_begin(struct du_progress *p, uint64_t files, uint64_t bytes, uint64_t skipped);
@@ -81,6 +84,7 @@ struct du_progress_figures {
 	uint64_t files_total, files_done, files_ok, files_failed, skipped;
 	uint64_t bytes_total, bytes_done, bytes_sent;
 	double elapsed;           /* seconds since du_progress_begin, on du_monotonic() */
+	uint64_t cap;             /* the bandwidth cap in force, bytes/s; 0: none */
 };
 /* Seconds left: the longer of the file-rate and the byte-rate estimates; 0 when done, -1 unknown. */
 double du_progress_eta(const struct du_progress_figures *f);

@@ -83,6 +83,10 @@ struct du_s3_conn;
 int du_s3_new(struct du_s3 **out, const struct du_s3_opts *o, struct du_creds_provider *cp,
 	      struct du_err *err);
 void du_s3_free(struct du_s3 *s3);
+/* The bandwidth cap every body of s3 goes through (bwlimit.h); s3 owns it (NULL: none). */
+struct du_bwlimit;
+void du_s3_set_bwlimit(struct du_s3 *s3, struct du_bwlimit *bw);
+struct du_bwlimit *du_s3_bwlimit(const struct du_s3 *s3);
 /*
  * What a command does first: resolve credentials and region, create the client and check that
  * the bucket is reachable with them (HeadBucket), before any file is touched. On success the

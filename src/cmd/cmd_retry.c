@@ -112,6 +112,7 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 		if ((rc = du_db_session_close(db, sid, "in_progress", NULL, err)))
 			goto out;
 		struct du_progress *prog = du_progress_new(scfg->progress, du_log_level() < DU_LOG_INFO);
+		du_progress_set_bwlimit(prog, du_s3_bwlimit(cs.s3));
 		struct du_pipeline_opts po = { .session_id = sid, .retry_mode = true,
 					       .max_attempts = (int)cfg->max_attempts };
 		struct du_pipeline_stats ps = { 0 };

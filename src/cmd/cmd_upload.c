@@ -16,6 +16,7 @@
 #include "db/db_multipart.h"
 #include "db/db_sessions.h"
 #include "db/db_status.h"
+#include "du/bwlimit.h"
 #include "du/commands.h"
 #include "du/signals.h"
 #include "du/wait.h"
@@ -531,6 +532,20 @@ static int open_session(const struct du_config *cfg, struct du_db *db, int64_t p
 
 /* ---- the command ------------------------------------------------------------------------------ */
 
+/* Say the cap once, as the user will want to know why the run is slow. */
+static void bwlimit_note(const struct du_config *cfg, struct du_s3 *s3)
+{
+	uint64_t r = du_bwlimit_rate(du_s3_bwlimit(s3));
+	char b[32];
+	if (!du_s3_bwlimit(s3))
+		return;
+	du_fmt_bytes(r, b, sizeof(b));
+	if (r)
+		du_info("bandwidth capped at %s/s (bwlimit '%s'; SIGUSR2 toggles it)", b, cfg->bwlimit);
+	else
+		du_info("bandwidth not capped now (bwlimit '%s'; SIGUSR2 toggles it)", cfg->bwlimit);
+}
+
 static const char *final_status(int rc, uint64_t failed)
 {
 	if (rc == DU_ERR_INTERRUPTED)
@@ -589,6 +604,8 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	if ((rc = du_s3_open(cfg, &cp, &s3, err)))
 		goto finish;
 	du_s3_set_abort(s3, du_abort_flag());
+	du_progress_set_bwlimit(prog, du_s3_bwlimit(s3));
+	bwlimit_note(cfg, s3);
 	struct du_err merr = { 0 };
 	if (!cfg->dry_run && du_metrics_start(cfg->metrics_file, sid, s3, &merr))
 		du_warn("metrics: %s", merr.msg); /* metrics never stop an upload */

@@ -1,5 +1,7 @@
 #include "du/progress.h"
 
+#include "du/bwlimit.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,7 +28,14 @@ struct du_progress {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char line[512];
+	struct du_bwlimit *bw;           /* borrowed: shown as "capped at" while in force */
 };
+
+void du_progress_set_bwlimit(struct du_progress *p, struct du_bwlimit *bw)
+{
+	if (p)
+		p->bw = bw;
+}
 
 void du_fmt_bytes(uint64_t n, char *buf, size_t sz)
 {
@@ -87,25 +96,31 @@ double du_progress_percent(const struct du_progress_figures *f)
 
 void du_progress_line(const struct du_progress_figures *f, int width, char *buf, size_t sz)
 {
-	char b1[32], b2[32], rate[32], eta[32], text[320];
+	char b1[32], b2[32], rate[32], eta[32], text[360];
 	double fps = f->elapsed > 0 ? f->files_done / f->elapsed : 0;
 	double bps = f->elapsed > 0 ? f->bytes_sent / f->elapsed : 0;
 	double pct = du_progress_percent(f);
 	du_fmt_bytes(f->bytes_sent, b1, sizeof(b1));
 	du_fmt_bytes(f->bytes_total, b2, sizeof(b2));
 	du_fmt_bytes((uint64_t)bps, rate, sizeof(rate));
+	char capped[48] = "";
+	if (f->cap) {
+		char cap[32];
+		du_fmt_bytes(f->cap, cap, sizeof(cap));
+		snprintf(capped, sizeof(capped), " (capped at %s/s)", cap);
+	}
 	du_fmt_eta(du_progress_eta(f), eta, sizeof(eta));
 	int n = snprintf(text, sizeof(text),
-			 "%5.1f%% %llu/%llu files, %llu skipped, %s%s%s, %llu ok, %llu failed, %.1f files/s %s/s, ETA %s",
+			 "%5.1f%% %llu/%llu files, %llu skipped, %s%s%s, %llu ok, %llu failed, %.1f files/s %s/s%s, ETA %s",
 			 pct, (unsigned long long)f->files_done, (unsigned long long)f->files_total,
 			 (unsigned long long)f->skipped, b1, f->bytes_total ? "/" : "", f->bytes_total ? b2 : "",
-			 (unsigned long long)f->files_ok, (unsigned long long)f->files_failed, fps, rate, eta);
+			 (unsigned long long)f->files_ok, (unsigned long long)f->files_failed, fps, rate, capped, eta);
 	if (width > 0 && n + 14 > width)
 		/* A narrow terminal: the figures that matter most, so the ETA stays on screen. */
-		n = snprintf(text, sizeof(text), "%5.1f%% %llu/%llu files, %s%s%s, %llu failed, %s/s, ETA %s", pct,
+		n = snprintf(text, sizeof(text), "%5.1f%% %llu/%llu files, %s%s%s, %llu failed, %s/s%s, ETA %s", pct,
 			     (unsigned long long)f->files_done, (unsigned long long)f->files_total, b1,
 			     f->bytes_total ? "/" : "", f->bytes_total ? b2 : "", (unsigned long long)f->files_failed,
-			     rate, eta);
+			     rate, f->cap ? " capped" : "", eta);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(text))
@@ -156,6 +171,7 @@ static void figures(struct du_progress *p, struct du_progress_figures *f)
 		.bytes_total = p->total_bytes,
 		.bytes_sent = __atomic_load_n(&p->bytes, __ATOMIC_RELAXED),
 		.elapsed = du_monotonic() - p->t0,
+		.cap = du_bwlimit_rate(p->bw),
 	};
 	f->files_done = f->files_ok + f->files_failed + checked;
 	f->bytes_done = f->bytes_sent + __atomic_load_n(&p->bytes_other, __ATOMIC_RELAXED);
@@ -214,12 +230,14 @@ static void draw(struct du_progress *p, bool final)
 		snprintf(out, sizeof(out),
 			 "{\"event\":\"progress\",\"files_total\":%llu,\"files_done\":%llu,\"files_ok\":%llu,"
 			 "\"files_failed\":%llu,\"files_skipped\":%llu,\"bytes_total\":%llu,\"bytes_done\":%llu,"
-			 "\"files_to_check\":%llu,\"files_checked_unchanged\":%llu,\"eta_s\":%.1f,\"elapsed\":%.3f}\n",
+			 "\"files_to_check\":%llu,\"files_checked_unchanged\":%llu,\"eta_s\":%.1f,\"elapsed\":%.3f,"
+			 "\"bwlimit\":%llu}\n",
 			 (unsigned long long)f.files_total, (unsigned long long)f.files_done,
 			 (unsigned long long)f.files_ok, (unsigned long long)f.files_failed,
 			 (unsigned long long)f.skipped, (unsigned long long)f.bytes_total,
 			 (unsigned long long)f.bytes_sent, (unsigned long long)p->checks,
-			 (unsigned long long)(f.skipped - p->skipped), du_progress_eta(&f), f.elapsed);
+			 (unsigned long long)(f.skipped - p->skipped), du_progress_eta(&f), f.elapsed,
+			 (unsigned long long)f.cap);
 		du_log_raw(stdout, out);
 	}
 }

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "du/bwlimit.h"
 #include "du/log.h"
 #include "du/strbuf.h"
 
@@ -35,6 +36,7 @@ static int check_patterns(const struct opt *, union val *, const char *, struct 
 static int check_header(const struct opt *, union val *, const char *, struct du_err *);
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
 static int check_file(const struct opt *, union val *, const char *, struct du_err *);
+static int check_bwlimit(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
 /* in the order of enum du_cksum_alg (checksum.h) */
@@ -209,6 +211,11 @@ const struct opt du_cfg_opts[] = {
 	{ .key = "progress", .flag = "progress", .tools = U | R | M, .type = T_ENUM,
 	  .names = progress_names, .def = "auto", .flags = F_NOSTORE, .group = G_RUN,
 	  .metavar = "auto|tty|plain|json|none", .help = "progress display", .off = OFF(progress) },
+	{ .key = "bwlimit", .flag = "bwlimit", .tools = U | R | M, .type = T_STR, .flags = F_NOSTORE,
+	  .group = G_RUN, .metavar = "RATE|TIMETABLE",
+	  .help = "cap on the bytes sent per second, all workers together: 512k, 10M, off, or a "
+		  "timetable such as \"08:00,512k 19:00,10M 23:00,off\" (SIGUSR2 toggles it)",
+	  .off = OFF(bwlimit), .check = check_bwlimit },
 
 	/* du-retry. */
 	{ .key = "session_id", .flag = "session-id", .shortc = 's', .tools = R | T,
@@ -690,5 +697,17 @@ static int check_file(const struct opt *o, union val *v, const char *src, struct
 				  strerror(errno), src);
 	if (!S_ISREG(st.st_mode))
 		return du_err_set(err, DU_ERR_CONFIG, "%s: '%s' is not a file (from %s)", o->key, v->s, src);
+	return DU_OK;
+}
+
+/* rclone's --bwlimit syntax (bwlimit.h): refused with what is wrong and where it came from. */
+static int check_bwlimit(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	struct du_bwlimit_spec spec;
+	char why[200];
+	if (!v->s || !*v->s)
+		return DU_OK;
+	if (du_bwlimit_parse(v->s, &spec, why, sizeof(why)))
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %s (from %s)", o->key, why, src);
 	return DU_OK;
 }

@@ -204,10 +204,22 @@ out:
 	return DU_OK;
 }
 
+void du_s3_set_bwlimit(struct du_s3 *s3, struct du_bwlimit *bw)
+{
+	du_bwlimit_free(s3->bw);
+	s3->bw = bw;
+}
+
+struct du_bwlimit *du_s3_bwlimit(const struct du_s3 *s3)
+{
+	return s3 ? s3->bw : NULL;
+}
+
 void du_s3_free(struct du_s3 *s3)
 {
 	if (!s3)
 		return;
+	du_bwlimit_free(s3->bw);
 	if (s3->sh)
 		curl_share_cleanup(s3->sh);
 	du_governor_free(s3->gov);
@@ -370,6 +382,14 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 		return CURL_READFUNC_ABORT;
 	if (want > left)
 		want = left;
+	if (c->s3->bw && want) {
+		/* Under a cap, small pieces (an eighth of a second's worth), each paid for first. */
+		size_t k = du_bwlimit_chunk(c->s3->bw);
+		if (want > k)
+			want = k;
+		if (!du_bwlimit_take(c->s3->bw, want, stop_cb, c->s3))
+			return CURL_READFUNC_ABORT;
+	}
 	memcpy(buf, c->up + c->up_off, want);
 	c->up_off += want;
 	return want;
@@ -704,6 +724,9 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 	r->status = 0;
 	resp_reset_headers(r);
 	c->errbuf[0] = '\0';
+	/* A small body leaves in one send: it is paid for under the cap before. */
+	if (inline_body && s3->bw && c->up_len && !du_bwlimit_take(s3->bw, c->up_len, stop_cb, s3))
+		return du_err_set(err, DU_ERR_INTERRUPTED, "%s '%s': interrupted", q->op, what(c, q));
 	atomic_fetch_add_explicit(&s3->attempts, 1, memory_order_relaxed);
 	CURLcode cc = curl_easy_perform(h);
 	if (inline_body) {

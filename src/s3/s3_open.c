@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "du/bwlimit.h"
 #include "du/creds.h"
 #include "du/s3.h"
 
@@ -20,6 +21,13 @@ int du_s3_open(const struct du_config *cfg, struct du_creds_provider **cp, struc
 	du_s3_opts_from_config(&o, cfg);
 	if ((rc = du_s3_new(s3, &o, *cp, err)))
 		goto fail;
+	if (cfg->bwlimit && *cfg->bwlimit) {
+		struct du_bwlimit_spec spec;
+		char why[160];
+		/* validated with the configuration: it parses */
+		if (du_bwlimit_parse(cfg->bwlimit, &spec, why, sizeof(why)) == 0 && spec.n)
+			du_s3_set_bwlimit(*s3, du_bwlimit_new(&spec));
+	}
 	if ((rc = du_s3_conn_new(*s3, &conn, err)))
 		goto fail;
 	rc = du_s3_head_bucket(conn, err);

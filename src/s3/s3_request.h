@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <libxml/parser.h>
 
+#include "du/bwlimit.h"
 #include "du/checksum.h"
 #include "du/crypto.h"
 #include "du/retry.h"
@@ -54,6 +55,7 @@ struct du_s3 {
 	char *bucket_path;                /* raw path of bucket-level requests: "/bucket" or "/" */
 	char *ua;
 	bool kms;                         /* SSE-KMS: the ETag is not the MD5 */
+	struct du_bwlimit *bw;            /* owned: the process's bandwidth cap; NULL: none */
 	atomic_uint_fast64_t requests, attempts, retries, throttles, failures, sent, received;
 };
 
