@@ -33,6 +33,7 @@ static const struct {
 	{ 4, ALL, "database error: unreachable, authentication, schema" },
 	{ 5, U | R | M, "S3 error: credentials missing or refused, bucket missing, endpoint unreachable" },
 	{ 6, T | M, "the webhook could not be delivered" },
+	{ 7, U | R | M, "stopped by the upload window (\\fB\\-\\-max\\-duration\\fR); run again to continue" },
 	{ 130, ALL, "interrupted (SIGINT/SIGTERM); run again to continue" },
 };
 

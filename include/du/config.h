@@ -44,6 +44,7 @@ enum du_tool {
 };
 
 enum du_addressing { DU_ADDR_AUTO = 0, DU_ADDR_PATH, DU_ADDR_VIRTUAL };
+enum du_cutoff_mode { DU_CUTOFF_HARD = 0, DU_CUTOFF_SOFT };
 
 struct du_config {
 	/* Python tool's keys, same meaning and defaults. */
@@ -96,6 +97,8 @@ struct du_config {
 	bool new_session;             /* --new-session: never join a live run of the same job */
 	int progress;                 /* enum du_progress_mode */
 	char *bwlimit;                /* --bwlimit: a rate or a timetable (bwlimit.h); NULL: no cap */
+	char *max_duration;           /* --max-duration: the upload window (du_parse_duration); NULL: none */
+	int cutoff_mode;              /* enum du_cutoff_mode: what the end of the window does */
 	int stale_uploads;            /* --stale-uploads: 0 none, 1 list, 2 abort */
 
 	/* du-retry. */
@@ -196,6 +199,13 @@ const char *du_config_source(const struct du_config *cfg, const char *key);
  * allowed. Returns DU_OK and writes *out, or DU_ERR_CONFIG for garbage, a sign or overflow.
  */
 int du_parse_size(const char *s, uint64_t *out);
+
+/*
+ * A duration as max_duration takes it: numbers with units, "90m", "2h", "1h30m", "45s", "1d",
+ * "1.5h" (ms, s, m, h, d; a bare number is seconds); "0" or "off" is none. Returns DU_OK and
+ * writes *seconds, or DU_ERR_CONFIG for garbage, a sign or an unknown unit.
+ */
+int du_parse_duration(const char *s, double *seconds);
 
 /* "42" -> 42; anything else is DU_ERR_USAGE naming the argument. */
 int du_parse_session_id(const char *s, int64_t *out, struct du_err *err);

@@ -36,6 +36,7 @@ enum du_status {
 	DU_ERR_NOTFOUND,    /* a named thing (session, object) does not exist -> exit 3 */
 	DU_ERR_CHANGED,     /* the file changed while it was read            -> exit 1 */
 	DU_ERR_INTERRUPTED, /* SIGINT/SIGTERM                                 -> exit 130 */
+	DU_ERR_STOPPED,     /* the upload window ended (max_duration)         -> exit 7 */
 	DU_ERR_INTERNAL,    /* a bug                                          -> exit 1 */
 };
 
@@ -48,6 +49,7 @@ enum du_exit {
 	DU_EXIT_DB = 4,
 	DU_EXIT_S3 = 5,
 	DU_EXIT_TRIGGER = 6,
+	DU_EXIT_STOPPED = 7,
 	DU_EXIT_INTERRUPTED = 130,
 };
 

@@ -16,10 +16,10 @@
 /* A command's outcome as an exit code: files_failed only counts when the command ran (DU_OK). */
 static int finish(int rc, bool files_failed, struct du_err *err)
 {
-	if (rc == DU_ERR_INTERRUPTED) {
+	if (rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED) {
 		if (err->msg[0])
 			du_warn("%s", err->msg);
-		return DU_EXIT_INTERRUPTED;
+		return du_exit_code(rc);
 	}
 	if (rc)
 		return du_err_report(err);

@@ -27,9 +27,11 @@ struct run {
 
 static void step_end(struct run *r, struct step *s, int rc, const struct du_err *err, bool files_failed)
 {
-	s->status = rc == DU_ERR_INTERRUPTED ? rc : rc ? err->code : DU_OK;
+	s->status = rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED ? rc : rc ? err->code : DU_OK;
 	s->files_failed = !rc && files_failed;
-	if (rc && rc != DU_ERR_INTERRUPTED)
+	if (rc == DU_ERR_STOPPED)
+		du_warn("%s", err->msg);
+	else if (rc && rc != DU_ERR_INTERRUPTED)
 		r->report(err, r->arg);
 	s->code = s->status ? du_exit_code(s->status) : s->files_failed ? DU_EXIT_FILES_FAILED : DU_EXIT_OK;
 }
@@ -76,7 +78,14 @@ int du_cmd_master(const struct du_config *cfg, void (*report)(const struct du_er
 	next.session_id = up.session_id;
 	res->session_id = up.session_id;
 
-	if (up.session_id && !cfg->dry_run && rc != DU_ERR_INTERRUPTED && rc != DU_ERR_DB && rc != DU_ERR_S3_AUTH) {
+	if (rc == DU_ERR_STOPPED) {
+		/* Neither retry nor webhook: the session is not done, only paused (exit 7). */
+		du_warn("no retry round and no webhook: session %" PRId64 " is paused by the upload window, "
+			"not done", up.session_id);
+		steps[1].outcome = "skipped: the upload window ended (exit 7); run again to continue";
+		steps[2].outcome = "skipped: the session is not done (the upload window ended)";
+	} else if (up.session_id && !cfg->dry_run && rc != DU_ERR_INTERRUPTED && rc != DU_ERR_DB &&
+		   rc != DU_ERR_S3_AUTH) {
 		if (!cfg->skip_retry && up.files_failed) {
 			struct du_retry_result rr = { 0 };
 			next.auto_retry = true;
@@ -91,7 +100,7 @@ int du_cmd_master(const struct du_config *cfg, void (*report)(const struct du_er
 		} else if (!cfg->skip_retry) {
 			steps[1].outcome = "nothing to retry";
 		}
-		if (cfg->endpoint_url && !cfg->skip_endpoint && rc != DU_ERR_INTERRUPTED) {
+		if (cfg->endpoint_url && !cfg->skip_endpoint && rc != DU_ERR_INTERRUPTED && rc != DU_ERR_STOPPED) {
 			struct du_trigger_result tr = { 0 };
 			rc = du_cmd_trigger(&next, &tr, err);
 			step_end(&r, &steps[2], rc, err, false);

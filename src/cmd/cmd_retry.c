@@ -67,6 +67,7 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 	int64_t sid = cfg->session_id, left = 0;
 	int rc;
 
+	double window_end = du_cmd_deadline(cfg);
 	memset(res, 0, sizeof(*res));
 	res->session_id = sid;
 	rc = du_cmd_session_open(&cs, cfg, sid, DU_CMD_SESSION_REAP, err);
@@ -106,6 +107,11 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 			wait_round(cfg->delay, round - 1);
 			if (du_stop_level() > 0)
 				break;
+			if (window_end > 0 && du_monotonic() >= window_end) {
+				rc = du_err_set(err, DU_ERR_STOPPED, "the upload window ended before round %d; "
+						"run again to continue", round);
+				break;
+			}
 		}
 		du_info("session %" PRId64 ": retry round %d of %d, %" PRId64 " file%s", sid, round, rounds, left,
 			left == 1 ? "" : "s");
@@ -114,7 +120,8 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 		struct du_progress *prog = du_progress_new(scfg->progress, du_log_level() < DU_LOG_INFO);
 		du_progress_set_bwlimit(prog, du_s3_bwlimit(cs.s3));
 		struct du_pipeline_opts po = { .session_id = sid, .retry_mode = true,
-					       .max_attempts = (int)cfg->max_attempts };
+					       .max_attempts = (int)cfg->max_attempts, .deadline = window_end,
+					       .cutoff_soft = cfg->cutoff_mode == DU_CUTOFF_SOFT };
 		struct du_pipeline_stats ps = { 0 };
 		du_progress_begin(prog, (uint64_t)left, 0, 0);
 		rc = du_pipeline_run(scfg, db, cs.s3, prog, &po, &ps, err);
@@ -129,7 +136,7 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 			break;
 	}
 out:
-	if (db && sess->id && !cfg->list && (res->rounds || rc == DU_ERR_INTERRUPTED)) {
+	if (db && sess->id && !cfg->list && (res->rounds || rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED)) {
 		struct du_err e2 = { 0 };
 		int64_t failed = 0;
 		struct du_session after = { 0 };
@@ -138,7 +145,7 @@ out:
 			failed = (int64_t)after.files_failed;
 			du_session_release(&after);
 		}
-		const char *st = rc == DU_ERR_INTERRUPTED ? "interrupted"
+		const char *st = rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED ? "interrupted"
 				 : rc			 ? "failed"
 				 : failed		 ? "completed_with_errors"
 							 : "completed";

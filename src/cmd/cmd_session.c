@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cmd/cmd_session.h"
+#include "du/log.h"
 #include "du/signals.h"
 #include "engine/liveness.h"
 
@@ -39,4 +40,15 @@ void du_cmd_session_close(struct du_cmd_session *cs)
 	du_session_release(&cs->sess);
 	du_db_close(cs->db);
 	*cs = (struct du_cmd_session)DU_CMD_SESSION_INIT;
+}
+
+double du_cmd_deadline(const struct du_config *cfg)
+{
+	static double opened;
+	double sec = 0;
+	if (!opened)
+		opened = du_monotonic();
+	if (!cfg->max_duration || du_parse_duration(cfg->max_duration, &sec) || sec <= 0)
+		return 0;
+	return opened + sec;
 }

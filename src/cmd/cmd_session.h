@@ -50,4 +50,8 @@ int du_cmd_session_open(struct du_cmd_session *cs, const struct du_config *cfg, 
 int du_cmd_session_s3(struct du_cmd_session *cs, const struct du_config *cfg, int flags, struct du_err *err);
 void du_cmd_session_close(struct du_cmd_session *cs);
 
+/* The end of the upload window (max_duration) on du_monotonic(), 0 when there is none. The window
+ * opens with the first command of the process that asks: du-master's steps share one. */
+double du_cmd_deadline(const struct du_config *cfg);
+
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cmd/cmd_session.h"
 #include "db/db_files.h"
 #include "db/db_multipart.h"
 #include "db/db_sessions.h"
@@ -548,7 +549,7 @@ static void bwlimit_note(const struct du_config *cfg, struct du_s3 *s3)
 
 static const char *final_status(int rc, uint64_t failed)
 {
-	if (rc == DU_ERR_INTERRUPTED)
+	if (rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED)
 		return "interrupted";
 	if (rc)
 		return "failed";
@@ -566,6 +567,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	int64_t project_id = 0, sid = 0;
 	bool has_schema = true, scanned = false, joined = false;
 	double t0 = du_monotonic();
+	double window_end = du_cmd_deadline(cfg);  /* the window opens now: scan and listing count */
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -646,7 +648,8 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	du_progress_checks(prog, res->files_to_check);
 	du_progress_begin(prog, res->files_to_upload + res->files_to_check, res->bytes_to_upload + d.bytes_to_check,
 			  res->files_found - res->files_to_upload - res->files_to_check);
-	struct du_pipeline_opts po = { .session_id = sid };
+	struct du_pipeline_opts po = { .session_id = sid, .deadline = window_end,
+				       .cutoff_soft = cfg->cutoff_mode == DU_CUTOFF_SOFT };
 	struct du_pipeline_stats ps = { 0 };
 	double tu = du_monotonic();
 	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
@@ -688,7 +691,7 @@ finish:
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */
-	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED))
+	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED))
 		summary(cfg, rc ? NULL : db, res, prog);
 out:
 	du_heartbeat_stop(hb);

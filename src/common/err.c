@@ -74,6 +74,8 @@ int du_exit_code(int status)
 		return DU_EXIT_TRIGGER;
 	case DU_ERR_INTERRUPTED:
 		return DU_EXIT_INTERRUPTED;
+	case DU_ERR_STOPPED:
+		return DU_EXIT_STOPPED;
 	default:
 		return DU_EXIT_FILES_FAILED;
 	}
@@ -96,6 +98,7 @@ const char *du_status_name(int status)
 		[DU_ERR_NOTFOUND] = "not-found",
 		[DU_ERR_CHANGED] = "changed",
 		[DU_ERR_INTERRUPTED] = "interrupted",
+		[DU_ERR_STOPPED] = "stopped",
 		[DU_ERR_INTERNAL] = "internal",
 	};
 	if (status < 0 || (size_t)status >= sizeof(names) / sizeof(names[0]) || !names[status])

@@ -37,12 +37,14 @@ static int check_header(const struct opt *, union val *, const char *, struct du
 static int check_dir(const struct opt *, union val *, const char *, struct du_err *);
 static int check_file(const struct opt *, union val *, const char *, struct du_err *);
 static int check_bwlimit(const struct opt *, union val *, const char *, struct du_err *);
+static int check_duration(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
 /* in the order of enum du_cksum_alg (checksum.h) */
 static const char *const checksum_names[] = { "auto", "none", "md5", "crc32", "crc32c", "crc64nvme", "sha256",
 					      NULL };
 static const char *const stale_names[] = { "none", "list", "abort", NULL };
+static const char *const cutoff_names[] = { "hard", "soft", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
 const char *const du_cfg_level_names[] = { "error", "warn", "info", "debug", NULL };
 
@@ -216,6 +218,15 @@ const struct opt du_cfg_opts[] = {
 	  .help = "cap on the bytes sent per second, all workers together: 512k, 10M, off, or a "
 		  "timetable such as \"08:00,512k 19:00,10M 23:00,off\" (SIGUSR2 toggles it)",
 	  .off = OFF(bwlimit), .check = check_bwlimit },
+	{ .key = "max_duration", .flag = "max-duration", .tools = U | R | M, .type = T_STR,
+	  .flags = F_NOSTORE, .group = G_RUN, .metavar = "DURATION",
+	  .help = "upload window: stop after this long (90m, 2h, 1h30m), resumable; exit 7",
+	  .off = OFF(max_duration), .check = check_duration },
+	{ .key = "cutoff_mode", .flag = "cutoff-mode", .tools = U | R | M, .type = T_ENUM,
+	  .names = cutoff_names, .def = "hard", .flags = F_NOSTORE, .group = G_RUN, .metavar = "hard|soft",
+	  .help = "at the end of the window: stop transfers at once (hard), or start nothing new and let "
+		  "those in flight end (soft)",
+	  .off = OFF(cutoff_mode) },
 
 	/* du-retry. */
 	{ .key = "session_id", .flag = "session-id", .shortc = 's', .tools = R | T,
@@ -709,5 +720,17 @@ static int check_bwlimit(const struct opt *o, union val *v, const char *src, str
 		return DU_OK;
 	if (du_bwlimit_parse(v->s, &spec, why, sizeof(why)))
 		return du_err_set(err, DU_ERR_CONFIG, "%s: %s (from %s)", o->key, why, src);
+	return DU_OK;
+}
+
+/* A duration (du_parse_duration): "90m", "2h", "1h30m"; a sign, "12q" or "1h30" refused. */
+static int check_duration(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	double sec;
+	if (!v->s || !*v->s)
+		return DU_OK;
+	if (du_parse_duration(v->s, &sec))
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s: '%s' is not a duration (like 90m, 2h, 1h30m or 45s) (from %s)", o->key, v->s, src);
 	return DU_OK;
 }

@@ -71,6 +71,47 @@ int du_parse_size(const char *s, uint64_t *out)
 	return DU_ERR_CONFIG;
 }
 
+int du_parse_duration(const char *s, double *seconds)
+{
+	if (!s)
+		return DU_ERR_CONFIG;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!strcasecmp(s, "off")) {
+		*seconds = 0;
+		return DU_OK;
+	}
+	double total = 0;
+	bool any = false;
+	while (*s) {
+		char *end;
+		if (!isdigit((unsigned char)*s) && *s != '.')
+			return DU_ERR_CONFIG;
+		double v = strtod(s, &end);
+		if (end == s || !isfinite(v) || v < 0)
+			return DU_ERR_CONFIG;
+		s = end;
+		double unit = 1;
+		if (!strncmp(s, "ms", 2)) {
+			unit = 0.001;
+			s += 2;
+		} else if (*s == 's' || *s == 'm' || *s == 'h' || *s == 'd') {
+			unit = *s == 's' ? 1 : *s == 'm' ? 60 : *s == 'h' ? 3600 : 86400;
+			s++;
+		} else if (*s) {
+			return DU_ERR_CONFIG;        /* "12q"; a bare number is only allowed alone */
+		} else if (any) {
+			return DU_ERR_CONFIG;        /* "1h30": the unit of 30 is missing */
+		}
+		total += v * unit;
+		any = true;
+	}
+	if (!any || total > 366.0 * 86400)
+		return DU_ERR_CONFIG;
+	*seconds = total;
+	return DU_OK;
+}
+
 /* ---- parsing one value ---- */
 
 static int parse_bool(const char *s, bool *out)

@@ -25,7 +25,8 @@
  *                is the only other status change during a run.
  *   stop watch   one thread (pipeline.c): every 100 ms wakes every waiter (cv_md5, the pool) so
  *                a signal is seen; after the first Ctrl-C aborts transfers still running 30 s
- *                later, after the second at once (du_s3_abort_all); ends when the workers have.
+ *                later, after the second at once (du_s3_abort_all); ends the upload window at
+ *                its deadline (cutoff; hard: du_s3_abort_all); ends when the workers have.
  *   heartbeat    liveness.c, outside du_pipeline_run only (the scan of a big tree): its own
  *                connection, renews the heartbeat every lease/3. Never runs beside the writer.
  *
@@ -53,7 +54,7 @@
  *             finished part synchronously under it (reconnecting if need be), so a part is
  *             recorded before it counts as done. Database I/O runs under this lock, and only here.
  *   log       (log.c) innermost: any thread may log under any of the above.
- * Lock-free: the run's counters (run.st), ck_alg, ck_warned, ck_echo_seen and ck_no_echo, run.fatal as read by
+ * Lock-free: the run's counters (run.st), ck_alg, ck_warned, ck_echo_seen and ck_no_echo, cutoff, run.fatal as read by
  * du_run_stopping, the progress and metrics counters (atomics), and du_stop_level (a signal's
  * level). The S3 client (struct du_s3, s3.h) is thread-safe; a du_s3_conn is one worker's.
  */
@@ -151,6 +152,7 @@ struct run {
 	struct sbuf bufs[PART_BUFS_MAX];
 	int buf_free[PART_BUFS_MAX], nfree, nbufs;
 	int fatal;                  /* a status that ends the run (database lost, auth refused) */
+	int cutoff;                 /* atomic: the upload window ended (1), and transfers were aborted (2) */
 	struct du_err fatal_err;
 
 	/* writer */

@@ -60,7 +60,23 @@ static bool stop_run(void *r)
 
 bool du_run_stopping(struct run *r)
 {
-	return du_stop_level() > 0 || __atomic_load_n(&r->fatal, __ATOMIC_RELAXED);
+	return du_stop_level() > 0 || __atomic_load_n(&r->fatal, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&r->cutoff, __ATOMIC_RELAXED);
+}
+
+/* The upload window ended: nothing new starts; hard, the transfers in flight are aborted too (their
+ * files go back to pending, multipart uploads and their recorded parts are kept for the next run). */
+static void window_end(struct run *r)
+{
+	bool hard = !r->po->cutoff_soft;
+	__atomic_store_n(&r->cutoff, hard ? 2 : 1, __ATOMIC_RELAXED);
+	du_info("the upload window ended: %s", hard ? "stopping the transfers in flight"
+		: "starting nothing new, letting the transfers in flight end");
+	if (hard)
+		du_s3_abort_all(r->s3);
+	/* As after a first Ctrl-C: the feeder stops claiming, queued jobs give their rows back, parts
+	 * not started fail their file as interrupted (released, resumable); the stop watch's next
+	 * tick wakes every waiter. */
 }
 
 void du_run_backoff(struct worker *w, int attempt, const struct du_err *e)
@@ -252,6 +268,9 @@ static void *stop_watch(void *arg)
 		pthread_cond_broadcast(&r->cv_md5);
 		pthread_mutex_unlock(&r->mu);
 		du_pool_wake(&r->jobs);
+		if (r->po->deadline > 0 && !__atomic_load_n(&r->cutoff, __ATOMIC_RELAXED) &&
+		    du_monotonic() >= r->po->deadline)
+			window_end(r);
 		if (du_stop_level() == 1 && !abort_at)
 			abort_at = du_monotonic() + STOP_GRACE_S;
 		/* In-flight transfers get a bounded grace, then are aborted as if signalled twice. */
@@ -375,6 +394,8 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	}
 	if (!rc && du_stop_level() > 0)
 		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+	if (!rc && r.cutoff)
+		rc = du_err_set(err, DU_ERR_STOPPED, "the upload window ended; run again to continue");
 	du_db_session_worker_end(db, po->session_id, du_worker_id(), NULL);
 out:
 	for (int i = 0; i < nw && ws; i++) {

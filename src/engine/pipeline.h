@@ -20,6 +20,8 @@ struct du_pipeline_opts {
 	int64_t session_id;
 	bool retry_mode;      /* du-retry: take failed rows too, count each attempt in retry_count */
 	int max_attempts;     /* du-retry: rows whose retry_count reached this stay failed */
+	double deadline;      /* the upload window's end on du_monotonic(); 0: none */
+	bool cutoff_soft;     /* at the deadline: start nothing new, let transfers end (else abort them) */
 };
 
 struct du_pipeline_stats {

@@ -1019,6 +1019,27 @@ static void test_reference_doc_current(void **state)
 	free(have);
 }
 
+static void test_parse_duration(void **state)
+{
+	(void)state;
+	static const struct { const char *s; double v; } good[] = {
+		{ "90m", 5400 }, { "2h", 7200 }, { "3s", 3 }, { "1h30m", 5400 }, { "45", 45 },
+		{ "1.5h", 5400 }, { "1d", 86400 }, { "250ms", 0.25 }, { "off", 0 }, { "0", 0 },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		double v = -1;
+		assert_int_equal(du_parse_duration(good[i].s, &v), DU_OK);
+		assert_true(v > good[i].v - 1e-9 && v < good[i].v + 1e-9);
+	}
+	static const char *const bad[] = { "12q", "-5m", "1h30", "h", "", "2 h", "1y", "400d", NULL };
+	for (int i = 0; bad[i]; i++) {
+		double v = -1;
+		if (du_parse_duration(bad[i], &v) != DU_ERR_CONFIG)
+			fail_msg("'%s' parsed as a duration", bad[i]);
+		assert_true(v == -1);
+	}
+}
+
 static void test_parse_size(void **state)
 {
 	(void)state;
@@ -1074,6 +1095,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usage_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reference_doc_current, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_duration, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
