@@ -117,7 +117,9 @@ complete_words() {
 	[ "$(grep -c '^complete -F _du du-' spec)" -eq 4 ]
 	[ "$(complete_words du-retry --che)" = "--checksum-algorithm" ]
 	[ "$(complete_words du-upload --che | sort | tr '\n' ' ')" = "--checksum --checksum-algorithm " ]
-	[ "$(complete_words du-trigger --end | sort | tr '\n' ' ')" = "--endpoint-api-key-header --endpoint-url " ]
+	[ "$(complete_words du-trigger --end | sort | tr '\n' ' ')" = "--endpoint-api-key-header --endpoint-ca-bundle --endpoint-url " ]
+	# the CA bundles are rows of the option table, so flags of their own
+	[ "$(complete_words du-upload --ca-b)" = "--ca-bundle" ]
 	# Secrets are no flags to complete; options of other tools neither.
 	[ -z "$(complete_words du-upload --db-pa)" ]
 	[ -z "$(complete_words du-upload --list-f)" ]
