@@ -99,6 +99,7 @@ struct du_config {
 	char *bwlimit;                /* --bwlimit: a rate or a timetable (bwlimit.h); NULL: no cap */
 	char *max_duration;           /* --max-duration: the upload window (du_parse_duration); NULL: none */
 	int cutoff_mode;              /* enum du_cutoff_mode: what the end of the window does */
+	char *budget;                 /* --budget: SIZE/PERIOD (budget.h); NULL: none */
 	int stale_uploads;            /* --stale-uploads: 0 none, 1 list, 2 abort */
 
 	/* du-retry. */

@@ -12,13 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "db/db_budget.h"
 #include "db/db_files.h"
 #include "db/db_sessions.h"
 #include "db/db_status.h"
 #include "engine/liveness.h"
 #include "du/commands.h"
 #include "du/db.h"
+#include "du/budget.h"
 #include "du/config.h"
 #include "du/log.h"
 #include "du/progress.h"
@@ -193,6 +197,47 @@ static int recent(struct du_db *db, bool json, struct du_err *err)
 	if (l.n == 0)
 		printf("no sessions yet\n");
 	return DU_OK;
+}
+
+/*
+ * What this machine sent to S3 in the current hour, day, week and month (local time), over all its
+ * runs, and what the configured budget has left. Nothing where the database has no bytes_sent.
+ */
+static void spent_lines(struct du_db *db, const struct du_config *cfg)
+{
+	char host[64] = "host", line[400], b[32];
+	size_t n = 0;
+	time_t now = time(NULL), start, renews;
+	struct du_err e = { 0 };
+	if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "host");
+	for (int per = DU_BUDGET_HOUR; per <= DU_BUDGET_MONTH; per++) {
+		struct du_budget p = { .bytes = 1, .per = per };
+		uint64_t spent;
+		bool known;
+		du_budget_period(&p, now, &start, &renews);
+		if (du_db_budget_spent(db, host, start, &spent, &known, &e) || !known)
+			return;
+		du_fmt_bytes(spent, b, sizeof(b));
+		static const char *const when[] = { "this hour", "today", "this week", "this month" };
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %s", n ? ", " : "", b, when[per]);
+	}
+	printf("sent to S3 from '%s': %s\n", host, line);
+	struct du_budget bu;
+	char why[200], when[32], b2[32];
+	uint64_t spent;
+	bool known;
+	if (!cfg->budget || du_budget_parse(cfg->budget, &bu, why, sizeof(why)) || !bu.bytes)
+		return;
+	du_budget_period(&bu, now, &start, &renews);
+	if (du_db_budget_spent(db, host, start, &spent, &known, &e) || !known)
+		return;
+	struct tm tm;
+	localtime_r(&renews, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	du_fmt_bytes(spent, b, sizeof(b));
+	du_fmt_bytes(spent < bu.bytes ? bu.bytes - spent : 0, b2, sizeof(b2));
+	printf("data budget %s: %s spent, %s left, renews %s\n", cfg->budget, b, b2, when);
 }
 
 /* ---- one session ---- */
@@ -388,6 +433,8 @@ int du_cmd_status(const struct du_config *cfg, int nargs, char **args, struct du
 		goto out;
 	find_dead(db);
 	rc = sid ? one_session(db, sid, cfg->json, err) : recent(db, cfg->json, err);
+	if (!rc && !sid && !cfg->json)
+		spent_lines(db, cfg);
 out:
 	du_db_close(db);
 	return rc;

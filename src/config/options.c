@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "du/budget.h"
 #include "du/bwlimit.h"
 #include "du/log.h"
 #include "du/strbuf.h"
@@ -38,6 +39,7 @@ static int check_dir(const struct opt *, union val *, const char *, struct du_er
 static int check_file(const struct opt *, union val *, const char *, struct du_err *);
 static int check_bwlimit(const struct opt *, union val *, const char *, struct du_err *);
 static int check_duration(const struct opt *, union val *, const char *, struct du_err *);
+static int check_budget(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
 /* in the order of enum du_cksum_alg (checksum.h) */
@@ -222,6 +224,11 @@ const struct opt du_cfg_opts[] = {
 	  .flags = F_NOSTORE, .group = G_RUN, .metavar = "DURATION",
 	  .help = "upload window: stop after this long (90m, 2h, 1h30m), resumable; exit 7",
 	  .off = OFF(max_duration), .check = check_duration },
+	{ .key = "budget", .flag = "budget", .tools = U | R | M, .type = T_STR, .flags = F_NOSTORE,
+	  .group = G_RUN, .metavar = "SIZE/PERIOD",
+	  .help = "data budget of this machine over all its runs: 5GiB/day, 500MiB/hour, 20GiB/week, "
+		  "100GiB/month (local time); reached, the run stops resumable, exit 7",
+	  .off = OFF(budget), .check = check_budget },
 	{ .key = "cutoff_mode", .flag = "cutoff-mode", .tools = U | R | M, .type = T_ENUM,
 	  .names = cutoff_names, .def = "hard", .flags = F_NOSTORE, .group = G_RUN, .metavar = "hard|soft",
 	  .help = "at the end of the window: stop transfers at once (hard), or start nothing new and let "
@@ -732,5 +739,17 @@ static int check_duration(const struct opt *o, union val *v, const char *src, st
 	if (du_parse_duration(v->s, &sec))
 		return du_err_set(err, DU_ERR_CONFIG,
 				  "%s: '%s' is not a duration (like 90m, 2h, 1h30m or 45s) (from %s)", o->key, v->s, src);
+	return DU_OK;
+}
+
+/* "5GiB/day" (budget.h): the size and the period, each refused in words of its own. */
+static int check_budget(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	struct du_budget b;
+	char why[200];
+	if (!v->s || !*v->s)
+		return DU_OK;
+	if (du_budget_parse(v->s, &b, why, sizeof(why)))
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %s (from %s)", o->key, why, src);
 	return DU_OK;
 }

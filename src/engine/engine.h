@@ -70,6 +70,7 @@
 #include "db/db_multipart.h"
 #include "db/db_sessions.h"
 #include "du/checksum.h"
+#include "du/budget.h"
 #include "du/crypto.h"
 #include "engine/liveness.h"
 #include "engine/pipeline.h"
@@ -153,6 +154,16 @@ struct run {
 	int buf_free[PART_BUFS_MAX], nfree, nbufs;
 	int fatal;                  /* a status that ends the run (database lost, auth refused) */
 	int cutoff;                 /* atomic: the upload window ended (1), and transfers were aborted (2) */
+
+	/* The data budget (budget.h), the feeder's alone: what the period allows beyond what this
+	 * machine sent before the run, what the files claimed so far reserve of it. */
+	struct du_budget budget;
+	uint64_t budget_left, budget_reserved;
+	time_t budget_start, budget_renews;
+	bool budget_hit;
+	/* The body bytes sent, counted into bytes_sent by the writer (sent_counted: up to where). */
+	char host[64];
+	uint64_t sent_counted;
 	struct du_err fatal_err;
 
 	/* writer */
@@ -246,6 +257,9 @@ bool du_run_db_heal(struct du_db *db, double *deadline, int *attempt, const char
 /* Queue an outcome for the writer's next batch. */
 void du_writer_emit(struct run *r, const struct du_outcome *o);
 int du_writer_start(struct run *r, struct du_err *err);
+/* Add what the S3 client sent since the last call to this machine's bytes_sent (the writer's
+ * connection; the writer's thread, or the caller's once the writer has ended). */
+void du_writer_count_sent(struct run *r);
 /* Flush what is queued, and end the writer. */
 void du_writer_stop(struct run *r);
 

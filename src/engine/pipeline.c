@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/db_budget.h"
 #include "db/db_endpoints.h"
 #include "db/db_files.h"
 #include "db/db_multipart.h"
@@ -199,9 +200,57 @@ static int enqueue_claimed(void *arg, const struct du_claimed *c)
 		free(j);
 		return DU_ERR_NOMEM;
 	}
+	/* A file starts only if it fits in what the budget has left; the first that does not ends the
+	 * claiming, and it and the rest of its batch go back to pending. */
+	if (r->budget.bytes && (r->budget_hit || r->budget_reserved + f->size > r->budget_left)) {
+		struct worker w0 = { .r = r };
+		r->budget_hit = true;
+		du_run_release(&w0, f);
+		du_ufile_free(f);
+		free(j);
+		return DU_OK;
+	}
+	r->budget_reserved += f->size;
 	j->f = f;
 	du_pool_push(&r->jobs, &j->node, true);
 	return DU_OK;
+}
+
+/*
+ * The budget's period now, and what this machine sent in it before this run. Spent already: no
+ * file is claimed. A database error here only costs the budget's precision: the run goes on,
+ * counting from zero.
+ */
+static void budget_init(struct run *r)
+{
+	char why[200];
+	uint64_t spent = 0;
+	bool known = false;
+	struct du_err e = { 0 };
+	if (!r->cfg->budget || du_budget_parse(r->cfg->budget, &r->budget, why, sizeof(why)) || !r->budget.bytes)
+		return;
+	du_budget_period(&r->budget, time(NULL), &r->budget_start, &r->budget_renews);
+	if (du_db_budget_spent(r->db, r->host, r->budget_start, &spent, &known, &e))
+		du_warn("data budget: %s; counting from zero", e.msg);
+	r->budget_left = spent < r->budget.bytes ? r->budget.bytes - spent : 0;
+	r->budget_hit = r->budget_left == 0;
+	char b1[32], b2[32];
+	du_fmt_bytes(spent, b1, sizeof(b1));
+	du_fmt_bytes(r->budget_left, b2, sizeof(b2));
+	du_info("data budget %s: %s sent from '%s' this %s, %s left", r->cfg->budget, b1, r->host,
+		du_budget_per_name(r->budget.per), b2);
+}
+
+/* The run ended on its budget: when it renews, for the message. */
+static int budget_stop(struct run *r, struct du_err *err)
+{
+	char when[32], b[32];
+	struct tm tm;
+	localtime_r(&r->budget_renews, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	du_fmt_bytes(r->budget.bytes, b, sizeof(b));
+	return du_err_set(err, DU_ERR_STOPPED, "the data budget of %s per %s is spent; it renews at %s "
+			  "(local time): run again then to continue", b, du_budget_per_name(r->budget.per), when);
 }
 
 static int feed(struct run *r, struct du_err *err)
@@ -212,6 +261,8 @@ static int feed(struct run *r, struct du_err *err)
 	int heal = 0;
 	int64_t cursor = 0;
 	for (;;) {
+		if (r->budget_hit)
+			return DU_OK;
 		if (!du_pool_wait_room(&r->jobs, batch, stop_run, r))
 			return DU_OK;
 		int n = 0;
@@ -224,6 +275,8 @@ static int feed(struct run *r, struct du_err *err)
 		}
 		deadline = 0;
 		heal = 0;
+		if (r->budget_hit)
+			return DU_OK;
 		if (n > 0)
 			continue;
 		/* Nothing after the cursor: once more from the start, for rows released or failed again. */
@@ -359,6 +412,12 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 {
 	struct run r = { .cfg = cfg, .po = po, .s3 = s3, .db = db, .prog = prog };
 	ck_init(&r);
+	if (gethostname(r.host, sizeof(r.host) - 1))
+		snprintf(r.host, sizeof(r.host), "host");
+	struct du_s3_stats s3st;
+	du_s3_stats(s3, &s3st);
+	r.sent_counted = s3st.bytes_sent;
+	budget_init(&r);
 	int nw = (int)cfg->max_workers, rc;
 	struct worker *ws = calloc(nw, sizeof(*ws));
 	pthread_t watch;
@@ -394,6 +453,8 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	}
 	if (!rc && du_stop_level() > 0)
 		rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted; run again to continue");
+	if (!rc && r.budget_hit)
+		rc = budget_stop(&r, err);
 	if (!rc && r.cutoff)
 		rc = du_err_set(err, DU_ERR_STOPPED, "the upload window ended; run again to continue");
 	du_db_session_worker_end(db, po->session_id, du_worker_id(), NULL);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "du/signals.h"
+#include "db/db_budget.h"
 #include "du/log.h"
 #include "du/retry.h"
 #include "du/wait.h"
@@ -25,6 +26,7 @@
 #define FLUSH_MS 200
 #define HEAL_BASE_MS 200
 #define HEAL_CAP_MS 5000
+#define COUNT_SENT_S 2.0            /* bytes_sent is brought up to date this often */
 
 /* How long the run waits for a database that went away before it stops (resumably). */
 static double db_grace(void)
@@ -91,11 +93,26 @@ static int flush_batch(struct run *r, struct du_outcome *o, int n)
 	}
 }
 
+void du_writer_count_sent(struct run *r)
+{
+	struct du_s3_stats st;
+	struct du_err e = { 0 };
+	du_s3_stats(r->s3, &st);
+	if (st.bytes_sent <= r->sent_counted)
+		return;
+	/* Lost counts only make a budget generous; the upload itself goes on. */
+	if (du_db_budget_add(r->wdb, r->host, st.bytes_sent - r->sent_counted, &e))
+		du_debug("%s", e.msg);
+	else
+		r->sent_counted = st.bytes_sent;
+}
+
 static void *writer_main(void *arg)
 {
 	struct run *r = arg;
 	int lease = du_lease_seconds();
 	double next_renew = du_monotonic() + lease / 3.0;
+	double next_count = du_monotonic() + COUNT_SENT_S;
 	struct du_outcome *batch = NULL;
 	size_t cap = 0;
 
@@ -124,6 +141,10 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&r->wmu);
 		if (n)
 			flush_batch(r, batch, n);
+		if (du_monotonic() > next_count) {
+			du_writer_count_sent(r);
+			next_count = du_monotonic() + COUNT_SENT_S;
+		}
 		if (du_monotonic() > next_renew) {
 			struct du_err e = { 0 };
 			if (du_db_file_renew(r->wdb, r->po->session_id, du_worker_id(), lease, &e))
@@ -135,6 +156,7 @@ static void *writer_main(void *arg)
 			break;
 	}
 	pthread_mutex_unlock(&r->wmu);
+	du_writer_count_sent(r);
 	free(batch);
 	return NULL;
 }

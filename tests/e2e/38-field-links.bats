@@ -161,3 +161,63 @@ bw_tree() {
 	[ "$(sql "SELECT count(*) FROM trigger_attempts WHERE session_id = $(last_session)")" -eq 0 ]
 }
 
+# spent_today: what this machine's bytes_sent says it sent since local midnight
+spent_today() {
+	[ "$(sql "SELECT to_regclass('bytes_sent') IS NOT NULL")" = t ] || { echo 0; return; }
+	sql "SELECT coalesce(sum(bytes), 0) FROM bytes_sent WHERE host = '$(hostname)'
+		AND minute >= date_trunc('minute', to_timestamp($(date -d 'today 00:00' +%s)))"
+}
+
+@test "a data budget over two runs: files start only if they fit, exit 7 with the renewal, then nothing sent until more is allowed" {
+	d="$BATS_TEST_TMPDIR/b"
+	mkdir -p "$d"
+	for i in $(seq 1 10); do head -c $((300 * 1024)) /dev/urandom >"$d/rec_$i.wav"; done
+	base=$(spent_today)
+	budget="$((base + 1024 * 1024))/day"                    # 1 MiB more than sent today: 3 files fit
+	p0=$(fp_sends budget/ | cut -d' ' -f2)
+	run du-upload -d "$d" -b du-test -p budget -w 2 --budget "$budget" --progress=none
+	echo "$output"
+	[ "$status" -eq 7 ]
+	[[ "$output" == *"the data budget of "*" per day is spent; it renews at $(date -d tomorrow +%Y-%m-%d) 00:00 (local time)"* ]]
+	sid=$(last_session)
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'uploaded'")" -eq 3 ]
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $sid AND status = 'pending'")" -eq 7 ]
+	[ "$(sql "SELECT status FROM sync_sessions WHERE id = $sid")" = interrupted ]
+	# the bytes counted are the bytes that reached the server
+	sent=$(( $(fp_sends budget/ | cut -d' ' -f2) - p0 ))
+	[ "$sent" -eq $((3 * 300 * 1024)) ]
+	[ "$(( $(spent_today) - base ))" -eq "$sent" ]
+
+	# The second run of the day: 124 KiB left, no file fits: nothing is sent at all.
+	run du-upload -d "$d" -b du-test -p budget -w 2 --budget "$budget" --progress=none
+	[ "$status" -eq 7 ]
+	[ "$(fp_sends budget/ | cut -d' ' -f2)" -eq $((p0 + sent)) ]
+
+	# status shows what is spent, with the budget; a larger budget lets the rest go.
+	run du-master status --budget "$budget"
+	echo "$output"
+	[[ "$output" == *"sent to S3 from '$(hostname)': "*" today, "* ]]
+	[[ "$output" == *"data budget $budget: "*" spent, 124.0 KiB left, renews "* ]]
+	run du-upload -d "$d" -b du-test -p budget --budget "$((base + 4 * 1024 * 1024))/day" --progress=none
+	[ "$status" -eq 0 ]
+	[ "$(fp_sends budget/ | cut -d' ' -f2)" -eq $((p0 + 10 * 300 * 1024)) ]
+}
+
+@test "bad --budget values: one line naming budget, exit 3, nothing written" {
+	d="$BATS_TEST_TMPDIR/t"
+	mkdir -p "$d"
+	head -c 1000 /dev/urandom >"$d/a.wav"
+	for bad in 5GiB/fortnight 12q/day -5GiB/day 5GiB 0/day; do
+		run du-upload -d "$d" -b du-test -p badb --budget "$bad" --progress=none
+		echo "$bad: $output"
+		[ "$status" -eq 3 ]
+		[ "$(echo "$output" | grep -c .)" -eq 1 ]
+		[[ "$output" == "du-upload: error: budget: "*"(from flag --budget)" ]]
+	done
+	run du-upload -d "$d" -b du-test -p badb --budget 5GiB/fortnight --progress=none
+	[[ "$output" == *"the period is hour, day, week or month, not 'fortnight'"* ]]
+	# nothing written: no schema in a fresh database, no row in a used one
+	[ "$(sql "SELECT to_regclass('file_uploads') IS NULL")" = t ] ||
+		[ "$(sql "SELECT count(*) FROM file_uploads WHERE s3_key LIKE 'badb/%'")" -eq 0 ]
+}
+

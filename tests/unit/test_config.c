@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "du/budget.h"
 #include "du/config.h"
 #include "du/log.h"
 
@@ -1040,6 +1041,48 @@ static void test_parse_duration(void **state)
 	}
 }
 
+static void test_budget(void **state)
+{
+	(void)state;
+	struct du_budget b;
+	char why[200];
+	assert_int_equal(du_budget_parse("5GiB/day", &b, why, sizeof(why)), 0);
+	assert_true(b.bytes == 5ull << 30 && b.per == DU_BUDGET_DAY);
+	assert_int_equal(du_budget_parse("500MiB/hour", &b, why, sizeof(why)), 0);
+	assert_true(b.bytes == 500ull << 20 && b.per == DU_BUDGET_HOUR);
+	assert_int_equal(du_budget_parse("off", &b, why, sizeof(why)), 0);
+	assert_true(b.bytes == 0);
+	assert_int_equal(du_budget_parse("5GiB/fortnight", &b, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "not 'fortnight'"));
+	assert_int_equal(du_budget_parse("5GiB", &b, why, sizeof(why)), -1);
+	assert_int_equal(du_budget_parse("12q/day", &b, why, sizeof(why)), -1);
+
+	/* Periods in local time: Monday 2026-12-07 10:20 UTC, in UTC. */
+	char *tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	time_t now = 1796637600 + 20 * 60, start, renews;  /* 2026-12-07 10:20:00 UTC */
+	static const struct { int per; time_t start, renews; } want[] = {
+		{ DU_BUDGET_HOUR, 1796637600, 1796637600 + 3600 },
+		{ DU_BUDGET_DAY, 1796601600, 1796601600 + 86400 },           /* midnight to midnight */
+		{ DU_BUDGET_WEEK, 1796601600, 1796601600 + 7 * 86400 },      /* from Monday */
+		{ DU_BUDGET_MONTH, 1796083200, 1798761600 },                  /* Dec 1 .. Jan 1 */
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct du_budget p = { .bytes = 1, .per = want[i].per };
+		du_budget_period(&p, now, &start, &renews);
+		assert_int_equal(start, want[i].start);
+		assert_int_equal(renews, want[i].renews);
+	}
+	if (tz) {
+		setenv("TZ", tz, 1);
+		free(tz);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+}
+
 static void test_parse_size(void **state)
 {
 	(void)state;
@@ -1096,6 +1139,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reference_doc_current, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_duration, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
