@@ -63,4 +63,45 @@ int du_cksum_from_b64(enum du_cksum_alg alg, const char *s, uint64_t *crc, struc
 /* Checksum of one buffer in S3's base64 form, for any algorithm but auto/none. */
 void du_cksum_buf_b64(enum du_cksum_alg alg, const void *buf, size_t len, char out[DU_CKSUM_B64_LEN]);
 
+/*
+ * A file's digest as S3 states it, in one streaming pass: the body's MD5 (a single PUT's ETag),
+ * the composite of its parts' MD5s at a part size (a multipart ETag, "md5(part md5s)-N"), and a
+ * CRC (an x-amz-checksum FULL_OBJECT value). The upload's check against a listed object and
+ * du-master verify compute every digest here.
+ *
+ *     struct du_digest d;
+ *     if (du_digest_init(&d, true, part_size, DU_CK_NONE)) return DU_ERR_NOMEM;
+ *     while ((n = read(...)) > 0)
+ *         du_digest_update(&d, buf, n);      // any piece sizes; parts are cut here
+ *     struct du_digest_out out;
+ *     if (du_digest_final(&d, &out)) ...     // out.md5, out.composite, out.crc
+ *
+ * Not thread-safe: one digest belongs to one thread.
+ */
+struct du_md5_ctx;
+struct du_digest {
+	struct du_md5_ctx *whole, *part, *comp;
+	uint64_t part_size, in_part;
+	int crc_alg;                /* DU_CK_NONE: no CRC */
+	uint64_t crc;
+	int nparts;
+	bool oom;
+};
+struct du_digest_out {
+	unsigned char md5_raw[16];
+	char md5[33];               /* "" when not asked */
+	char composite[48];         /* "hex-N"; "" when no part size */
+	char crc[DU_CKSUM_B64_LEN]; /* base64; "" when no CRC */
+};
+/* What to compute: the whole MD5, the composite at part_size (0: none), a CRC (DU_CK_NONE: none). */
+int du_digest_init(struct du_digest *d, bool whole_md5, uint64_t part_size, int crc_alg);
+void du_digest_update(struct du_digest *d, const void *buf, size_t len);
+/* The digests; the digest is done with after this (DU_ERR_NOMEM when memory ran out on the way). */
+int du_digest_final(struct du_digest *d, struct du_digest_out *out);
+/* Drop a digest without finishing it. */
+void du_digest_abort(struct du_digest *d);
+/* The digest of the file at path, read through buf (bufsz bytes): "cannot open/read 'path'". */
+int du_digest_file(const char *path, bool whole_md5, uint64_t part_size, int crc_alg, void *buf, size_t bufsz,
+		   struct du_digest_out *out, struct du_err *err);
+
 #endif

@@ -82,120 +82,27 @@ static bool is_md5_hex(const char *s)
 }
 
 /*
- * The recorded checksum recomputed from the local file: a CRC's base64 (alg a CRC), the md5 hex
- * (alg md5, part_size 0) or S3's composite of parts of part_size, "hex-N". One read.
+ * The recorded checksum recomputed from the local file (du_digest_file): a CRC's base64 (alg a CRC),
+ * the md5 hex (alg md5, part_size 0) or S3's composite of parts of part_size, "hex-N". One read.
  */
 static int file_checksum(struct verify *v, const char *path, int alg, uint64_t part_size, char *out, size_t outsz,
 			 struct du_err *err)
 {
 	enum { CHUNK = 1 << 20 };
+	struct du_digest_out d;
+	bool crc = du_cksum_is_crc(alg);
 	if (!v->buf && !(v->buf = malloc(CHUNK)))
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return du_err_sys(err, DU_ERR_IO, errno, "cannot open '%s'", path);
-	uint64_t crc = du_cksum_init(alg), in_part = 0;
-	struct du_md5_ctx *c = NULL, *all = NULL;
-	unsigned char md[DU_MD5_LEN];
-	int nparts = 0, rc = DU_OK;
-	if (alg == DU_CK_MD5 && (!(c = du_md5_new()) || (part_size && !(all = du_md5_new())))) {
-		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		size_t want = CHUNK;
-		if (part_size && part_size - in_part < want)
-			want = (size_t)(part_size - in_part);
-		ssize_t n = read(fd, v->buf, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = du_err_sys(err, DU_ERR_IO, errno, "cannot read '%s'", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (du_cksum_is_crc(alg))
-			crc = du_cksum_crc(alg, crc, v->buf, (size_t)n);
-		else
-			du_md5_update(c, v->buf, (size_t)n);
-		in_part += (uint64_t)n;
-		if (part_size && in_part == part_size) {
-			du_md5_final(c, md);
-			du_md5_update(all, md, sizeof(md));
-			nparts++;
-			in_part = 0;
-			if (!(c = du_md5_new())) {
-				rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-				goto out;
-			}
-		}
-	}
-	if (du_cksum_is_crc(alg)) {
-		char b64[DU_CKSUM_B64_LEN];
-		du_cksum_b64(alg, crc, b64);
-		snprintf(out, outsz, "%s", b64);
-	} else if (part_size) {
-		char hex[DU_MD5_HEX_LEN];
-		if (in_part || !nparts) {
-			du_md5_final(c, md);
-			du_md5_update(all, md, sizeof(md));
-			nparts++;
-		} else {
-			du_md5_final(c, md);
-		}
-		c = NULL;
-		du_md5_final(all, md);
-		all = NULL;
-		du_hex(md, DU_MD5_LEN, hex);
-		snprintf(out, outsz, "%s-%d", hex, nparts);
-	} else {
-		char hex[DU_MD5_HEX_LEN];
-		du_md5_final(c, md);
-		c = NULL;
-		du_hex(md, DU_MD5_LEN, hex);
-		snprintf(out, outsz, "%s", hex);
-	}
-out:
-	if (c)
-		du_md5_final(c, md);
-	if (all)
-		du_md5_final(all, md);
-	close(fd);
+	int rc = du_digest_file(path, !crc && !part_size, crc ? 0 : part_size, crc ? alg : DU_CK_NONE, v->buf, CHUNK,
+				&d, err);
+	if (rc == DU_OK)
+		snprintf(out, outsz, "%s", crc ? d.crc : part_size ? d.composite : d.md5);
 	return rc;
 }
 
 static int file_md5(struct verify *v, const char *path, char hex[DU_MD5_HEX_LEN], struct du_err *err)
 {
-	enum { CHUNK = 1 << 20 };
-	if (!v->buf && !(v->buf = malloc(CHUNK)))
-		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return du_err_sys(err, DU_ERR_IO, errno, "cannot open '%s'", path);
-	struct du_md5_ctx *c = du_md5_new();
-	if (!c) {
-		close(fd);
-		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	}
-	ssize_t n;
-	while ((n = read(fd, v->buf, CHUNK)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			unsigned char junk[DU_MD5_LEN];
-			du_md5_final(c, junk);
-			close(fd);
-			return du_err_sys(err, DU_ERR_IO, e, "cannot read '%s'", path);
-		}
-		du_md5_update(c, v->buf, (size_t)n);
-	}
-	close(fd);
-	unsigned char md5[DU_MD5_LEN];
-	du_md5_final(c, md5);
-	du_hex(md5, DU_MD5_LEN, hex);
-	return DU_OK;
+	return file_checksum(v, path, DU_CK_MD5, 0, hex, DU_MD5_HEX_LEN, err);
 }
 
 /* Is the object in S3 the uploaded file? Writes the reason into why when not. */

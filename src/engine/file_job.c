@@ -245,10 +245,8 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	bool plain = strlen(etag) == 32 && strspn(etag, "0123456789abcdef") == 32;
 	const char *dash = strchr(etag, '-');
 	uint64_t ps = f->check_md5 || plain || !dash ? 0 : f->check_part_size;
-	struct du_md5_ctx *whole = NULL, *part = NULL, *comp = NULL;
-	unsigned char md[DU_MD5_LEN];
-	char hex[DU_MD5_HEX_LEN + 16];
-	uint64_t nparts = 0;
+	struct du_digest dg;
+	struct du_digest_out d;
 
 	if ((rc = du_ufile_open(f->path, &fd, &st0, err)))
 		return rc;
@@ -258,62 +256,42 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	f->preread = false;
 	if ((rc = du_sbuf_ensure(&w->own, keep ? (len ? len : 1) : CHECK_CHUNK, err)))
 		goto out;
-	if (!(whole = du_md5_new()) || (ps && (!(part = du_md5_new()) || !(comp = du_md5_new())))) {
+	if (du_digest_init(&dg, true, ps, DU_CK_NONE)) {
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (uint64_t off = 0, in_part = 0; off < len && !rc;) {
+	for (uint64_t off = 0; off < len && !rc;) {
 		size_t n = len - off < CHECK_CHUNK ? (size_t)(len - off) : CHECK_CHUNK;
-		if (ps && n > ps - in_part)
-			n = (size_t)(ps - in_part);
 		unsigned char *dst = keep ? w->own.p + off : w->own.p;
 		if ((rc = du_ufile_read(fd, dst, n, off, err)))
 			break;
-		du_md5_update(whole, dst, n);
+		du_digest_update(&dg, dst, n);
 		off += n;
-		if (ps) {
-			du_md5_update(part, dst, n);
-			in_part += n;
-			if (in_part == ps || off == len) {
-				du_md5_final(part, md);
-				part = off < len ? du_md5_new() : NULL;
-				du_md5_update(comp, md, DU_MD5_LEN);
-				nparts++;
-				in_part = 0;
-				if (off < len && !part)
-					rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
-			}
-		}
 		if (du_run_stopping(w->r) && du_stop_level() > 1)
 			rc = du_err_set(err, DU_ERR_INTERRUPTED, "interrupted");
 	}
-	if (rc)
-		goto out;
-	if (fstat(fd, &st1) < 0 || !du_ufile_same(&st0, &st1)) {
+	if (!rc && (fstat(fd, &st1) < 0 || !du_ufile_same(&st0, &st1)))
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during check");
+	if (rc) {
+		du_digest_abort(&dg);
 		goto out;
 	}
-	du_md5_final(whole, md);
-	whole = NULL;
-	du_hex(md, DU_MD5_LEN, o->md5);
+	if (du_digest_final(&dg, &d)) {
+		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(o->md5, sizeof(o->md5), "%s", d.md5);
 	if (keep) {
 		f->preread = true;
 		f->pre_st = st0;
-		memcpy(f->pre_md5, md, DU_MD5_LEN);
+		memcpy(f->pre_md5, d.md5_raw, DU_MD5_LEN);
 	}
 	if (f->check_md5)
 		*same = !strcmp(o->md5, f->check_md5);
 	else if (plain)
 		*same = !strcmp(o->md5, etag);
-	else if (ps) {
-		du_md5_final(comp, md);
-		comp = NULL;
-		du_hex(md, DU_MD5_LEN, hex);
-		snprintf(hex + 32, sizeof(hex) - 32, "-%" PRIu64, nparts);
-		*same = !strcmp(hex, etag);
-	} else {
-		*same = false;
-	}
+	else
+		*same = ps && !strcmp(d.composite, etag);
 	o->id = f->id;
 	o->status = DU_OUT_UPLOADED;
 	o->size = len;
@@ -322,12 +300,6 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 	snprintf(o->etag, sizeof(o->etag), "%s", etag);
 	*same = *same && len == f->size;
 out:
-	if (whole)
-		du_md5_final(whole, md);
-	if (part)
-		du_md5_final(part, md);
-	if (comp)
-		du_md5_final(comp, md);
 	close(fd);
 	return rc;
 }

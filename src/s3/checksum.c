@@ -1,8 +1,12 @@
 #include "du/checksum.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <isa-l/crc.h>
 
@@ -230,4 +234,126 @@ void du_cksum_buf_b64(enum du_cksum_alg alg, const void *buf, size_t len, char o
 	default:
 		out[0] = '\0';
 	}
+}
+
+/* ---- a file's digest ---- */
+
+int du_digest_init(struct du_digest *d, bool whole_md5, uint64_t part_size, int crc_alg)
+{
+	memset(d, 0, sizeof(*d));
+	d->part_size = part_size;
+	d->crc_alg = du_cksum_is_crc(crc_alg) ? crc_alg : DU_CK_NONE;
+	d->crc = du_cksum_init(d->crc_alg);
+	if ((whole_md5 && !(d->whole = du_md5_new())) ||
+	    (part_size && (!(d->part = du_md5_new()) || !(d->comp = du_md5_new())))) {
+		du_digest_abort(d);
+		return DU_ERR_NOMEM;
+	}
+	return DU_OK;
+}
+
+/* The part being hashed ends: its md5 goes into the composite. */
+static void end_part(struct du_digest *d, bool more)
+{
+	unsigned char md[DU_MD5_LEN];
+	du_md5_final(d->part, md);
+	d->part = NULL;
+	du_md5_update(d->comp, md, DU_MD5_LEN);
+	d->nparts++;
+	d->in_part = 0;
+	if (more && !(d->part = du_md5_new()))
+		d->oom = true;
+}
+
+void du_digest_update(struct du_digest *d, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	if (d->oom)
+		return;
+	if (d->whole)
+		du_md5_update(d->whole, p, len);
+	if (d->crc_alg != DU_CK_NONE)
+		d->crc = du_cksum_crc(d->crc_alg, d->crc, p, len);
+	while (d->part_size && len) {
+		size_t take = d->part_size - d->in_part < len ? (size_t)(d->part_size - d->in_part) : len;
+		du_md5_update(d->part, p, take);
+		d->in_part += take;
+		p += take;
+		len -= take;
+		if (d->in_part == d->part_size)
+			end_part(d, true);
+		if (d->oom)
+			return;
+	}
+}
+
+int du_digest_final(struct du_digest *d, struct du_digest_out *out)
+{
+	unsigned char md[DU_MD5_LEN];
+	memset(out, 0, sizeof(*out));
+	if (d->oom) {
+		du_digest_abort(d);
+		return DU_ERR_NOMEM;
+	}
+	if (d->whole) {
+		du_md5_final(d->whole, out->md5_raw);
+		d->whole = NULL;
+		du_hex(out->md5_raw, DU_MD5_LEN, out->md5);
+	}
+	if (d->part_size) {
+		/* the last, shorter part; an empty file is one empty part */
+		if (d->in_part || !d->nparts)
+			end_part(d, false);
+		du_md5_final(d->comp, md);
+		d->comp = NULL;
+		du_hex(md, DU_MD5_LEN, out->composite);
+		snprintf(out->composite + 32, sizeof(out->composite) - 32, "-%d", d->nparts);
+	}
+	if (d->crc_alg != DU_CK_NONE)
+		du_cksum_b64(d->crc_alg, d->crc, out->crc);
+	du_digest_abort(d);
+	return DU_OK;
+}
+
+void du_digest_abort(struct du_digest *d)
+{
+	unsigned char md[DU_MD5_LEN];
+	if (d->whole)
+		du_md5_final(d->whole, md);
+	if (d->part)
+		du_md5_final(d->part, md);
+	if (d->comp)
+		du_md5_final(d->comp, md);
+	d->whole = d->part = d->comp = NULL;
+}
+
+int du_digest_file(const char *path, bool whole_md5, uint64_t part_size, int crc_alg, void *buf, size_t bufsz,
+		   struct du_digest_out *out, struct du_err *err)
+{
+	struct du_digest d;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return du_err_sys(err, DU_ERR_IO, errno, "cannot open '%s'", path);
+	if (du_digest_init(&d, whole_md5, part_size, crc_alg)) {
+		close(fd);
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, bufsz);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			du_digest_abort(&d);
+			close(fd);
+			return du_err_sys(err, DU_ERR_IO, e, "cannot read '%s'", path);
+		}
+		if (n == 0)
+			break;
+		du_digest_update(&d, buf, (size_t)n);
+	}
+	close(fd);
+	if (du_digest_final(&d, out))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	return DU_OK;
 }

@@ -6,10 +6,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -149,6 +151,68 @@ static void test_speed(void **state)
 	free(buf);
 }
 
+/* The one file digest: whole md5, S3's composite and a CRC, whatever the pieces fed to it. */
+static void test_digest(void **state)
+{
+	(void)state;
+	const size_t len = (12u << 20) + 7, ps = 5u << 20;
+	unsigned char *buf = malloc(len);
+	assert_non_null(buf);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	/* what S3 computes: md5 of the part md5s, "-3" */
+	unsigned char md[16], cat[48];
+	char hex[33], want_comp[48], want_md5[33], want_crc[DU_CKSUM_B64_LEN];
+	for (int k = 0; k < 3; k++)
+		du_md5(buf + k * ps, k < 2 ? ps : len - 2 * ps, cat + 16 * k);
+	du_md5(cat, sizeof(cat), md);
+	du_hex(md, 16, hex);
+	snprintf(want_comp, sizeof(want_comp), "%s-3", hex);
+	du_md5(buf, len, md);
+	du_hex(md, 16, want_md5);
+	du_cksum_buf_b64(DU_CK_CRC32C, buf, len, want_crc);
+
+	static const size_t pieces[] = { len, 1 << 20, 4096, 777777, 1 };
+	for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		struct du_digest d;
+		struct du_digest_out out;
+		assert_int_equal(du_digest_init(&d, true, ps, DU_CK_CRC32C), DU_OK);
+		size_t step = pieces[k] == 1 ? (5u << 20) - 3 : pieces[k];   /* 1: a piece across a part end */
+		for (size_t off = 0; off < len; off += step)
+			du_digest_update(&d, buf + off, len - off < step ? len - off : step);
+		assert_int_equal(du_digest_final(&d, &out), DU_OK);
+		assert_string_equal(out.md5, want_md5);
+		assert_string_equal(out.composite, want_comp);
+		assert_string_equal(out.crc, want_crc);
+	}
+	/* a file of exactly two parts is "-2", not "-3" with an empty one */
+	struct du_digest d;
+	struct du_digest_out out;
+	assert_int_equal(du_digest_init(&d, false, ps, DU_CK_NONE), DU_OK);
+	du_digest_update(&d, buf, 2 * ps);
+	assert_int_equal(du_digest_final(&d, &out), DU_OK);
+	assert_string_equal(out.md5, "");
+	assert_non_null(strstr(out.composite, "-2"));
+	assert_string_equal(out.crc, "");
+
+	/* the same from a file, read through a small buffer */
+	char path[] = "/tmp/du-digest-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+	unsigned char small[65536];
+	struct du_err e = { 0 };
+	assert_int_equal(du_digest_file(path, true, ps, DU_CK_CRC32C, small, sizeof(small), &out, &e), DU_OK);
+	assert_string_equal(out.md5, want_md5);
+	assert_string_equal(out.composite, want_comp);
+	assert_string_equal(out.crc, want_crc);
+	unlink(path);
+	assert_int_equal(du_digest_file(path, true, 0, DU_CK_NONE, small, sizeof(small), &out, &e), DU_ERR_IO);
+	assert_non_null(strstr(e.msg, "cannot open"));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_combine_is_whole),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_speed),
+		cmocka_unit_test(test_digest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
