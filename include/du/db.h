@@ -58,9 +58,21 @@ extern const int du_migrations_count;
 
 struct du_db;
 
+/* Where the database is: the configuration's database settings (strings borrowed). A module that
+ * opens connections of its own (the engine, the heartbeat) takes these, not the configuration. */
+struct du_db_opts {
+	const char *url;            /* database_url: a URI or a conninfo string */
+	bool configured;            /* a db_* key or DB_* variable was given (the Python tool's way) */
+	const char *host, *name, *user, *password;
+	long port;
+};
+void du_db_opts_from_config(struct du_db_opts *o, const struct du_config *cfg);
+
 /* Connect as described above (does not migrate). application_name is "du-<prog>",
  * connect_timeout 10 s unless the URL or PGCONNECT_TIMEOUT says otherwise. On failure *out is
  * untouched and err says "cannot connect to database 'x' at 'h:p' as 'u': <libpq's reason>". */
+int du_db_connect(struct du_db **out, const struct du_db_opts *o, struct du_err *err);
+/* du_db_connect with the configuration's settings. */
 int du_db_open(struct du_db **out, const struct du_config *cfg, struct du_err *err);
 void du_db_close(struct du_db *db);
 

@@ -101,6 +101,10 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 	if (du_metrics_start(cfg->metrics_file, sid, cs.s3, &merr))
 		du_warn("metrics: %s", merr.msg); /* metrics never stop a retry */
 
+	/* The session's own settings drive the engine (workers, part size, checksums), with this
+	 * invocation's budget and the database it was given. */
+	struct du_engine_opts eo;
+	du_engine_opts_from_config(&eo, scfg);
 	int rounds = cfg->auto_retry ? (int)cfg->max_rounds : 1;
 	for (int round = 1; round <= rounds && left > 0; round++) {
 		if (round > 1) {
@@ -124,7 +128,7 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 					       .cutoff_soft = cfg->cutoff_mode == DU_CUTOFF_SOFT };
 		struct du_pipeline_stats ps = { 0 };
 		du_progress_begin(prog, (uint64_t)left, 0, 0);
-		rc = du_pipeline_run(scfg, db, cs.s3, prog, &po, &ps, err);
+		rc = du_pipeline_run(&eo, db, cs.s3, prog, &po, &ps, err);
 		du_progress_end(prog);
 		du_progress_free(prog);
 		res->rounds++;

@@ -595,7 +595,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 	if (!cfg->dry_run && (rc = open_session(cfg, db, project_id, &sid, &joined, &scanned, err)))
 		goto out;
 	struct du_err herr = { 0 };
-	if (sid && du_heartbeat_start(cfg, sid, &hb, &herr))
+	struct du_db_opts dbo;
+	du_db_opts_from_config(&dbo, cfg);
+	if (sid && du_heartbeat_start(&dbo, sid, &hb, &herr))
 		du_warn("heartbeat: %s", herr.msg); /* workers on other hosts may take a long scan for dead */
 	res->session_id = sid;
 	res->joined = joined;
@@ -652,7 +654,9 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 				       .cutoff_soft = cfg->cutoff_mode == DU_CUTOFF_SOFT };
 	struct du_pipeline_stats ps = { 0 };
 	double tu = du_monotonic();
-	rc = du_pipeline_run(cfg, db, s3, prog, &po, &ps, err);
+	struct du_engine_opts eo;
+	du_engine_opts_from_config(&eo, cfg);
+	rc = du_pipeline_run(&eo, db, s3, prog, &po, &ps, err);
 	res->upload_elapsed = du_monotonic() - tu;
 	du_progress_end(prog);
 	if (ps.parts_reused)

@@ -176,7 +176,21 @@ static void defaults(struct params *p, char *appname, size_t n)
 		param(p, "client_encoding", "UTF8");
 }
 
+void du_db_opts_from_config(struct du_db_opts *o, const struct du_config *cfg)
+{
+	*o = (struct du_db_opts){ .url = cfg->database_url, .configured = cfg->db_configured,
+				  .host = cfg->db_host, .port = cfg->db_port, .name = cfg->db_name,
+				  .user = cfg->db_user, .password = cfg->db_password };
+}
+
 int du_db_open(struct du_db **out, const struct du_config *cfg, struct du_err *err)
+{
+	struct du_db_opts o;
+	du_db_opts_from_config(&o, cfg);
+	return du_db_connect(out, &o, err);
+}
+
+int du_db_connect(struct du_db **out, const struct du_db_opts *cfg, struct du_err *err)
 {
 	struct params p = { .n = 0 };
 	char appname[80], port[24], conninfo[1024];
@@ -185,20 +199,20 @@ int du_db_open(struct du_db **out, const struct du_config *cfg, struct du_err *e
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	defaults(&p, appname, sizeof(appname));
 	bool expand = false;
-	if (cfg->database_url && *cfg->database_url) {
-		url_secrets(db->secrets, cfg->database_url);
-		param(&p, "dbname", cfg->database_url);
+	if (cfg->url && *cfg->url) {
+		url_secrets(db->secrets, cfg->url);
+		param(&p, "dbname", cfg->url);
 		expand = true;
-	} else if (cfg->db_configured) {
-		snprintf(port, sizeof(port), "%ld", cfg->db_port);
-		param(&p, "host", cfg->db_host);
-		if (cfg->db_port > 0)
+	} else if (cfg->configured) {
+		snprintf(port, sizeof(port), "%ld", cfg->port);
+		param(&p, "host", cfg->host);
+		if (cfg->port > 0)
 			param(&p, "port", port);
-		param(&p, "dbname", cfg->db_name);
-		param(&p, "user", cfg->db_user);
-		if (cfg->db_password && *cfg->db_password) {
-			param(&p, "password", cfg->db_password);
-			add_secret(db->secrets, cfg->db_password, strlen(cfg->db_password));
+		param(&p, "dbname", cfg->name);
+		param(&p, "user", cfg->user);
+		if (cfg->password && *cfg->password) {
+			param(&p, "password", cfg->password);
+			add_secret(db->secrets, cfg->password, strlen(cfg->password));
 		}
 	} else if (!getenv("PGHOST") && !getenv("PGDATABASE") && !getenv("PGSERVICE")) {
 		int rc = du_pgcluster_ensure(conninfo, sizeof(conninfo), err);

@@ -132,7 +132,7 @@ struct job {
 };
 
 struct run {
-	const struct du_config *cfg;
+	const struct du_engine_opts *o;
 	const struct du_pipeline_opts *po;
 	struct du_s3 *s3;
 	struct du_db *db;

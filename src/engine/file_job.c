@@ -252,7 +252,7 @@ static int check_file(struct worker *w, struct ufile *f, struct du_outcome *o, b
 		return rc;
 	uint64_t len = (uint64_t)st0.st_size;
 	/* A file a single PUT would send is read whole, so that a difference sends this very buffer. */
-	bool keep = !ps && len < w->r->cfg->multipart_threshold;
+	bool keep = !ps && len < w->r->o->multipart_threshold;
 	f->preread = false;
 	if ((rc = du_sbuf_ensure(&w->own, keep ? (len ? len : 1) : CHECK_CHUNK, err)))
 		goto out;
@@ -349,7 +349,7 @@ void du_file_job(struct worker *w, struct ufile *f)
 		}
 	}
 	/* Multipart when the file is big now (it may have grown since the scan). */
-	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->cfg->multipart_threshold) {
+	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->o->multipart_threshold) {
 		if (du_multipart_start(w, f, &e)) {
 			end_early(w, f, &e, du_run_stopping(r));
 			return;
@@ -368,7 +368,7 @@ void du_file_job(struct worker *w, struct ufile *f)
 			return;
 		}
 		/* A changed file is retried later (du-retry), when it has settled. */
-		if (e.code == DU_ERR_CHANGED || !du_run_resend(&e) || attempt > r->cfg->times_to_retry) {
+		if (e.code == DU_ERR_CHANGED || !du_run_resend(&e) || attempt > r->o->times_to_retry) {
 			if (e.code == DU_ERR_S3_AUTH)
 				du_run_fatal(r, &e);
 			du_run_fill_failed(&o, f, &e);

@@ -128,7 +128,7 @@ static void *heartbeat_main(void *arg)
 	return NULL;
 }
 
-int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
+int du_heartbeat_start(const struct du_db_opts *dbo, int64_t session_id, struct du_heartbeat **out,
 		       struct du_err *err)
 {
 	struct du_heartbeat *hb = calloc(1, sizeof(*hb));
@@ -136,7 +136,7 @@ int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct d
 	if (!hb)
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 	hb->session_id = session_id;
-	int rc = du_db_open(&hb->db, cfg, err);
+	int rc = du_db_connect(&hb->db, dbo, err);
 	if (rc) {
 		free(hb);
 		return rc;

@@ -37,7 +37,7 @@ int du_dead_after_seconds(void);
  * scan of a big tree, so workers on other hosts do not take a scanning run for dead.
  */
 struct du_heartbeat;
-int du_heartbeat_start(const struct du_config *cfg, int64_t session_id, struct du_heartbeat **out,
+int du_heartbeat_start(const struct du_db_opts *dbo, int64_t session_id, struct du_heartbeat **out,
 		       struct du_err *err);
 void du_heartbeat_stop(struct du_heartbeat *hb); /* NULL: nothing */
 /* Mark the in_progress sessions none of whose workers is alive interrupted (du_db_session_dead). */

@@ -168,7 +168,7 @@ int du_multipart_start(struct worker *w, struct ufile *f, struct du_err *err)
 	f->mtime_ns = du_mtime_ns(&f->st0);
 	if ((rc = du_s3_check_size(f->size, err)))
 		return rc;
-	uint64_t ps = du_s3_part_size(f->size, r->cfg->multipart_chunk_size);
+	uint64_t ps = du_s3_part_size(f->size, r->o->part_size);
 	if ((rc = load_recorded(r, f, &prev, &prev_size, err)))
 		return rc;
 	f->ck_alg = du_run_alg(r);
@@ -516,7 +516,7 @@ static bool part_send(struct worker *w, struct ufile *f, int n, const unsigned c
 		}
 		if (prc == DU_OK)
 			return true;
-		if (!du_run_resend(&e) || attempt > r->cfg->times_to_retry || du_run_stopping(r)) {
+		if (!du_run_resend(&e) || attempt > r->o->times_to_retry || du_run_stopping(r)) {
 			part_fail(r, f, &e);
 			return false;
 		}

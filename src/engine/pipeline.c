@@ -82,7 +82,7 @@ static void window_end(struct run *r)
 
 void du_run_backoff(struct worker *w, int attempt, const struct du_err *e)
 {
-	long ms = du_retry_delay_ms(attempt, w->r->cfg->retry_base_ms, w->r->cfg->retry_cap_ms, 0, xrand, &w->rnd);
+	long ms = du_retry_delay_ms(attempt, w->r->o->retry_base_ms, w->r->o->retry_cap_ms, 0, xrand, &w->rnd);
 	(void)e;
 	du_wait_ms(ms, stop_run, w->r);
 }
@@ -99,14 +99,13 @@ int du_run_alg(struct run *r)
  */
 static void ck_init(struct run *r)
 {
-	int a = r->cfg->checksum_algorithm;
-	bool aws;
+	int a = r->o->checksum_algorithm;
 	r->ck_auto = a == DU_CK_AUTO;
 	r->ck_alg = r->ck_auto ? DU_CK_CRC32C : a;
 	if (a == DU_CK_NONE)
 		du_warn("checksum_algorithm=none: objects are sent without any checksum; nothing checks "
 			"that S3 stored what was read");
-	du_s3_endpoint_of(r->cfg, r->endpoint, sizeof(r->endpoint), &aws);
+	snprintf(r->endpoint, sizeof(r->endpoint), "%s", r->o->endpoint);
 	int echo = -1;
 	int64_t by = 0;
 	struct du_err e = { 0 };
@@ -227,7 +226,7 @@ static void budget_init(struct run *r)
 	uint64_t spent = 0;
 	bool known = false;
 	struct du_err e = { 0 };
-	if (!r->cfg->budget || du_budget_parse(r->cfg->budget, &r->budget, why, sizeof(why)) || !r->budget.bytes)
+	if (!r->o->budget || du_budget_parse(r->o->budget, &r->budget, why, sizeof(why)) || !r->budget.bytes)
 		return;
 	du_budget_period(&r->budget, time(NULL), &r->budget_start, &r->budget_renews);
 	if (du_db_budget_spent(r->db, r->host, r->budget_start, &spent, &known, &e))
@@ -237,7 +236,7 @@ static void budget_init(struct run *r)
 	char b1[32], b2[32];
 	du_fmt_bytes(spent, b1, sizeof(b1));
 	du_fmt_bytes(r->budget_left, b2, sizeof(b2));
-	du_info("data budget %s: %s sent from '%s' this %s, %s left", r->cfg->budget, b1, r->host,
+	du_info("data budget %s: %s sent from '%s' this %s, %s left", r->o->budget, b1, r->host,
 		du_budget_per_name(r->budget.per), b2);
 }
 
@@ -255,7 +254,7 @@ static int budget_stop(struct run *r, struct du_err *err)
 
 static int feed(struct run *r, struct du_err *err)
 {
-	int workers = (int)r->cfg->max_workers;
+	int workers = (int)r->o->workers;
 	int batch = workers * 4 > CLAIM_BATCH_MIN ? workers * 4 : CLAIM_BATCH_MIN;
 	double deadline = 0;
 	int heal = 0;
@@ -344,11 +343,11 @@ static bool run_init(struct run *r)
 	pthread_cond_init(&r->cv_md5, NULL);
 	pthread_cond_init(&r->cv_watch, NULL);
 	pthread_cond_init(&r->wcv, NULL);
-	int nbufs = r->cfg->max_workers < PART_BUFS_MAX ? (int)r->cfg->max_workers : PART_BUFS_MAX;
+	int nbufs = r->o->workers < PART_BUFS_MAX ? (int)r->o->workers : PART_BUFS_MAX;
 	for (int i = 0; i < nbufs; i++)
 		r->buf_free[r->nfree++] = i;
 	r->nbufs = nbufs;
-	return du_pool_init(&r->jobs, (int)r->cfg->max_workers);
+	return du_pool_init(&r->jobs, (int)r->o->workers);
 }
 
 static void run_release(struct run *r)
@@ -407,10 +406,26 @@ static void end_workers(struct run *r)
 	}
 }
 
-int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
+void du_engine_opts_from_config(struct du_engine_opts *o, const struct du_config *cfg)
+{
+	bool aws;
+	memset(o, 0, sizeof(*o));
+	du_db_opts_from_config(&o->db, cfg);
+	o->workers = (int)cfg->max_workers;
+	o->times_to_retry = (int)cfg->times_to_retry;
+	o->retry_base_ms = cfg->retry_base_ms;
+	o->retry_cap_ms = cfg->retry_cap_ms;
+	o->multipart_threshold = cfg->multipart_threshold;
+	o->part_size = cfg->multipart_chunk_size;
+	o->checksum_algorithm = cfg->checksum_algorithm;
+	o->budget = cfg->budget;
+	du_s3_endpoint_of(cfg, o->endpoint, sizeof(o->endpoint), &aws);
+}
+
+int du_pipeline_run(const struct du_engine_opts *eo, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
 		    const struct du_pipeline_opts *po, struct du_pipeline_stats *st, struct du_err *err)
 {
-	struct run r = { .cfg = cfg, .po = po, .s3 = s3, .db = db, .prog = prog };
+	struct run r = { .o = eo, .po = po, .s3 = s3, .db = db, .prog = prog };
 	ck_init(&r);
 	if (gethostname(r.host, sizeof(r.host) - 1))
 		snprintf(r.host, sizeof(r.host), "host");
@@ -418,7 +433,7 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 	du_s3_stats(s3, &s3st);
 	r.sent_counted = s3st.bytes_sent;
 	budget_init(&r);
-	int nw = (int)cfg->max_workers, rc;
+	int nw = eo->workers, rc;
 	struct worker *ws = calloc(nw, sizeof(*ws));
 	pthread_t watch;
 	bool watch_started = false;
@@ -427,7 +442,7 @@ int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = du_db_open(&r.wdb, cfg, err)) || (rc = du_db_open(&r.mdb, cfg, err)))
+	if ((rc = du_db_connect(&r.wdb, &eo->db, err)) || (rc = du_db_connect(&r.mdb, &eo->db, err)))
 		goto out;
 	/* This process works on the session: its row, whose heartbeat the writer renews with the leases. */
 	struct du_worker self;

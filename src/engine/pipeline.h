@@ -16,6 +16,23 @@
 #include "du/progress.h"
 #include "du/s3.h"
 
+/*
+ * What the engine takes of the configuration (du_engine_opts_from_config), so that it is built,
+ * run and tested without one. Strings are borrowed.
+ */
+struct du_engine_opts {
+	struct du_db_opts db;          /* for the writer's and the multipart bookkeeping's connections */
+	int workers;                   /* max_workers */
+	int times_to_retry;            /* file- and part-level attempts beyond the first (retry.h) */
+	long retry_base_ms, retry_cap_ms;
+	uint64_t multipart_threshold;  /* files this large go in parts */
+	uint64_t part_size;            /* multipart_chunk_size; du_s3_part_size fits it to the file */
+	int checksum_algorithm;        /* enum du_cksum_alg; DU_CK_AUTO learns per endpoint */
+	const char *budget;            /* SIZE/PERIOD (budget.h), NULL: none */
+	char endpoint[1100];           /* du_s3_endpoint_of: what s3_endpoints knows the server by */
+};
+void du_engine_opts_from_config(struct du_engine_opts *o, const struct du_config *cfg);
+
 struct du_pipeline_opts {
 	int64_t session_id;
 	bool retry_mode;      /* du-retry: take failed rows too, count each attempt in retry_count */
@@ -31,7 +48,7 @@ struct du_pipeline_stats {
 	uint64_t etag_verified;        /* bodies whose checksum the server ignored, proven by ETag */
 };
 
-int du_pipeline_run(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
+int du_pipeline_run(const struct du_engine_opts *eo, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
 		    const struct du_pipeline_opts *po, struct du_pipeline_stats *st, struct du_err *err);
 
 #endif
