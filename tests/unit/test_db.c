@@ -743,6 +743,84 @@ static void test_claim_cursor(void **state)
 	assert_int_equal(claim(db, sid, true, 10, &zero, &k), 0);
 }
 
+/*
+ * The file state machine past the claim (du_db_file_flush): uploading -> uploaded (md5, time,
+ * counters), -> failed (error, retry count), -> pending (given back, no worker); a flush by a
+ * worker that does not hold the row changes nothing (its lease went to another); a lease that
+ * expired lets another worker claim the row; a row is written once.
+ */
+static void test_flush_states(void **state)
+{
+	struct fixture *f = *state;
+	struct du_db *db = open_migrated(f);
+	struct du_err err = {0};
+	char s[21];
+	int64_t sid = new_session(db, s);
+	const char *sp[1] = { s };
+	assert_int_equal(du_db_exec(db, &err,
+				    "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status)"
+				    " SELECT $1, '/d/' || i || '.wav', 'p/' || i || '.wav', 100 * i, 'WAV', 'pending'"
+				    " FROM generate_series(1, 4) i",
+				    1, sp),
+			 DU_OK);
+	int64_t first = scalar_long(db, "SELECT min(id) FROM file_uploads");
+	struct claimed_ids k;
+	int64_t cur = 0;
+	assert_int_equal(claim(db, sid, false, 10, &cur, &k), 4);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM file_uploads WHERE status = 'uploading' AND worker = 'w1'"
+				     " AND lease_until > now()"), 4);
+
+	struct du_outcome o[3] = {
+		{ .id = first, .status = DU_OUT_UPLOADED, .size = 100, .md5 = "0123456789abcdef0123456789abcdef",
+		  .etag = "\"0123456789abcdef0123456789abcdef\"", .checksum_alg = "md5",
+		  .checksum = "0123456789abcdef0123456789abcdef", .checksum_type = "FULL_OBJECT" },
+		{ .id = first + 1, .status = DU_OUT_FAILED, .size = 200, .error = "PUT 'p/2.wav': 500 InternalError",
+		  .retries = 2 },
+		{ .id = first + 2, .status = DU_OUT_PENDING, .size = 300 },
+	};
+	/* another worker's flush changes nothing: w1 holds the rows */
+	assert_int_equal(du_db_file_flush(db, sid, "w2", o, 3, &err), DU_OK);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM file_uploads WHERE status = 'uploading'"), 4);
+	assert_int_equal(du_db_file_flush(db, sid, "w1", o, 3, &err), DU_OK);
+	char q[256];
+	snprintf(q, sizeof(q), "SELECT count(*) FROM file_uploads WHERE id = %" PRId64 " AND status = 'uploaded'"
+		 " AND uploaded_at IS NOT NULL AND md5 = '0123456789abcdef0123456789abcdef' AND lease_until IS NULL"
+		 " AND checksum_algorithm = 'md5'", first);
+	assert_int_equal(scalar_long(db, q), 1);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM file_uploads WHERE id = %" PRId64 " AND status = 'failed'"
+		 " AND retry_count = 2 AND error_message LIKE 'PUT %%500%%' AND uploaded_at IS NULL", first + 1);
+	assert_int_equal(scalar_long(db, q), 1);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM file_uploads WHERE id = %" PRId64 " AND status = 'pending'"
+		 " AND worker IS NULL AND lease_until IS NULL", first + 2);
+	assert_int_equal(scalar_long(db, q), 1);
+	snprintf(q, sizeof(q), "SELECT files_uploaded || ' ' || files_failed || ' ' || bytes_uploaded FROM sync_sessions"
+		 " WHERE id = %" PRId64, sid);
+	PGresult *r = NULL;
+	assert_int_equal(du_db_run(db, &err, "counters", q, 0, NULL, &r), DU_OK);
+	assert_string_equal(du_db_get_str(r, 0, 0), "1 1 100");
+	PQclear(r);
+	/* written once: the same outcome again counts nothing */
+	assert_int_equal(du_db_file_flush(db, sid, "w1", o, 1, &err), DU_OK);
+	assert_int_equal(scalar_long(db, "SELECT files_uploaded FROM sync_sessions ORDER BY id DESC LIMIT 1"), 1);
+
+	/* w1 dies holding the last row: once its lease has passed, w2 claims it */
+	int n = -1;
+	int64_t zero = 0;
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(du_db_file_claim(db, sid, "w2", 10, 60, false, 3, &zero, note_claim, &k, &n, &err), DU_OK);
+	assert_int_equal(n, 1);                         /* the given-back row only */
+	assert_int_equal(k.id[0], first + 2);
+	assert_int_equal(du_db_exec(db, &err, "UPDATE file_uploads SET lease_until = now() - interval '1 s'"
+				    " WHERE worker = 'w1' AND status = 'uploading'", 0, NULL),
+			 DU_OK);
+	zero = 0;
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(du_db_file_claim(db, sid, "w2", 10, 60, false, 3, &zero, note_claim, &k, &n, &err), DU_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(k.id[0], first + 3);
+	assert_int_equal(scalar_long(db, "SELECT count(*) FROM file_uploads WHERE worker = 'w2' AND status = 'uploading'"), 2);
+}
+
 /* ---- connecting ---- */
 
 static void test_connect_configured(void **state)
@@ -1150,6 +1228,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_constraints, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_cursor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_configured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_pg_env, setup, teardown),
 		cmocka_unit_test(test_unreachable),
