@@ -2,13 +2,8 @@
 # What a person sees: one line per file (-v), failures even with -q, JSON events per file counted
 # against the rows, the progress bar in a real terminal (tmux), NO_COLOR.
 
+DU_E2E_SERVERS="s3rver"
 load helpers
-
-setup_file() { du_e2e_start s3rver; }
-
-teardown_file() { du_e2e_stop; }
-
-setup() { du_env_s3rver; }
 
 # tree DIR N: N recordings, one unreadable (it fails with "permission denied").
 tree() {

@@ -1,11 +1,8 @@
 #!/usr/bin/env bats
 # Interrupt and resume; signatures verified by moto; a file that changes while it is uploaded.
 
+DU_E2E_SERVERS="s3rver moto"
 load helpers
-
-setup_file() { du_e2e_start s3rver moto; }
-
-teardown_file() { du_e2e_stop; }
 
 @test "SIGINT mid-run: exit 130, session interrupted; the next run finishes without re-sending recorded files" {
 	du_env_s3rver

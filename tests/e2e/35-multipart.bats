@@ -1,11 +1,8 @@
 #!/usr/bin/env bats
 # Multipart uploads across process death, against moto (ListParts, ListMultipartUploads, Abort).
 
+DU_E2E_SERVERS="moto"
 load helpers
-
-setup_file() { du_e2e_start moto; }
-
-teardown_file() { du_e2e_stop; }
 
 setup() {
 	du_env_moto

@@ -1,13 +1,8 @@
 #!/usr/bin/env bats
 # du-retry: recovering failures, leaving permanent ones, listing them.
 
+DU_E2E_SERVERS="s3rver"
 load helpers
-
-setup_file() { du_e2e_start s3rver; }
-
-teardown_file() { du_e2e_stop; }
-
-setup() { du_env_s3rver; }
 
 @test "a file appended to during its upload fails 'changed during upload', then du-retry uploads it (and writes its metrics)" {
 	d="$BATS_TEST_TMPDIR/grow"

@@ -1,14 +1,9 @@
 #!/usr/bin/env bats
 # du-master: upload, retry and trigger in one process, the session id handed from step to step.
 
+DU_E2E_SERVERS="s3rver"
 load helpers
 load trigger_helpers
-
-setup_file() { du_e2e_start s3rver; }
-
-teardown_file() { du_e2e_stop; }
-
-setup() { du_env_s3rver; }
 
 teardown() { recv_stop; }
 

@@ -1,15 +1,19 @@
 # Shared by the bats files, which load it at their top (it is then in setup_file, every test and
-# teardown_file). Servers per file, started by tests/lib/servers.sh, stopped by PID:
+# teardown_file). Servers per file, started by tests/lib/servers.sh, stopped by PID. A file says
+# which servers it needs and takes the default lifecycle:
 #
+#   DU_E2E_SERVERS="s3rver"        # or "moto", "s3rver moto", "" (PostgreSQL alone)
 #   load helpers
-#   setup_file() { du_e2e_start s3rver; }
-#   teardown_file() { du_e2e_stop; }
-#   setup() { du_env_s3rver; }
+#
+# which is setup_file: du_e2e_start $DU_E2E_SERVERS; teardown_file: du_e2e_stop; setup: du_e2e_env
+# (du at the first S3 server named). A file that needs more (a fault proxy, RGW, a tree made once)
+# defines its own setup_file/setup after the load, calling the same functions.
 #
 #   du_e2e_start [s3rver] [moto]   start PostgreSQL (always) and the named S3 servers under $DU_E2E_TMP
 #   du_e2e_stop                    stop every server started under $DU_E2E_TMP (fault proxy, RGW, a
 #                                  second s3rver, ...), then remove it
 #   du_env_s3rver, du_env_moto     point du at s3rver, moto (env)
+#   du_e2e_env                     point du at the first server of DU_E2E_SERVERS
 #   last_session                   the newest session's id
 #   reason WHY                     the count of one reason in the newest session's decision (0 if absent)
 #   mk_tree DIR N                  a small sensor tree
@@ -43,6 +47,22 @@ du_e2e_stop() {
 	[ ! -d "$DU_E2E_TMP/rgw" ] || du_rgw_stop "$DU_E2E_TMP/rgw"
 	for f in "$DU_E2E_TMP"/*/*.pid; do du_kill_pidfile "$f"; done
 	rm -rf "$DU_E2E_TMP"
+}
+
+setup_file() { du_e2e_start ${DU_E2E_SERVERS:-}; }
+
+teardown_file() { du_e2e_stop; }
+
+setup() { du_e2e_env; }
+
+du_e2e_env() {
+	local s
+	for s in ${DU_E2E_SERVERS:-}; do
+		case $s in
+		s3rver) du_env_s3rver; return ;;
+		moto) du_env_moto; return ;;
+		esac
+	done
 }
 
 last_session() { sql "SELECT max(id) FROM sync_sessions"; }
