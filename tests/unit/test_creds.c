@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "du/creds.h"
 #include "du/ini.h"
 #include "du/log.h"
@@ -680,17 +681,6 @@ static void imds_start(char *url, size_t urlsz, const char *a1, const char *a2)
 	snprintf(url, urlsz, "http://127.0.0.1:%d/", port);
 }
 
-static char *slurp(const char *path)
-{
-	static char buf[8192];
-	FILE *f = fopen(path, "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-	if (f)
-		fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 static void test_imds(void **state)
 {
 	(void)state;
@@ -712,11 +702,14 @@ static void test_imds(void **state)
 	du_creds_wipe(&c);
 	du_creds_provider_free(cp);
 	/* The first token PUT failed (503) and was retried; GETs carried the token (else 401). */
-	assert_string_equal(slurp(path_of("imds.log")),
+	char *log = du_test_slurp(path_of("imds.log"));
+	assert_non_null(log);
+	assert_string_equal(log,
 			    "PUT /latest/api/token 503\n"
 			    "PUT /latest/api/token 200\n"
 			    "GET /latest/meta-data/iam/security-credentials/ 200\n"
 			    "GET /latest/meta-data/iam/security-credentials/du-test-role 200\n");
+	free(log);
 	imds_stop();
 
 	/* An instance without a role: the chain ends with that reason. */

@@ -22,6 +22,7 @@
 
 #include <libpq-fe.h>
 
+#include "harness.h"
 #include "du/db.h"
 #include "du/log.h"
 #include "db/db_internal.h"
@@ -1145,18 +1146,6 @@ static void write_script(const char *path, const char *body)
 	assert_int_equal(chmod(path, 0755), 0);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	if (!fp)
-		return NULL;
-	static char buf[8192];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
 static void test_private_cluster_failures(void **state)
 {
 	struct pc_state *s = *state;
@@ -1179,9 +1168,10 @@ static void test_private_cluster_failures(void **state)
 		 s->dir);
 	assert_string_equal(err.msg, want);
 	snprintf(path, sizeof(path), "%s/initdb.log", s->dir);
-	char *log = slurp(path);
+	char *log = du_test_slurp(path);
 	assert_non_null(log);
 	assert_non_null(strstr(log, "initdb: simulated failure"));
+	free(log);
 
 	/* No binaries where DU_PG_BIN points. */
 	setenv("DU_PG_BIN", "/nonexistent/bin", 1);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "du/metrics.h"
 
 static char dir[] = "/tmp/du-metrics-XXXXXX";
@@ -29,18 +30,6 @@ static int teardown(void **state)
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return NULL;
-	char *buf = calloc(1, 1 << 16);
-	size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-	(void)n;
-	fclose(f);
-	return buf;
 }
 
 /* The value of the sample line starting with prefix, or -1. */
@@ -91,7 +80,7 @@ static void test_counts_and_format(void **state)
 	du_metrics_request(DU_METRIC_PUT, 500);
 	du_metrics_request(DU_METRIC_PART, -1); /* clock oddity: counted as 0 */
 	assert_int_equal(du_metrics_write(&err), DU_OK);
-	char *t = slurp(path);
+	char *t = du_test_slurp(path);
 	assert_non_null(t);
 	assert_true(sample(t, "du_files_total{session=\"42\",outcome=\"uploaded\"}") == 5);
 	assert_true(sample(t, "du_files_total{session=\"42\",outcome=\"failed\"}") == 1);
@@ -117,7 +106,7 @@ static void test_counts_and_format(void **state)
 	assert_int_equal(access(tmp, F_OK), -1);
 
 	du_metrics_stop("completed_with_errors");
-	t = slurp(path);
+	t = du_test_slurp(path);
 	assert_non_null(t);
 	assert_true(sample(t, "du_run_running{session=\"42\"}") == 0);
 	assert_non_null(strstr(t, "du_run_info{session=\"42\",status=\"completed_with_errors\"} 1\n"));
@@ -130,7 +119,7 @@ static void test_counts_and_format(void **state)
 	assert_true(sample(t, "du_files_total{session=\"7\",outcome=\"uploaded\"}") == 0);
 	free(t);
 	du_metrics_stop(NULL);
-	t = slurp(path);
+	t = du_test_slurp(path);
 	assert_non_null(strstr(t, "status=\"stopped\""));
 	free(t);
 }
@@ -148,7 +137,7 @@ static void test_bad_path(void **state)
 	snprintf(path, sizeof(path), "%s/ok.prom", dir);
 	assert_int_equal(du_metrics_start(path, 1, NULL, &err), DU_OK);
 	du_metrics_stop("completed");
-	char *t = slurp(path);
+	char *t = du_test_slurp(path);
 	assert_true(sample(t, "du_files_total{session=\"1\",outcome=\"uploaded\"}") == 0);
 	free(t);
 }
@@ -166,7 +155,7 @@ static void test_thread_rewrites(void **state)
 	for (int i = 0; i < (DU_METRICS_INTERVAL + 3) * 10 && found != 1; i++) {
 		struct timespec ts = { 0, 100 * 1000000L };
 		nanosleep(&ts, NULL);
-		char *t = slurp(path);
+		char *t = du_test_slurp(path);
 		if (t)
 			found = sample(t, "du_files_total{session=\"9\",outcome=\"uploaded\"}");
 		free(t);
