@@ -16,7 +16,7 @@
 #   du_e2e_env                     point du at the first server of DU_E2E_SERVERS
 #   last_session                   the newest session's id
 #   reason WHY                     the count of one reason in the newest session's decision (0 if absent)
-#   mk_tree DIR N                  a small sensor tree
+#   mk_tree DIR N                  a small sensor tree (tests/lib/mktree.py --layout small)
 DU_TOP=${DU_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 DU_BIN=${DU_BIN:-$DU_TOP/bin}
 . "$DU_TOP/tests/lib/servers.sh"
@@ -87,17 +87,9 @@ s3rver_object() {
 	printf '%s/s3/s3data/%s/%s._S3rver_object' "$DU_E2E_TMP" "$1" "$2"
 }
 
+# mk_tree DIR [N [SEED]]: the small card of tests/lib/mktree.py (the tests' one tree generator).
 mk_tree() {
-	local d=$1 n=${2:-20}
-	mkdir -p "$d/sensor-a/2024-05-01" "$d/sensor-b/cam" "$d/sensor-c"
-	for i in $(seq 1 "$n"); do
-		head -c $((i * 97 + 13)) /dev/urandom >"$d/sensor-a/2024-05-01/rec_$i.wav"
-	done
-	for i in $(seq 1 $((n / 2 + 1))); do head -c $((i * 211)) /dev/urandom >"$d/sensor-b/cam/IMG_$i.JPG"; done
-	head -c 5000 /dev/urandom >"$d/sensor-c/clip.mp4"
-	echo "notes" >"$d/sensor-a/notes.txt"
-	head -c 100 /dev/urandom >"$d/sensor-a/._rec_1.wav"
-	head -c 100 /dev/urandom >"$d/sensor-b/.hidden.jpg"
+	/usr/bin/python3 "$DU_TOP/tests/lib/mktree.py" "$1" --layout small --files "${2:-20}" --seed "${3:-$RANDOM}"
 }
 
 sql() {

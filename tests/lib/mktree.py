@@ -1,7 +1,11 @@
 """Make a sensor tree for du's tests: nested folders, media and non-media files, nasty names.
 
-usage: mktree.py DIR --files N [--big BYTES] [--seed S]
-Writes DIR/… and prints nothing. Names include spaces, unicode, + % # ? & = ' ~ and a newline.
+usage: mktree.py DIR --files N [--big BYTES] [--seed S] [--layout card|small]
+Writes DIR/… and prints nothing. The tests' one tree generator:
+  card   (default) N recordings over 7 sensors and 28 days, names with spaces, unicode,
+         + % # ? & = ' ~ and a newline, some empty, files to ignore, and an optional big .mp4;
+  small  a small card (helpers.bash mk_tree): N .wav in sensor-a/2024-05-01, N/2+1 .JPG in
+         sensor-b/cam, one .mp4 in sensor-c, and three files to ignore (notes.txt, ._*, .hidden).
 """
 import argparse
 import os
@@ -18,8 +22,12 @@ def main():
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--big", type=int, default=0, help="size of one extra big .mp4 file")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--layout", choices=["card", "small"], default="card")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
+    if a.layout == "small":
+        small(a.dir, a.files, rnd)
+        return
     for i in range(a.files):
         sensor = f"sensor-{i % 7:02d}"
         day = f"2024-05-{1 + (i // 7) % 28:02d}"
@@ -47,6 +55,23 @@ def main():
                 n = min(left, 1 << 20)
                 f.write(rnd.randbytes(n))
                 left -= n
+
+
+def small(top, n, rnd):
+    def put(rel, size):
+        path = os.path.join(top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(rnd.randbytes(size))
+    for i in range(1, n + 1):
+        put(f"sensor-a/2024-05-01/rec_{i}.wav", i * 97 + 13)
+    for i in range(1, n // 2 + 2):
+        put(f"sensor-b/cam/IMG_{i}.JPG", i * 211)
+    put("sensor-c/clip.mp4", 5000)
+    with open(os.path.join(top, "sensor-a/notes.txt"), "w") as f:
+        f.write("notes\n")
+    put("sensor-a/._rec_1.wav", 100)
+    put("sensor-b/.hidden.jpg", 100)
 
 
 if __name__ == "__main__":

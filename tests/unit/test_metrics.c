@@ -16,20 +16,21 @@
 #include "harness.h"
 #include "du/metrics.h"
 
-static char dir[] = "/tmp/du-metrics-XXXXXX";
+static char *dir;
 
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return (dir = du_test_tmpdir("metrics")) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	du_test_rmtree(dir);
+	free(dir);
+	dir = NULL;
+	return 0;
 }
 
 /* The value of the sample line starting with prefix, or -1. */

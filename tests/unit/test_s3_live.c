@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "du/creds.h"
 #include "du/crypto.h"
 #include "du/s3.h"
@@ -640,94 +641,7 @@ static void test_limits(void **state)
 
 /* ---- a scripted HTTP server, for answers the real servers never give (503, 200+Error, garbage) ---- */
 
-struct fake {
-	int lfd;
-	int port;
-	pthread_t th;
-	const char *const *script;   /* raw answers in order; "CLOSE" drops the connection */
-	int nscript;
-	int served;
-	char reqs[8][2048];          /* heads of the requests seen */
-};
-
-static size_t head_len(const char *b, size_t n)
-{
-	for (size_t i = 3; i < n; i++)
-		if (b[i - 3] == '\r' && b[i - 2] == '\n' && b[i - 1] == '\r' && b[i] == '\n')
-			return i + 1;
-	return 0;
-}
-
-static void *fake_run(void *arg)
-{
-	struct fake *f = arg;
-	static char buf[1 << 16];
-	while (f->served < f->nscript) {
-		int fd = accept(f->lfd, NULL, NULL);
-		if (fd < 0)
-			break;
-		size_t have = 0;
-		while (f->served < f->nscript) {
-			size_t hl;
-			while (!(hl = head_len(buf, have))) {
-				ssize_t r = read(fd, buf + have, sizeof(buf) - have - 1);
-				if (r <= 0)
-					goto next;
-				have += (size_t)r;
-			}
-			buf[hl - 1] = '\0';
-			const char *cl = strcasestr(buf, "\r\ncontent-length:");
-			size_t body = cl ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
-			if (f->served < 8)
-				snprintf(f->reqs[f->served], sizeof(f->reqs[0]), "%s", buf);
-			while (have < hl + body) {
-				ssize_t r = read(fd, buf + have, sizeof(buf) - have - 1);
-				if (r <= 0)
-					goto next;
-				have += (size_t)r;
-			}
-			memmove(buf, buf + hl + body, have - hl - body);
-			have -= hl + body;
-			const char *a = f->script[f->served++];
-			if (!strcmp(a, "CLOSE"))
-				goto next;
-			if (!strcmp(a, "HANG")) { /* answer nothing until the client goes away */
-				while (read(fd, buf, sizeof(buf)) > 0)
-					;
-				goto next;
-			}
-			if (write(fd, a, strlen(a)) < 0)
-				goto next;
-		}
-	next:
-		close(fd);
-	}
-	return NULL;
-}
-
-static void fake_start(struct fake *f, const char *const *script, int n)
-{
-	memset(f, 0, sizeof(*f));
-	f->script = script;
-	f->nscript = n;
-	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
-	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(f->lfd, 4), 0);
-	getsockname(f->lfd, (struct sockaddr *)&sa, &sl);
-	f->port = ntohs(sa.sin_port);
-	pthread_create(&f->th, NULL, fake_run, f);
-}
-
-static void fake_stop(struct fake *f)
-{
-	shutdown(f->lfd, SHUT_RDWR);
-	close(f->lfd);
-	pthread_join(f->th, NULL);
-}
-
-static void fake_client(struct fake *f, struct du_s3 **s3, struct du_s3_conn **c)
+static void fake_client(struct du_test_http *f, struct du_s3 **s3, struct du_s3_conn **c)
 {
 	struct du_err err = {0};
 	char url[64];
@@ -761,8 +675,8 @@ static void test_fake_retries_put(void **state)
 		answer("500 Internal Server Error", "", "<Error><Code>InternalError</Code><Message>x</Message></Error>"),
 		answer("200 OK", "ETag: \"5d41402abc4b2a76b9719d911017c592\"\r\nx-amz-request-id: R4\r\n", ""),
 	};
-	struct fake f;
-	fake_start(&f, (const char *const *)script, 4);
+	struct du_test_http f;
+	du_test_http_start(&f, (const char *const *)script, 4);
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
 	fake_client(&f, &s3, &c);
@@ -802,7 +716,7 @@ static void test_fake_retries_put(void **state)
 	assert_null(strstr(r, "S3RVER\r")); /* the secret is never sent */
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 	for (int i = 0; i < 4; i++)
 		if (strcmp(script[i], "CLOSE"))
 			free(script[i]);
@@ -818,8 +732,8 @@ static void test_fake_complete_200_error(void **state)
 				       "</CompleteMultipartUploadResult>"),
 		answer("200 OK", "", "<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
 	};
-	struct fake f;
-	fake_start(&f, (const char *const *)script, 3);
+	struct du_test_http f;
+	du_test_http_start(&f, (const char *const *)script, 3);
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
 	fake_client(&f, &s3, &c);
@@ -841,7 +755,7 @@ static void test_fake_complete_200_error(void **state)
 	assert_int_equal(st.attempts, 3);
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 	for (int i = 0; i < 3; i++)
 		free(script[i]);
 }
@@ -858,8 +772,8 @@ static void test_fake_garbage(void **state)
 		answer("502 Bad Gateway", "", "<html>gateway</html>"),
 		answer("502 Bad Gateway", "", "<html>gateway</html>"),
 	};
-	struct fake f;
-	fake_start(&f, (const char *const *)script, 6);
+	struct du_test_http f;
+	du_test_http_start(&f, (const char *const *)script, 6);
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
 	fake_client(&f, &s3, &c);
@@ -886,7 +800,7 @@ static void test_fake_garbage(void **state)
 	assert_int_equal(st.failures, 2); /* HTTP failures; the listing's 200 was a parse failure */
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 	for (int i = 0; i < 6; i++)
 		free(script[i]);
 }
@@ -898,8 +812,8 @@ static void test_fake_sse_kms(void **state)
 		answer("200 OK", "ETag: \"not-the-md5\"\r\n", ""),
 		answer("200 OK", "ETag: \"not-the-md5\"\r\n", ""),
 	};
-	struct fake f;
-	fake_start(&f, (const char *const *)script, 2);
+	struct du_test_http f;
+	du_test_http_start(&f, (const char *const *)script, 2);
 	struct du_err err = {0};
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
@@ -941,7 +855,7 @@ static void test_fake_sse_kms(void **state)
 	assert_null(strstr(f.reqs[1], "kms-key-id"));
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 	for (int i = 0; i < 2; i++)
 		free(script[i]);
 }
@@ -962,8 +876,8 @@ static void test_fake_clock_skew(void **state)
 		answer("200 OK", "", ""),
 		answer("403 Forbidden", "", "<Error><Code>RequestTimeTooSkewed</Code><Message>m</Message></Error>"),
 	};
-	struct fake f;
-	fake_start(&f, (const char *const *)script, 3);
+	struct du_test_http f;
+	du_test_http_start(&f, (const char *const *)script, 3);
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
 	fake_client(&f, &s3, &c);
@@ -984,7 +898,7 @@ static void test_fake_clock_skew(void **state)
 	assert_int_equal(st.attempts, 3);
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 	for (int i = 0; i < 3; i++)
 		free(script[i]);
 }
@@ -1001,8 +915,8 @@ static void test_fake_abort_in_flight(void **state)
 {
 	(void)state;
 	const char *script[] = { "HANG" };
-	struct fake f;
-	fake_start(&f, script, 1);
+	struct du_test_http f;
+	du_test_http_start(&f, script, 1);
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
 	fake_client(&f, &s3, &c);
@@ -1022,7 +936,7 @@ static void test_fake_abort_in_flight(void **state)
 	assert_false(err.retryable);
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 }
 
 static void test_fake_uploads_paging(void **state)
@@ -1037,8 +951,8 @@ static void test_fake_uploads_paging(void **state)
 		answer("200 OK", "", "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
 				       "<Upload><Key>p/d</Key><UploadId>U3</UploadId></Upload></ListMultipartUploadsResult>"),
 	};
-	struct fake f;
-	fake_start(&f, (const char *const *)script, 2);
+	struct du_test_http f;
+	du_test_http_start(&f, (const char *const *)script, 2);
 	struct du_s3 *s3;
 	struct du_s3_conn *c;
 	fake_client(&f, &s3, &c);
@@ -1051,7 +965,7 @@ static void test_fake_uploads_paging(void **state)
 					  "&upload-id-marker=U%2F2%2B%3D&uploads HTTP/1.1"));
 	du_s3_conn_free(c);
 	du_s3_free(s3);
-	fake_stop(&f);
+	du_test_http_stop(&f);
 	for (int i = 0; i < 2; i++)
 		free(script[i]);
 }

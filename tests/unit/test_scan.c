@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
 #include "du/log.h"
 #include "du/scan.h"
 
@@ -29,23 +30,14 @@
 
 static char *mktree(void)
 {
-	const char *t = getenv("DU_TEST_TMP");
-	char tmpl[4096];
-	snprintf(tmpl, sizeof(tmpl), "%s/scan.XXXXXX", t && *t ? t : "/tmp");
-	char *d = mkdtemp(tmpl);
+	char *d = du_test_tmpdir("scan");
 	assert_non_null(d);
-	return strdup(d);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
+	return d;
 }
 
 static void rmtree(char *root)
 {
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	du_test_rmtree(root);
 	free(root);
 }
 
