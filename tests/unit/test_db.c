@@ -651,6 +651,25 @@ static int claim(struct du_db *db, int64_t sid, bool failed, int limit, int64_t 
 	return n;
 }
 
+/* n pending rows p/1.wav .. p/n.wav in session s, of size (size_step ? size_step * i : 10); the
+ * first row's id. */
+static int64_t pending_rows(struct du_db *db, const char *s, int n, int size_step)
+{
+	struct du_err err = {0};
+	char nn[12], st[12];
+	snprintf(nn, sizeof(nn), "%d", n);
+	snprintf(st, sizeof(st), "%d", size_step);
+	const char *p[3] = { s, nn, st };
+	assert_int_equal(du_db_exec(db, &err,
+				    "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status)"
+				    " SELECT $1, '/d/' || i || '.wav', 'p/' || i || '.wav',"
+				    " CASE WHEN $3::int > 0 THEN $3::int * i ELSE 10 END, 'WAV', 'pending'"
+				    " FROM generate_series(1, $2::int) i",
+				    3, p),
+			 DU_OK);
+	return scalar_long(db, "SELECT min(id) FROM file_uploads");
+}
+
 /* du_db_run, the form of the upload's statements: several statements at once without parameters,
  * bound ones with, and failures worded "database: <what>: ..." without touching the SQLSTATE. */
 static void test_run(void **state)
@@ -697,14 +716,7 @@ static void test_claim_cursor(void **state)
 	struct du_err err = {0};
 	char s[21];
 	int64_t sid = new_session(db, s);
-	const char *sp[1] = { s };
-	assert_int_equal(du_db_exec(db, &err,
-				    "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status)"
-				    " SELECT $1, '/d/' || i || '.wav', 'p/' || i || '.wav', 10, 'WAV', 'pending'"
-				    " FROM generate_series(1, 6) i",
-				    1, sp),
-			 DU_OK);
-	int64_t first = scalar_long(db, "SELECT min(id) FROM file_uploads");
+	int64_t first = pending_rows(db, s, 6, 0);
 	struct claimed_ids k;
 	int64_t cur = 0;
 
@@ -757,14 +769,7 @@ static void test_flush_states(void **state)
 	struct du_err err = {0};
 	char s[21];
 	int64_t sid = new_session(db, s);
-	const char *sp[1] = { s };
-	assert_int_equal(du_db_exec(db, &err,
-				    "INSERT INTO file_uploads (session_id, local_path, s3_key, file_size, file_type, status)"
-				    " SELECT $1, '/d/' || i || '.wav', 'p/' || i || '.wav', 100 * i, 'WAV', 'pending'"
-				    " FROM generate_series(1, 4) i",
-				    1, sp),
-			 DU_OK);
-	int64_t first = scalar_long(db, "SELECT min(id) FROM file_uploads");
+	int64_t first = pending_rows(db, s, 4, 100);
 	struct claimed_ids k;
 	int64_t cur = 0;
 	assert_int_equal(claim(db, sid, false, 10, &cur, &k), 4);
