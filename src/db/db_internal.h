@@ -1,24 +1,26 @@
 /*
  * db_internal.h: for src/db/ files only. The raw connection and small helpers so that the
  * database files of the library (db_files, db_sessions, db_multipart, db_status, db_verify,
- * db_trigger: one per kind of row) run their own SQL with the same error handling. PGresult
- * never leaves src/db/.
+ * db_trigger, db_endpoints, db_budget: one per kind of row) run their SQL with one idiom,
+ * du_db_run: bound parameters, a name for what the statement does, the result kept or not.
+ * PGresult never leaves src/db/.
  *
- *     const char *p[2] = { id_text, status };
- *     if (du_db_exec(db, err, "UPDATE file_uploads SET status = $2 WHERE id = $1", 2, p))
- *             return err->code;
+ *     const char *p[2] = { du_db_i64(id, file_id), status };
+ *     if ((rc = du_db_run(db, err, "file status", "UPDATE file_uploads SET status = $2 WHERE id = $1",
+ *                         2, p, NULL)))
+ *             return rc;
  *
- *     PGresult *r = du_db_query(db, err, "SELECT id, s3_key FROM file_uploads WHERE session_id = $1",
- *                               1, p);
- *     if (!r)
- *             return err->code;
- *     for (int i = 0; i < PQntuples(r); i++) { int64_t id; du_db_get_int64(r, i, 0, &id); ... }
+ *     PGresult *r = NULL;
+ *     if ((rc = du_db_run(db, err, "rows", "SELECT id, s3_key FROM file_uploads WHERE session_id = $1",
+ *                         1, p, &r)))
+ *             return rc;
+ *     for (int i = 0; i < PQntuples(r); i++) { int64_t id = du_db_get_int64(r, i, 0); ... }
  *     PQclear(r);
  *
- * Every failure is DU_ERR_DB with "<what>: <server's primary message>" (or "lost the connection
- * to the database: ..." when it went away); the SQLSTATE of the last failed statement is kept
- * (du_db_sqlstate) so callers can tell a unique violation (23505) from an outage. du_db_run,
- * the form of the upload's statements, words its failures "database: <what>: ..." instead.
+ * A failure is DU_ERR_DB "database: <what>: <first line of the server's message>" (or "lost the
+ * connection to the database: ..." when it went away). db.c's own statements (migrations,
+ * projects, sessions, COPY) use du_db_exec/du_db_query, which also keep the SQLSTATE of the
+ * last failure (du_db_sqlstate) so that a unique violation (23505) is told from an outage.
  *
  * Threads: as struct du_db, one thread at a time per connection.
  */

@@ -80,9 +80,10 @@ static int session_rows(PGresult *r, int (*cb)(void *arg, const struct du_obs_se
 
 int du_db_status_has_views(struct du_db *db, bool *out, struct du_err *err)
 {
-	PGresult *r = du_db_query(db, err, "SELECT to_regclass('du_v_sessions') IS NOT NULL", 0, NULL);
-	if (!r)
-		return err->code;
+	PGresult *r = NULL;
+	int qrc = du_db_run(db, err, "status views", "SELECT to_regclass('du_v_sessions') IS NOT NULL", 0, NULL, &r);
+	if (qrc)
+		return qrc;
 	*out = du_db_get_bool(r, 0, 0);
 	db->status_plain = !*out;
 	PQclear(r);
@@ -92,9 +93,10 @@ int du_db_status_has_views(struct du_db *db, bool *out, struct du_err *err)
 int du_db_status_has_table(struct du_db *db, const char *name, bool *out, struct du_err *err)
 {
 	const char *p[] = { name };
-	PGresult *r = du_db_query(db, err, "SELECT to_regclass($1) IS NOT NULL", 1, p);
-	if (!r)
-		return err->code;
+	PGresult *r = NULL;
+	int qrc = du_db_run(db, err, "status relation", "SELECT to_regclass($1) IS NOT NULL", 1, p, &r);
+	if (qrc)
+		return qrc;
 	*out = du_db_get_bool(r, 0, 0);
 	PQclear(r);
 	return DU_OK;
@@ -106,9 +108,10 @@ int du_db_status_sessions(struct du_db *db, int limit, int (*cb)(void *arg, cons
 	char sql[sizeof(plain_cols) + 64], lim[21];
 	const char *p[] = { du_db_i64(lim, limit) };
 	snprintf(sql, sizeof(sql), "%s ORDER BY session_id DESC LIMIT $1", db->status_plain ? plain_cols : session_cols);
-	PGresult *r = du_db_query(db, err, sql, 1, p);
-	if (!r)
-		return err->code;
+	PGresult *r = NULL;
+	int qrc = du_db_run(db, err, "sessions", sql, 1, p, &r);
+	if (qrc)
+		return qrc;
 	int rc = session_rows(r, cb, arg);
 	PQclear(r);
 	return rc;
@@ -120,9 +123,10 @@ int du_db_status_session(struct du_db *db, int64_t id, int (*cb)(void *arg, cons
 	char sql[sizeof(plain_cols) + 64], sid[21];
 	const char *p[] = { du_db_i64(sid, id) };
 	snprintf(sql, sizeof(sql), "%s WHERE session_id = $1", db->status_plain ? plain_cols : session_cols);
-	PGresult *r = du_db_query(db, err, sql, 1, p);
-	if (!r)
-		return err->code;
+	PGresult *r = NULL;
+	int qrc = du_db_run(db, err, "session", sql, 1, p, &r);
+	if (qrc)
+		return qrc;
 	int rc = PQntuples(r) ? session_rows(r, cb, arg)
 			      : du_err_set(err, DU_ERR_NOTFOUND, "session %" PRId64 " does not exist", id);
 	PQclear(r);
@@ -136,17 +140,18 @@ int du_db_status_counts(struct du_db *db, int64_t id, struct du_obs_counts *out,
 	const char *p[] = { du_db_i64(sid, id) };
 	memset(out, 0, sizeof(*out));
 	/* Uses the (session_id, status) index; a plain read, so a running upload is not disturbed. */
-	PGresult *r = du_db_query(db, err,
-				  "SELECT status, count(*), coalesce(sum(file_size), 0),"
-				  " count(*) FILTER (WHERE status = 'uploaded' AND uploaded_at > now() - interval '1 minute'),"
-				  " coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'"
-				  "  AND uploaded_at > now() - interval '1 minute'), 0),"
-				  " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'ok'),"
-				  " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'mismatch')"
-				  " FROM file_uploads f WHERE session_id = $1 GROUP BY status",
-				  1, p);
-	if (!r)
-		return err->code;
+	PGresult *r = NULL;
+	int qrc = du_db_run(db, err, "files by status",
+			    "SELECT status, count(*), coalesce(sum(file_size), 0),"
+			    " count(*) FILTER (WHERE status = 'uploaded' AND uploaded_at > now() - interval '1 minute'),"
+			    " coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'"
+			    "  AND uploaded_at > now() - interval '1 minute'), 0),"
+			    " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'ok'),"
+			    " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'mismatch')"
+			    " FROM file_uploads f WHERE session_id = $1 GROUP BY status",
+			    1, p, &r);
+	if (qrc)
+		return qrc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		for (int k = 0; k < 4; k++) {
 			if (strcmp(PQgetvalue(r, i, 0), names[k]))
@@ -168,9 +173,10 @@ int du_db_status_decision(struct du_db *db, int64_t id, char *out, size_t n, str
 	char sid[21];
 	const char *p[] = { du_db_i64(sid, id) };
 	/* Through to_jsonb: a database without the column (the Python tool's, an older du's) reads too. */
-	PGresult *r = du_db_query(db, err, "SELECT to_jsonb(s)->>'decision' FROM sync_sessions s WHERE id = $1", 1, p);
-	if (!r)
-		return err->code;
+	PGresult *r = NULL;
+	int qrc = du_db_run(db, err, "decision", "SELECT to_jsonb(s)->>'decision' FROM sync_sessions s WHERE id = $1", 1, p, &r);
+	if (qrc)
+		return qrc;
 	out[0] = '\0';
 	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
 		snprintf(out, n, "%s", PQgetvalue(r, 0, 0));

@@ -14,15 +14,15 @@ int du_db_verify_begin(struct du_db *db, struct du_db_copy **listing, struct du_
 	int rc = du_db_begin(db, err);
 	if (rc)
 		return rc;
-	rc = du_db_exec(db, err,
+	rc = du_db_run(db, err, "verify tables",
 			"CREATE TEMP TABLE du_verify_s3 (s3_key text NOT NULL, size bigint NOT NULL, etag text)"
 			" ON COMMIT DROP",
-			0, NULL);
+			0, NULL, NULL);
 	if (!rc)
-		rc = du_db_exec(db, err,
+		rc = du_db_run(db, err, "verify tables",
 				"CREATE TEMP TABLE du_verify_out (id bigint PRIMARY KEY, ok boolean NOT NULL,"
 				" error text, verified_at timestamptz NOT NULL) ON COMMIT DROP",
-				0, NULL);
+				0, NULL, NULL);
 	if (!rc)
 		rc = du_db_copy_begin(db, "COPY du_verify_s3 (s3_key, size, etag) FROM STDIN", listing, err);
 	if (rc)
@@ -60,14 +60,15 @@ int du_db_verify_rows(struct du_db *db, int64_t session_id,
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((rc = du_db_exec(db, err, "ANALYZE du_verify_s3", 0, NULL)) ||
-	    (rc = du_db_exec(db, err, verify_cursor, 1, p)))
+	if ((rc = du_db_run(db, err, "verify statistics", "ANALYZE du_verify_s3", 0, NULL, NULL)) ||
+	    (rc = du_db_run(db, err, "verify cursor", verify_cursor, 1, p, NULL)))
 		return rc;
 	for (;;) {
 		/* Batches keep memory flat; outcomes of a batch go back by COPY before the next FETCH. */
-		PGresult *r = du_db_query(db, err, "FETCH 2000 FROM du_verify_rows", 0, NULL);
-		if (!r)
-			return err->code;
+		PGresult *r = NULL;
+		int qrc = du_db_run(db, err, "verify rows", "FETCH 2000 FROM du_verify_rows", 0, NULL, &r);
+		if (qrc)
+			return qrc;
 		int n = PQntuples(r);
 		if (n == 0) {
 			PQclear(r);
@@ -122,7 +123,7 @@ int du_db_verify_rows(struct du_db *db, int64_t session_id,
 		if ((rc = du_db_copy_end(cp, err)))
 			return rc;
 	}
-	return du_db_exec(db, err, "CLOSE du_verify_rows", 0, NULL);
+	return du_db_run(db, err, "verify cursor", "CLOSE du_verify_rows", 0, NULL, NULL);
 }
 
 int du_db_verify_finish(struct du_db *db, int64_t session_id, const struct du_verify_run *run, struct du_err *err)
@@ -131,17 +132,17 @@ int du_db_verify_finish(struct du_db *db, int64_t session_id, const struct du_ve
 	const char *p[] = { du_db_i64(sid, session_id), run->deep ? "t" : "f", du_db_i64(f, run->files),
 			    du_db_i64(ok, run->ok), du_db_i64(mm, run->mismatches), du_db_i64(lm, run->local_missing),
 			    du_db_i64(h, run->heads), run->manifest, run->hostname };
-	int rc = du_db_exec(db, err,
+	int rc = du_db_run(db, err, "verify outcomes",
 			    "UPDATE file_uploads f SET verified_at = o.verified_at,"
 			    " verify_status = CASE WHEN o.ok THEN 'ok' ELSE 'mismatch' END, verify_error = o.error"
 			    " FROM du_verify_out o WHERE f.id = o.id",
-			    0, NULL);
+			    0, NULL, NULL);
 	if (!rc)
-		rc = du_db_exec(db, err,
+		rc = du_db_run(db, err, "verify outcomes",
 				"INSERT INTO verify_runs (session_id, deep, files, files_ok, mismatches, local_missing,"
 				" heads, manifest, hostname, finished_at)"
 				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp())",
-				9, p);
+				9, p, NULL);
 	if (!rc)
 		rc = du_db_commit(db, err);
 	if (rc)
