@@ -75,7 +75,7 @@ _du_arg()
 	du-upload:--config|du-upload:-c|du-retry:--config|du-retry:-c|du-trigger:--config|du-trigger:-c|du-master:--config|du-master:-c) echo 'file' ;;
 	du-upload:--env-file|du-retry:--env-file|du-trigger:--env-file|du-master:--env-file) echo 'file' ;;
 	du-upload:--log-file|du-retry:--log-file|du-trigger:--log-file|du-master:--log-file) echo 'file' ;;
-	du-upload:--log-level|du-retry:--log-level|du-trigger:--log-level|du-master:--log-level) echo 'words error warn info debug' ;;
+	du-upload:--log-level|du-retry:--log-level|du-trigger:--log-level|du-master:--log-level) echo 'words error warn info debug trace' ;;
 	du-upload:--metrics-file|du-retry:--metrics-file|du-master:--metrics-file) echo 'file' ;;
 	esac
 }

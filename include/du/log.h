@@ -20,13 +20,14 @@
 
 #include "du/err.h"
 
-enum du_log_level { DU_LOG_ERROR = 0, DU_LOG_WARN, DU_LOG_INFO, DU_LOG_DEBUG };
+/* TRACE: what did not happen, file by file (skipped files, -vv); DEBUG: what happened (-v). */
+enum du_log_level { DU_LOG_ERROR = 0, DU_LOG_WARN, DU_LOG_INFO, DU_LOG_DEBUG, DU_LOG_TRACE };
 
 void du_log_init(const char *prog);
 const char *du_log_prog(void);
 void du_log_set_level(int level);
 int du_log_level(void);
-/* "error", "warn", "info", "debug" -> level, or -1. */
+/* "error", "warn", "info", "debug", "trace" -> level, or -1. */
 int du_log_parse_level(const char *s);
 /* Also append to path (created 0600). Returns DU_OK or DU_ERR_CONFIG. */
 int du_log_set_file(const char *path, struct du_err *err);

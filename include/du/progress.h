@@ -66,6 +66,8 @@ const char *du_progress_reason_label(const char *reason);
 /* Whether the lines of files that did not fail are wanted at all (-v, --log-file, JSON); a
  * failure is always told. */
 bool du_progress_wants_files(const struct du_progress *p);
+/* Whether the lines of files skipped (already in S3) are wanted: -vv, --log-file, JSON. */
+bool du_progress_wants_skipped(const struct du_progress *p);
 
 /* Emit a JSON summary event (JSON mode only); json is a complete object. */
 void du_progress_json(struct du_progress *p, const char *json);

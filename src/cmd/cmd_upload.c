@@ -245,7 +245,7 @@ static int register_files(const struct du_config *cfg, struct du_db *db, struct 
 		char ep[512];
 		struct du_decide_opts o = { .session_id = session_id, .project_id = project_id,
 					    .has_schema = has_schema, .endpoint = ep, .mode = decide_mode(cfg),
-					    .keep = session_id && du_progress_wants_files(prog) };
+					    .keep = session_id && du_progress_wants_skipped(prog) };
 		du_s3_endpoint_of(cfg, ep, sizeof(ep), &o.endpoint_is_aws);
 		rc = du_db_file_decide(db, &o, d, err);
 		if (!rc && o.keep)

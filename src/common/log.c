@@ -18,7 +18,7 @@ static void (*hook_clear)(void *);
 static void (*hook_redraw)(void *);
 static void *hook_arg;
 
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = { "error", "warning", "info", "debug", "trace" };
 
 void du_log_init(const char *name)
 {
@@ -49,7 +49,7 @@ int du_log_parse_level(const char *s)
 {
 	if (!strcasecmp(s, "warn"))
 		return DU_LOG_WARN;
-	for (int i = 0; i <= DU_LOG_DEBUG; i++)
+	for (int i = 0; i <= DU_LOG_TRACE; i++)
 		if (!strcasecmp(s, level_names[i]))
 			return i;
 	return -1;

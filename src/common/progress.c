@@ -370,6 +370,11 @@ bool du_progress_wants_files(const struct du_progress *p)
 	return p && (p->mode == DU_PROGRESS_JSON || du_log_wants(DU_LOG_DEBUG));
 }
 
+bool du_progress_wants_skipped(const struct du_progress *p)
+{
+	return p && (p->mode == DU_PROGRESS_JSON || du_log_wants(DU_LOG_TRACE));
+}
+
 const char *du_progress_reason_label(const char *r)
 {
 	static const char *const w[][2] = {
@@ -405,7 +410,9 @@ void du_progress_file(struct du_progress *p, const struct du_file_event *ev)
 		du_log_raw(stdout, out);
 		return;
 	}
-	int level = failed ? DU_LOG_ERROR : DU_LOG_DEBUG;
+	/* What happened at -v; what did not (a file skipped, already in S3) only at -vv: an unchanged
+	 * card of 300,000 files is not 300,000 lines. */
+	int level = failed ? DU_LOG_ERROR : !strcmp(ev->outcome, "skipped") ? DU_LOG_TRACE : DU_LOG_DEBUG;
 	if (!du_log_wants(level))
 		return;
 	char what[600], plain[3000], tty[3100], b[32], rate[32];

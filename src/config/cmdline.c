@@ -203,7 +203,7 @@ int du_cfg_apply_cli(struct du_config *cfg, const struct cli_arg *a, size_t n, s
 		snprintf(src, sizeof(src), "flag --%s", o->flag);
 		if (o->type == T_QUIET || o->type == T_VERBOSE) {
 			int lvl = o->type == T_QUIET ? DU_LOG_ERROR
-				  : cfg->log_level < DU_LOG_DEBUG ? cfg->log_level + 1 : DU_LOG_DEBUG;
+				  : cfg->log_level < DU_LOG_TRACE ? cfg->log_level + 1 : DU_LOG_TRACE;
 			size_t li = (size_t)du_cfg_opt_index("log_level");
 			rc = du_cfg_set_text(cfg, li, du_cfg_level_names[lvl], src, err);
 		} else if (o->type == T_BOOL && !a[k].arg) {

@@ -48,7 +48,7 @@ static const char *const checksum_names[] = { "auto", "none", "md5", "crc32", "c
 static const char *const stale_names[] = { "none", "list", "abort", NULL };
 static const char *const cutoff_names[] = { "hard", "soft", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
-const char *const du_cfg_level_names[] = { "error", "warn", "info", "debug", NULL };
+const char *const du_cfg_level_names[] = { "error", "warn", "info", "debug", "trace", NULL };
 
 const struct opt du_cfg_opts[] = {
 	/* The Python tool's keys. */
@@ -319,7 +319,7 @@ const struct opt du_cfg_opts[] = {
 	  .off = OFF(log_level) },
 	{ .key = "verbose", .flag = "verbose", .shortc = 'v', .tools = ALL, .type = T_VERBOSE,
 	  .flags = F_CLI | F_NOKEY, .group = G_GENERAL,
-	  .help = "more messages (repeatable: info, then debug)", .off = OFF(log_level) },
+	  .help = "more messages: -v a line per file uploaded or failed, -vv also each file skipped", .off = OFF(log_level) },
 	{ .key = "metrics_file", .flag = "metrics-file", .tools = U | R | M, .type = T_STR,
 	  .flags = F_NOSTORE | F_PATH, .group = G_GENERAL, .metavar = "FILE",
 	  .help = "write the run's metrics to this file",

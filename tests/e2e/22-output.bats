@@ -13,7 +13,7 @@ tree() {
 	chmod 000 "$1/site/rec_2.wav"
 }
 
-@test "-v: a line per file as it ends (uploaded, failed), plain words when piped; then skipped with reasons" {
+@test "-v: a line per file as it ends (uploaded, failed), plain words when piped; a re-run says nothing per unchanged file, -vv does" {
 	d=$(du_user_dir)
 	tree "$d" 6
 	run du_as_user "$DU_BIN/du-upload" -d "$d" -b du-test -p out-v -v --progress=none
@@ -23,8 +23,13 @@ tree() {
 	grep -q '^uploaded out-v/site/rec_3.wav (350 B, .*/s, new)$' <<<"$output"
 	grep -q '^failed   out-v/site/rec_2.wav: permission denied; permanent, not retried$' <<<"$output"
 	! grep -q $'\033' <<<"$output"
-	# The re-run: every file skipped with its reason, the failed one again.
+	# The re-run at -v: what happened (the failure again), not what did not: no line per skipped file.
 	run du_as_user "$DU_BIN/du-upload" -d "$d" -b du-test -p out-v -v --progress=none
+	echo "$output"
+	! grep -q '^skipped ' <<<"$output"
+	grep -q '^failed   out-v/site/rec_2.wav' <<<"$output"
+	# -vv: every file skipped with its reason.
+	run du_as_user "$DU_BIN/du-upload" -d "$d" -b du-test -p out-v -vv --progress=none
 	echo "$output"
 	[ "$(grep -c '^skipped  out-v/site/rec_[0-9].wav (.*): already uploaded$' <<<"$output")" -eq 5 ]
 	grep -q '^failed   out-v/site/rec_2.wav' <<<"$output"

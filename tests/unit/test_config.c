@@ -752,8 +752,14 @@ static void test_log_level(void **state)
 	assert_int_equal(cfg.log_level, DU_LOG_ERROR);
 	assert_string_equal(du_config_source(&cfg, "log_level"), "flag --quiet");
 	du_config_release(&cfg);
+	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "-v", NULL), DU_OK);
+	assert_int_equal(cfg.log_level, DU_LOG_DEBUG);     /* info is the default: -v adds the files */
+	du_config_release(&cfg);
 	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "-vv", NULL), DU_OK);
-	assert_int_equal(cfg.log_level, DU_LOG_DEBUG);
+	assert_int_equal(cfg.log_level, DU_LOG_TRACE);     /* and -vv the files skipped */
+	du_config_release(&cfg);
+	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "-vvv", NULL), DU_OK);
+	assert_int_equal(cfg.log_level, DU_LOG_TRACE);
 	du_config_release(&cfg);
 	setenv("DU_LOG_LEVEL", "warn", 1);
 	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", NULL), DU_OK);
@@ -765,6 +771,9 @@ static void test_log_level(void **state)
 	du_config_release(&cfg);
 	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "--log-level", "debug", NULL), DU_OK);
 	assert_int_equal(cfg.log_level, DU_LOG_DEBUG);
+	du_config_release(&cfg);
+	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "--log-level", "trace", NULL), DU_OK);
+	assert_int_equal(cfg.log_level, DU_LOG_TRACE);
 	du_config_release(&cfg);
 	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "--log-level", "loud", NULL), DU_ERR_CONFIG);
 }
