@@ -100,6 +100,7 @@ struct du_config {
 	char *max_duration;           /* --max-duration: the upload window (du_parse_duration); NULL: none */
 	int cutoff_mode;              /* enum du_cutoff_mode: what the end of the window does */
 	char *budget;                 /* --budget: SIZE/PERIOD (budget.h); NULL: none */
+	int suspect_policy;           /* --suspect: enum du_suspect_policy (suspect.h), upload */
 	int stale_uploads;            /* --stale-uploads: 0 none, 1 list, 2 abort */
 
 	/* du-retry. */

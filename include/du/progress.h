@@ -58,6 +58,7 @@ struct du_file_event {
 	const char *checksum;  /* md5 hex, or NULL */
 	int attempt;           /* 1 + retries in this run */
 	double duration;       /* seconds since a worker took the file (0: not measured) */
+	const char *suspect;   /* a suspect recording: why (suspect.h), or NULL */
 };
 void du_progress_file(struct du_progress *p, const struct du_file_event *ev);
 /* The words a person reads for a reason of the sync decision (db_files.h's keys): "new",

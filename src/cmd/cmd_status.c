@@ -329,6 +329,7 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 		cJSON_AddNumberToObject(o.json, "recent_bytes_per_s", recent_bps);
 		cJSON_AddNumberToObject(o.json, "verified_ok", (double)c.verified_ok);
 		cJSON_AddNumberToObject(o.json, "verified_mismatch", (double)c.verified_bad);
+		cJSON_AddNumberToObject(o.json, "suspect", (double)c.suspect);
 		cJSON *dj = decision[0] ? cJSON_Parse(decision) : NULL;
 		if (dj)
 			cJSON_AddItemToObject(o.json, "decision", dj);
@@ -397,6 +398,9 @@ static int one_session(struct du_db *db, int64_t sid, bool json, struct du_err *
 	}
 	if (c.verified_ok || c.verified_bad)
 		printf("verified    %" PRId64 " ok, %" PRId64 " mismatch\n", c.verified_ok, c.verified_bad);
+	if (c.suspect)
+		printf("suspect     %" PRId64 " recording%s (0 bytes, a WAV header of zeros or of another size, a JPEG"
+		       " without a start): see file_uploads.suspect\n", c.suspect, c.suspect == 1 ? "" : "s");
 	if (s->error_message)
 		printf("error       %s\n", s->error_message);
 	if (c.files[DU_OBS_FAILED]) {

@@ -396,23 +396,27 @@ void du_progress_file(struct du_progress *p, const struct du_file_event *ev)
 		return;
 	bool failed = !strcmp(ev->outcome, "failed");
 	if (p->mode == DU_PROGRESS_JSON) {
-		char k[2200], e[600], out[3300];
+		char k[2200], e[600], sus[200], out[3500];
 		json_str(k, sizeof(k), ev->key);
+		json_str(sus, sizeof(sus), ev->suspect ? ev->suspect : "");
 		json_str(e, sizeof(e), ev->error ? ev->error : "");
 		snprintf(out, sizeof(out),
 			 "{\"event\":\"file\",\"key\":\"%s\",\"size\":%llu,\"outcome\":\"%s\",\"reason\":%s%s%s,"
-			 "\"error\":%s%s%s,\"will_retry\":%s,\"checksum\":%s%s%s,\"attempt\":%d,\"duration\":%.3f}\n",
+			 "\"error\":%s%s%s,\"will_retry\":%s,\"checksum\":%s%s%s,\"attempt\":%d,\"duration\":%.3f,"
+			 "\"suspect\":%s%s%s}\n",
 			 k, (unsigned long long)ev->size, ev->outcome, ev->reason ? "\"" : "",
 			 ev->reason ? ev->reason : "null", ev->reason ? "\"" : "", ev->error ? "\"" : "",
 			 ev->error ? e : "null", ev->error ? "\"" : "", failed && ev->will_retry ? "true" : "false",
 			 ev->checksum ? "\"" : "", ev->checksum ? ev->checksum : "null", ev->checksum ? "\"" : "",
-			 ev->attempt, ev->duration);
+			 ev->attempt, ev->duration, ev->suspect ? "\"" : "", ev->suspect ? sus : "null",
+			 ev->suspect ? "\"" : "");
 		du_log_raw(stdout, out);
 		return;
 	}
 	/* What happened at -v; what did not (a file skipped, already in S3) only at -vv: an unchanged
 	 * card of 300,000 files is not 300,000 lines. */
-	int level = failed ? DU_LOG_ERROR : !strcmp(ev->outcome, "skipped") ? DU_LOG_TRACE : DU_LOG_DEBUG;
+	/* A suspect recording is told even with -q: a person should see it before wiping a card. */
+	int level = failed || ev->suspect ? DU_LOG_ERROR : !strcmp(ev->outcome, "skipped") ? DU_LOG_TRACE : DU_LOG_DEBUG;
 	if (!du_log_wants(level))
 		return;
 	char what[600], plain[3000], tty[3100], b[32], rate[32];
@@ -427,11 +431,21 @@ void du_progress_file(struct du_progress *p, const struct du_file_event *ev)
 	} else {
 		snprintf(what, sizeof(what), " (%s): %s", b, ev->reason ? du_progress_reason_label(ev->reason) : "skipped");
 	}
-	snprintf(plain, sizeof(plain), "%-8s %s%s", ev->outcome, ev->key, what);
+	if (ev->suspect && !failed) {
+		char b2[32];
+		du_fmt_bytes(ev->size, b2, sizeof(b2));
+		snprintf(what, sizeof(what), " (%s): %s; %s", b2, ev->suspect, ev->outcome);
+	}
+	const char *word = ev->suspect && !failed ? "suspect" : ev->outcome;
+	snprintf(plain, sizeof(plain), "%-8s %s%s", word, ev->key, what);
 	if (p->color) {
 		const char *ind = failed ? "\u274c" : !strcmp(ev->outcome, "uploaded") ? "\u2705" : "\u23ed\ufe0f ";
 		const char *col = failed ? "\033[31m" : !strcmp(ev->outcome, "uploaded") ? "\033[32m" : "\033[2m";
-		snprintf(tty, sizeof(tty), "%s %s%-8s\033[0m %s%s", ind, col, ev->outcome, ev->key, what);
+		if (ev->suspect && !failed) {
+			ind = "\u26a0\ufe0f ";
+			col = "\033[33m";
+		}
+		snprintf(tty, sizeof(tty), "%s %s%-8s\033[0m %s%s", ind, col, word, ev->key, what);
 	}
 	du_log_line(level, p->color ? tty : NULL, plain);
 }

@@ -47,6 +47,8 @@ static const char *const checksum_names[] = { "auto", "none", "md5", "crc32", "c
 					      NULL };
 static const char *const stale_names[] = { "none", "list", "abort", NULL };
 static const char *const cutoff_names[] = { "hard", "soft", NULL };
+/* in the order of enum du_suspect_policy (suspect.h) */
+static const char *const suspect_names[] = { "upload", "skip", "fail", NULL };
 static const char *const progress_names[] = { "auto", "tty", "plain", "json", "none", NULL };
 const char *const du_cfg_level_names[] = { "error", "warn", "info", "debug", "trace", NULL };
 
@@ -229,6 +231,11 @@ const struct opt du_cfg_opts[] = {
 	  .help = "data budget of this machine over all its runs: 5GiB/day, 500MiB/hour, 20GiB/week, "
 		  "100GiB/month (local time); reached, the run stops resumable, exit 7",
 	  .off = OFF(budget), .check = check_budget },
+	{ .key = "suspect_policy", .flag = "suspect", .tools = U | R | M, .type = T_ENUM,
+	  .names = suspect_names, .def = "upload", .group = G_RUN, .metavar = "upload|skip|fail",
+	  .help = "a suspect recording (0 bytes, a WAV header of zeros or of another size, a JPEG "
+		  "without a start): upload it and say so, or send it not (skip, fail)",
+	  .off = OFF(suspect_policy) },
 	{ .key = "cutoff_mode", .flag = "cutoff-mode", .tools = U | R | M, .type = T_ENUM,
 	  .names = cutoff_names, .def = "hard", .flags = F_NOSTORE, .group = G_RUN, .metavar = "hard|soft",
 	  .help = "at the end of the window: stop transfers at once (hard), or start nothing new and let "

@@ -147,7 +147,8 @@ int du_db_status_counts(struct du_db *db, int64_t id, struct du_obs_counts *out,
 			    " coalesce(sum(file_size) FILTER (WHERE status = 'uploaded'"
 			    "  AND uploaded_at > now() - interval '1 minute'), 0),"
 			    " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'ok'),"
-			    " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'mismatch')"
+			    " count(*) FILTER (WHERE (to_jsonb(f)->>'verify_status') = 'mismatch'),"
+			    " count(*) FILTER (WHERE (to_jsonb(f)->>'suspect') IS NOT NULL)"
 			    " FROM file_uploads f WHERE session_id = $1 GROUP BY status",
 			    1, p, &r);
 	if (qrc)
@@ -163,6 +164,7 @@ int du_db_status_counts(struct du_db *db, int64_t id, struct du_obs_counts *out,
 		out->bytes_last_minute += du_db_get_int64(r, i, 4);
 		out->verified_ok += du_db_get_int64(r, i, 5);
 		out->verified_bad += du_db_get_int64(r, i, 6);
+		out->suspect += du_db_get_int64(r, i, 7);
 	}
 	PQclear(r);
 	return DU_OK;

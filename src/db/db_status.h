@@ -54,6 +54,7 @@ struct du_obs_counts {
 	int64_t files[4], bytes[4];
 	int64_t files_last_minute, bytes_last_minute; /* uploaded during the last 60 s */
 	int64_t verified_ok, verified_bad;
+	int64_t suspect;           /* suspect recordings (file_uploads.suspect; 0 on an older schema) */
 };
 enum { DU_OBS_PENDING, DU_OBS_UPLOADING, DU_OBS_UPLOADED, DU_OBS_FAILED };
 int du_db_status_counts(struct du_db *db, int64_t id, struct du_obs_counts *out, struct du_err *err);

@@ -96,6 +96,8 @@ struct ufile {
 	struct stat pre_st;
 	unsigned char pre_md5[DU_MD5_LEN];
 	double t0;                  /* when a worker took it (per-file duration and rate) */
+	char suspect[96];           /* why it is a suspect recording (suspect.h); "" when sound */
+	bool suspect_refused;       /* suspect_policy skip or fail: not sent */
 
 	/* multipart */
 	char *upload_id;
@@ -235,6 +237,10 @@ void du_run_finish(struct worker *w, struct ufile *f, struct du_outcome *o);
 void du_run_release(struct worker *w, struct ufile *f);
 bool du_run_resend(const struct du_err *e);
 void du_outcome_ck(struct du_outcome *o, int alg, const char *value, const char *type);
+
+/* A suspect recording (suspect.h), told from head[0..n) and size: f->suspect says why. true when
+ * the policy refuses to send it (f->suspect_refused). */
+bool du_run_suspect(struct run *r, struct ufile *f, const unsigned char *head, size_t n, uint64_t size);
 
 /* ---- put.c ---- */
 

@@ -22,6 +22,7 @@
 #include "du/crypto.h"
 #include "du/log.h"
 #include "du/metrics.h"
+#include "du/suspect.h"
 #include "du/retry.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -157,13 +158,35 @@ void du_run_fill_failed(struct du_outcome *o, const struct ufile *f, const struc
 	o->permanent = du_run_permanent(e);
 }
 
+bool du_run_suspect(struct run *r, struct ufile *f, const unsigned char *head, size_t n, uint64_t size)
+{
+	f->suspect[0] = '\0';
+	f->suspect_refused = false;
+	if (!du_suspect(f->key, head, n, size, f->suspect, sizeof(f->suspect)))
+		return false;
+	f->suspect_refused = r->o->suspect_policy != DU_SUSPECT_UPLOAD;
+	return f->suspect_refused;
+}
+
+/* A suspect the policy does not send: failed for good, saying why (skip: by choice). */
+static void suspect_refused(struct worker *w, struct ufile *f)
+{
+	struct du_outcome o = { 0 };
+	struct du_err e = { .code = DU_ERR_PARSE };
+	snprintf(e.msg, sizeof(e.msg), "suspect recording, not sent (suspect_policy %s): %s",
+		 w->r->o->suspect_policy == DU_SUSPECT_SKIP ? "skip" : "fail", f->suspect);
+	du_run_fill_failed(&o, f, &e);
+	o.permanent = true;
+	du_run_finish(w, f, &o);
+}
+
 /* ---- one file ---- */
 
 /* The file's line or event for the person watching (du_progress_file). */
 static void tell(struct run *r, const struct ufile *f, const struct du_outcome *o, bool skipped)
 {
-	bool failed = o->status == DU_OUT_FAILED;
-	if (o->status == DU_OUT_PENDING || (!failed && !du_progress_wants_files(r->prog)))
+	bool failed = o->status == DU_OUT_FAILED, suspect = f->suspect[0] && !failed;
+	if (o->status == DU_OUT_PENDING || (!failed && !suspect && !du_progress_wants_files(r->prog)))
 		return;
 	struct du_file_event ev = {
 		.key = f->key, .size = o->size ? o->size : f->size,
@@ -175,6 +198,7 @@ static void tell(struct run *r, const struct ufile *f, const struct du_outcome *
 		.checksum = o->md5[0] ? o->md5 : NULL,
 		.attempt = 1 + f->retries,
 		.duration = f->t0 > 0 ? du_monotonic() - f->t0 : 0,
+		.suspect = f->suspect[0] ? f->suspect : NULL,
 	};
 	du_progress_file(r->prog, &ev);
 }
@@ -185,6 +209,7 @@ void du_run_finish(struct worker *w, struct ufile *f, struct du_outcome *o)
 	o->retries = f->retries;
 	o->count_retry = r->po->retry_mode;
 	o->reason = f->reason;
+	snprintf(o->suspect, sizeof(o->suspect), "%s", f->suspect);
 	if (o->status == DU_OUT_UPLOADED && f->reason && !strcmp(f->reason, "unchanged_checked")) {
 		__atomic_add_fetch(&r->st.files_checked_same, 1, __ATOMIC_RELAXED);
 		tell(r, f, o, true);
@@ -318,6 +343,17 @@ static void end_early(struct worker *w, struct ufile *f, const struct du_err *e,
 	du_ufile_free(f);
 }
 
+/* The first bytes of a file sent in parts, for du_run_suspect (a single PUT looks at its buffer). */
+static bool suspect_head(struct run *r, struct ufile *f, uint64_t size)
+{
+	unsigned char head[DU_SUSPECT_HEAD];
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? pread(fd, head, sizeof(head), 0) : -1;
+	if (fd >= 0)
+		close(fd);
+	return n >= 0 && du_run_suspect(r, f, head, (size_t)n, size);
+}
+
 void du_file_job(struct worker *w, struct ufile *f)
 {
 	struct run *r = w->r;
@@ -350,6 +386,12 @@ void du_file_job(struct worker *w, struct ufile *f)
 	}
 	/* Multipart when the file is big now (it may have grown since the scan). */
 	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->o->multipart_threshold) {
+		if (suspect_head(r, f, (uint64_t)st.st_size)) {
+			du_pool_started(&r->jobs);
+			suspect_refused(w, f);
+			du_ufile_free(f);
+			return;
+		}
 		if (du_multipart_start(w, f, &e)) {
 			end_early(w, f, &e, du_run_stopping(r));
 			return;
@@ -362,6 +404,11 @@ void du_file_job(struct worker *w, struct ufile *f)
 		memset(&o, 0, sizeof(o));
 		if (du_put_small(w, f, &o, &e) == DU_OK)
 			break;
+		if (f->suspect_refused) {
+			suspect_refused(w, f);
+			du_ufile_free(f);
+			return;
+		}
 		if (du_run_stopping(r) && e.code != DU_ERR_CHANGED && !du_run_permanent(&e)) {
 			du_run_release(w, f);
 			du_ufile_free(f);

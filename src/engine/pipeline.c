@@ -412,6 +412,7 @@ void du_engine_opts_from_config(struct du_engine_opts *o, const struct du_config
 	memset(o, 0, sizeof(*o));
 	du_db_opts_from_config(&o->db, cfg);
 	o->workers = (int)cfg->max_workers;
+	o->suspect_policy = cfg->suspect_policy;
 	o->times_to_retry = (int)cfg->times_to_retry;
 	o->retry_base_ms = cfg->retry_base_ms;
 	o->retry_cap_ms = cfg->retry_cap_ms;

@@ -23,6 +23,7 @@
 struct du_engine_opts {
 	struct du_db_opts db;          /* for the writer's and the multipart bookkeeping's connections */
 	int workers;                   /* max_workers */
+	int suspect_policy;            /* enum du_suspect_policy: upload (default), skip or fail */
 	int times_to_retry;            /* file- and part-level attempts beyond the first (retry.h) */
 	long retry_base_ms, retry_cap_ms;
 	uint64_t multipart_threshold;  /* files this large go in parts */

@@ -9,6 +9,7 @@
 #include "du/crypto.h"
 #include "du/filemap.h"
 #include "du/metrics.h"
+#include "du/suspect.h"
 
 /* Single PUTs this big are sent from the file's mapped pages (du_fmap), as parts are. */
 #define MAP_MIN ((size_t)1 << 20)
@@ -35,6 +36,10 @@ int du_put_small(struct worker *w, struct ufile *f, struct du_outcome *o, struct
 		goto out;
 	else
 		p = w->own.p;
+	if (du_run_suspect(w->r, f, p, len < DU_SUSPECT_HEAD ? len : DU_SUSPECT_HEAD, len)) {
+		rc = du_err_set(err, DU_ERR_PARSE, "suspect recording: %s", f->suspect);
+		goto out;
+	}
 again:
 	if (alg == DU_CK_MD5 && preread)
 		memcpy(md5, f->pre_md5, sizeof(md5));
