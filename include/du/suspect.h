@@ -1,7 +1,7 @@
 /*
  * suspect.h: recordings that are probably broken, told from a file's first bytes and its size:
  * a 0-byte media file; a WAV whose header is zeros (a recorder whose battery died leaves a
- * full-size file of zeros), is not RIFF/WAVE, or says another size than the file has; a JPEG
+ * full-size file of zeros) or whose RIFF header says another size than the file has; a JPEG
  * that does not start with an image (FF D8). Such files are still uploaded by default (nothing is
  * lost) and their rows say why (file_uploads.suspect); suspect_policy says otherwise.
  *

@@ -35,10 +35,9 @@ static bool wav(const unsigned char *head, size_t n, uint64_t size, char *why, s
 		snprintf(why, whysz, "WAV header is zeros");
 		return true;
 	}
-	if (memcmp(head, "RIFF", 4) || memcmp(head + 8, "WAVE", 4)) {
-		snprintf(why, whysz, "not a RIFF/WAVE file");
-		return true;
-	}
+	/* Other forms (RF64 and BW64 for files over 4 GiB, W64) carry their sizes elsewhere: not judged. */
+	if (memcmp(head, "RIFF", 4) || memcmp(head + 8, "WAVE", 4))
+		return false;
 	/* The RIFF size is the file's less 8; recorders that stream leave 0 or 0xFFFFFFFF. A file of
 	 * 4 GiB and more cannot say its size here (RF64 says it elsewhere). */
 	uint32_t riff = le32(head + 4);

@@ -51,8 +51,9 @@ static void test_wav(void **state)
 	check("site/rec.wav", h, 44, 50000, NULL);
 	memset(h, 0, sizeof(h));                                     /* the battery died */
 	check("site/rec.wav", h, 64, 96000, "WAV header is zeros");
-	memcpy(h, "RIFX", 4);
-	check("site/rec.wav", h, 64, 96000, "not a RIFF/WAVE file");
+	memcpy(h, "RF64", 4);                                       /* a big file's form: not judged */
+	h[8] = 'W', h[9] = 'A', h[10] = 'V', h[11] = 'E';
+	check("site/rec.wav", h, 64, 96000, NULL);
 	check("site/rec.wav", h, 0, 0, "empty file (0 bytes)");
 	check("site/rec.wav", (const unsigned char *)"RIFF", 4, 4, "shorter than its header");
 }
