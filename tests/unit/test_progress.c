@@ -167,6 +167,8 @@ static void test_file_event_json(void **state)
 						      .error = "permission denied", .attempt = 2, .duration = 0.5 });
 	du_progress_file(p, &(struct du_file_event){ .key = "c.wav", .size = 9, .outcome = "skipped",
 						      .reason = "unchanged_checked", .attempt = 1 });
+	du_progress_file(p, &(struct du_file_event){ .key = "z.wav", .size = 0, .outcome = "uploaded", .attempt = 1,
+						      .suspect = "empty file (0 bytes)" });
 	du_progress_free(p);
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
@@ -180,8 +182,10 @@ static void test_file_event_json(void **state)
 	unlink(path);
 	assert_non_null(strstr(buf, "{\"event\":\"file\",\"key\":\"a \\\"b\\\".wav\",\"size\":7,\"outcome\":\"failed\","
 				    "\"reason\":null,\"error\":\"permission denied\",\"will_retry\":false,"
-				    "\"checksum\":null,\"attempt\":2,\"duration\":0.500}"));
+				    "\"checksum\":null,\"attempt\":2,\"duration\":0.500,\"suspect\":null}"));
 	assert_non_null(strstr(buf, "\"key\":\"c.wav\",\"size\":9,\"outcome\":\"skipped\",\"reason\":\"unchanged_checked\""));
+	assert_non_null(strstr(buf, "\"key\":\"z.wav\",\"size\":0,\"outcome\":\"uploaded\""));
+	assert_non_null(strstr(buf, "\"suspect\":\"empty file (0 bytes)\"}"));
 }
 
 static void test_reason_labels(void **state)
