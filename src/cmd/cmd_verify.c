@@ -36,6 +36,7 @@
 #include "du/db.h"
 #include "du/log.h"
 #include "du/s3.h"
+#include "du/scan.h"
 #include "du/signals.h"
 
 struct verify {
@@ -359,8 +360,9 @@ static int close_rename(FILE **f, const char *path, bool keep, struct du_err *er
 	return rc;
 }
 
-int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_verify_result *res,
-		  struct du_err *err)
+/* One session's files (card: as part of a card's verdict, which says the last word). */
+static int verify_session(const struct du_config *cfg, int64_t sid, bool card, struct du_verify_result *res,
+			  struct du_err *err)
 {
 	struct verify v = { .cfg = cfg, .err = err };
 	struct du_cmd_session cs = DU_CMD_SESSION_INIT;
@@ -369,17 +371,8 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 	bool in_tx = false;
 	struct du_verify_counts vc = { 0 };
 	char csv_path[4096], jsonl_path[4096], prefix[1100], host[256] = "";
-	int64_t sid = 0;
 	int rc;
 
-	if (nargs != 1) {
-		du_err_set(err, DU_ERR_USAGE, nargs ? "verify takes one session id, not '%s'" : "verify needs a session id",
-			   nargs ? args[1] : "");
-		du_err_hint(err, "usage: du-master verify SESSION [--deep] [--manifest PREFIX]");
-		return DU_ERR_USAGE;
-	}
-	if ((rc = du_parse_session_id(args[0], &sid, err)))
-		return rc;
 	v.session_id = sid;
 	if (cfg->manifest) {
 		snprintf(csv_path, sizeof(csv_path), "%s.csv", cfg->manifest);
@@ -438,7 +431,9 @@ int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du
 		" matched the recorded x-amz-checksum), %" PRId64 " local files checked%s, %" PRId64 " local files gone",
 		vc.files, vc.files - v.heads, v.heads, v.checksums, v.local_checked,
 		cfg->deep ? " with their checksum" : "", v.local_missing);
-	if (vc.mismatches) {
+	if (card) {
+		/* the card's verdict follows */
+	} else if (vc.mismatches) {
 		printf("session %" PRId64 ": %" PRId64 " of %" PRId64 " files do not match (listed above); do NOT delete the source. Manifest: %s, %s\n",
 		       sid, vc.mismatches, vc.files, csv_path, jsonl_path);
 	} else if (unrecorded) {
@@ -462,4 +457,135 @@ done:
 	du_s3_conn_free(v.conn);
 	du_cmd_session_close(&cs);
 	return rc;
+}
+
+/* ---- a card: du-master verify without a session ---- */
+
+struct card_run {
+	const struct du_config *cfg;
+	struct du_db_copy *cp;
+	struct du_err *err;
+	char key[1100];
+	int64_t found, not_uploaded, failed, suspects;
+};
+
+static int card_key(void *arg, const struct du_scan_entry *e)
+{
+	struct card_run *c = arg;
+	struct du_err kerr = { 0 };
+	/* A file whose name makes no valid key never reached S3: the upload failed its row. */
+	if (du_scan_key(c->cfg->s3_prefix, e->rel, c->key, sizeof(c->key), &kerr))
+		snprintf(c->key, sizeof(c->key), "%s/%s", c->cfg->s3_prefix, e->rel);
+	if (!du_scan_utf8_valid(c->key, strlen(c->key)))
+		return DU_OK;   /* counted as found, never covered: named below by the scan's warning */
+	c->found++;
+	const char *row[] = { c->key };
+	return du_db_copy_row(c->cp, 1, row, c->err);
+}
+
+static int card_uncovered(void *arg, const char *key, const char *failed_error)
+{
+	struct card_run *c = arg;
+	if (failed_error) {
+		c->failed++;
+		printf("FAILED %s: %s\n", key, failed_error);
+	} else {
+		c->not_uploaded++;
+		printf("NOT UPLOADED %s\n", key);
+	}
+	return DU_OK;
+}
+
+static int card_suspect(void *arg, const char *key, const char *reason)
+{
+	struct card_run *c = arg;
+	c->suspects++;
+	printf("SUSPECT %s: %s\n", key, reason);
+	return DU_OK;
+}
+
+/*
+ * The card's verdict: every file under the directory that du-upload would take, across every
+ * session that uploaded from it to the bucket and prefix, is in S3 with its size and checksum
+ * (the newest session's verify covers the files it and the sessions before it uploaded), and none
+ * is missing from them (a scan today against the rows). One line says "safe to wipe" or not.
+ */
+static int verify_card(const struct du_config *cfg, struct du_verify_result *res, struct du_err *err)
+{
+	struct du_card card = { .bucket = cfg->bucket_name, .prefix = cfg->s3_prefix, .directory = cfg->local_directory };
+	struct card_run c = { .cfg = cfg, .err = err };
+	struct du_db *db = NULL;
+	int64_t sid = 0;
+	int rc;
+	bool in_tx = false;
+
+	if (!cfg->local_directory || !cfg->bucket_name || !cfg->s3_prefix) {
+		du_err_set(err, DU_ERR_USAGE, "verify needs a session id, or the card: -d DIR, -b BUCKET and -p PREFIX");
+		du_err_hint(err, "usage: du-master verify [SESSION | -d DIR -b BUCKET -p PREFIX] [--deep] [--manifest PREFIX]");
+		return DU_ERR_USAGE;
+	}
+	if ((rc = du_db_open(&db, cfg, err)) || (rc = du_db_migrate(db, err)) ||
+	    (rc = du_db_card_find(db, &card, &sid, err)))
+		goto out;
+	*res = (struct du_verify_result){ 0 };
+	if (sid && (rc = verify_session(cfg, sid, true, res, err)))
+		goto out;
+	if ((rc = du_db_card_begin(db, &c.cp, err)))
+		goto out;
+	in_tx = true;
+	struct du_scan_opts so = { .root = cfg->local_directory, .use_find = cfg->use_find,
+				   .extensions = cfg->extensions, .exclude = cfg->exclude,
+				   .follow_symlinks = cfg->follow_symlinks, .stop = du_stop_flag() };
+	struct du_scan_stats st = { 0 };
+	rc = du_scan(&so, card_key, &c, &st, err);
+	if (rc) {
+		du_db_copy_abort(c.cp);
+		goto out;
+	}
+	if ((rc = du_db_copy_end(c.cp, err)) || (rc = du_db_card_uncovered(db, &card, card_uncovered, &c, err)) ||
+	    (rc = du_db_card_suspects(db, &card, card_suspect, &c, err)))
+		goto out;
+	du_db_card_end(db);
+	in_tx = false;
+
+	bool safe = sid && res->mismatches == 0 && res->unrecorded == 0 && c.not_uploaded == 0 && c.failed == 0;
+	char sus[96] = "";
+	if (c.suspects)
+		snprintf(sus, sizeof(sus), "; %" PRId64 " suspect recording%s listed above: look at them first",
+			 c.suspects, c.suspects == 1 ? "" : "s");
+	if (safe)
+		printf("safe to wipe: all %" PRId64 " files under %s are in s3://%s/%s/ intact%s\n", c.found,
+		       cfg->local_directory, cfg->bucket_name, cfg->s3_prefix, sus);
+	else if (!sid)
+		printf("NOT safe to wipe: nothing under %s was ever uploaded to s3://%s/%s/ (%" PRId64 " files)\n",
+		       cfg->local_directory, cfg->bucket_name, cfg->s3_prefix, c.found);
+	else
+		printf("NOT safe to wipe: of %" PRId64 " files under %s, %" PRId64 " not uploaded, %" PRId64
+		       " failed, %" PRId64 " not as uploaded (missing or different in S3, or changed on disk)%s%s\n",
+		       c.found, cfg->local_directory, c.not_uploaded, c.failed, res->mismatches,
+		       res->unrecorded ? ", some in S3 without a du record" : "", sus);
+	res->session_id = sid;
+	res->intact = safe;
+out:
+	if (in_tx)
+		du_db_verify_abort(db);
+	du_db_close(db);
+	return rc;
+}
+
+int du_cmd_verify(const struct du_config *cfg, int nargs, char **args, struct du_verify_result *res,
+		  struct du_err *err)
+{
+	int64_t sid = 0;
+	int rc;
+	if (nargs == 0)
+		return verify_card(cfg, res, err);
+	if (nargs != 1) {
+		du_err_set(err, DU_ERR_USAGE, "verify takes one session id, not '%s'", args[1]);
+		du_err_hint(err, "usage: du-master verify [SESSION | -d DIR -b BUCKET -p PREFIX] [--deep] [--manifest PREFIX]");
+		return DU_ERR_USAGE;
+	}
+	if ((rc = du_parse_session_id(args[0], &sid, err)))
+		return rc;
+	return verify_session(cfg, sid, false, res, err);
 }

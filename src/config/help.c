@@ -127,7 +127,8 @@ static const struct {
 	  "Tell an external system by HTTP POST that an upload session is done.", NULL },
 	{ DU_TOOL_MASTER, "[OPTION]... [COMMAND]", "Upload, retry the failures and call the webhook, in one run.",
 	  "Commands: status [SESSION] (recent sessions, or one session's state; --json),\n"
-	  "verify SESSION (check every file against S3 and the local copy; --deep, --manifest)." },
+	  "verify SESSION (check every file against S3 and the local copy; --deep, --manifest),\n"
+	  "verify -d DIR -b BUCKET -p PREFIX (the card: every session of it; \"safe to wipe\" or not)." },
 };
 
 const char *du_config_synopsis(int tool)

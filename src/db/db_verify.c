@@ -154,3 +154,90 @@ void du_db_verify_abort(struct du_db *db)
 {
 	du_db_rollback(db);
 }
+
+/* ---- a card: every session of a directory, bucket and prefix ---- */
+
+int du_db_card_find(struct du_db *db, struct du_card *c, int64_t *session_id, struct du_err *err)
+{
+	const char *p[] = { c->bucket, c->prefix, c->directory };
+	PGresult *r = NULL;
+	int rc = du_db_run(db, err, "card sessions",
+			   "SELECT p.id, s.id FROM projects p JOIN sync_sessions s ON s.project_id = p.id"
+			   " WHERE p.bucket_name = $1 AND s.s3_prefix = $2 AND s.local_directory = $3"
+			   " AND NOT coalesce((to_jsonb(s)->>'dry_run')::boolean, false)"
+			   " ORDER BY s.id DESC LIMIT 1",
+			   3, p, &r);
+	if (rc)
+		return rc;
+	*session_id = PQntuples(r) ? du_db_get_int64(r, 0, 1) : 0;
+	c->project_id = PQntuples(r) ? du_db_get_int64(r, 0, 0) : 0;
+	PQclear(r);
+	return DU_OK;
+}
+
+int du_db_card_begin(struct du_db *db, struct du_db_copy **keys, struct du_err *err)
+{
+	int rc = du_db_begin(db, err);
+	if (!rc)
+		rc = du_db_run(db, err, "card keys", "CREATE TEMP TABLE du_card_scan (s3_key text NOT NULL) ON COMMIT DROP",
+			       0, NULL, NULL);
+	if (!rc)
+		rc = du_db_copy_begin(db, "COPY du_card_scan (s3_key) FROM STDIN", keys, err);
+	if (rc)
+		du_db_rollback(db);
+	return rc;
+}
+
+/* The rows of every session of the card. */
+#define CARD_ROWS "file_uploads f JOIN sync_sessions s ON s.id = f.session_id" \
+		  " WHERE s.project_id = $1 AND s.s3_prefix = $2 AND s.local_directory = $3"
+
+int du_db_card_uncovered(struct du_db *db, const struct du_card *c,
+			 int (*cb)(void *arg, const char *key, const char *failed_error), void *arg, struct du_err *err)
+{
+	char pid[21];
+	const char *p[] = { du_db_i64(pid, c->project_id), c->prefix, c->directory };
+	PGresult *r = NULL;
+	int rc = du_db_run(db, err, "card: files not uploaded",
+			   "ANALYZE du_card_scan; ", 0, NULL, NULL);
+	if (!rc)
+		rc = du_db_run(db, err, "card: files not uploaded",
+			       "SELECT k.s3_key, (SELECT f.error_message FROM " CARD_ROWS
+			       "   AND f.s3_key = k.s3_key AND f.status = 'failed' ORDER BY f.id DESC LIMIT 1)"
+			       " FROM du_card_scan k WHERE NOT EXISTS (SELECT 1 FROM " CARD_ROWS
+			       "   AND f.s3_key = k.s3_key AND f.status = 'uploaded')"
+			       " ORDER BY k.s3_key COLLATE \"C\"",
+			       3, p, &r);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && rc == DU_OK; i++)
+		rc = cb(arg, du_db_get_str(r, i, 0), du_db_get_str(r, i, 1));
+	PQclear(r);
+	return rc;
+}
+
+int du_db_card_suspects(struct du_db *db, const struct du_card *c,
+			int (*cb)(void *arg, const char *key, const char *reason), void *arg, struct du_err *err)
+{
+	char pid[21];
+	const char *p[] = { du_db_i64(pid, c->project_id), c->prefix, c->directory };
+	PGresult *r = NULL;
+	int rc = du_db_run(db, err, "card: suspect recordings",
+			   "SELECT DISTINCT ON (f.s3_key) f.s3_key, f.suspect FROM " CARD_ROWS
+			   " AND f.status = 'uploaded' AND f.suspect IS NOT NULL"
+			   " AND f.s3_key IN (SELECT s3_key FROM du_card_scan)"
+			   " ORDER BY f.s3_key, f.id DESC",
+			   3, p, &r);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && rc == DU_OK; i++)
+		rc = cb(arg, du_db_get_str(r, i, 0), du_db_get_str(r, i, 1));
+	PQclear(r);
+	return rc;
+}
+
+void du_db_card_end(struct du_db *db)
+{
+	du_db_run(db, NULL, "card", "COMMIT", 0, NULL, NULL);
+}
+

@@ -69,4 +69,25 @@ struct du_verify_run {
 int du_db_verify_finish(struct du_db *db, int64_t session_id, const struct du_verify_run *run, struct du_err *err);
 void du_db_verify_abort(struct du_db *db);
 
+/*
+ * A card (du-master verify without a session): the files under a directory, across every session
+ * of any machine that uploaded from it to a bucket and prefix.
+ */
+struct du_card {
+	const char *bucket, *prefix, *directory;
+	int64_t project_id;       /* filled by du_db_card_find */
+};
+/* The newest session (not a dry run) of the card; 0 in *session_id when there is none. */
+int du_db_card_find(struct du_db *db, struct du_card *c, int64_t *session_id, struct du_err *err);
+/* The card's keys as the scan finds them today: COPY rows of one column, s3_key (a transaction). */
+int du_db_card_begin(struct du_db *db, struct du_db_copy **keys, struct du_err *err);
+/* The keys found today that no session of the card uploaded, in key order; failed_error is the
+ * newest failure of the key, NULL when it never failed (not uploaded yet). */
+int du_db_card_uncovered(struct du_db *db, const struct du_card *c,
+			 int (*cb)(void *arg, const char *key, const char *failed_error), void *arg, struct du_err *err);
+/* The card's suspect recordings (file_uploads.suspect) among the keys found today. */
+int du_db_card_suspects(struct du_db *db, const struct du_card *c,
+			int (*cb)(void *arg, const char *key, const char *reason), void *arg, struct du_err *err);
+void du_db_card_end(struct du_db *db);
+
 #endif
