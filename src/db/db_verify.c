@@ -192,48 +192,42 @@ int du_db_card_begin(struct du_db *db, struct du_db_copy **keys, struct du_err *
 #define CARD_ROWS "file_uploads f JOIN sync_sessions s ON s.id = f.session_id" \
 		  " WHERE s.project_id = $1 AND s.s3_prefix = $2 AND s.local_directory = $3"
 
-int du_db_card_uncovered(struct du_db *db, const struct du_card *c,
-			 int (*cb)(void *arg, const char *key, const char *failed_error), void *arg, struct du_err *err)
+/* A card query's rows, (key, text) each, handed to cb in order. */
+static int card_pairs(struct du_db *db, const struct du_card *c, const char *what, const char *sql,
+		      int (*cb)(void *arg, const char *key, const char *text), void *arg, struct du_err *err)
 {
 	char pid[21];
 	const char *p[] = { du_db_i64(pid, c->project_id), c->prefix, c->directory };
 	PGresult *r = NULL;
-	int rc = du_db_run(db, err, "card: files not uploaded",
-			   "ANALYZE du_card_scan; ", 0, NULL, NULL);
-	if (!rc)
-		rc = du_db_run(db, err, "card: files not uploaded",
-			       "SELECT k.s3_key, (SELECT f.error_message FROM " CARD_ROWS
-			       "   AND f.s3_key = k.s3_key AND f.status = 'failed' ORDER BY f.id DESC LIMIT 1)"
-			       " FROM du_card_scan k WHERE NOT EXISTS (SELECT 1 FROM " CARD_ROWS
-			       "   AND f.s3_key = k.s3_key AND f.status = 'uploaded')"
-			       " ORDER BY k.s3_key COLLATE \"C\"",
-			       3, p, &r);
-	if (rc)
-		return rc;
-	for (int i = 0; i < PQntuples(r) && rc == DU_OK; i++)
+	int rc = du_db_run(db, err, what, sql, 3, p, &r);
+	for (int i = 0; rc == DU_OK && i < PQntuples(r); i++)
 		rc = cb(arg, du_db_get_str(r, i, 0), du_db_get_str(r, i, 1));
 	PQclear(r);
 	return rc;
 }
 
+int du_db_card_uncovered(struct du_db *db, const struct du_card *c,
+			 int (*cb)(void *arg, const char *key, const char *failed_error), void *arg, struct du_err *err)
+{
+	int rc = du_db_run(db, err, "card: files not uploaded", "ANALYZE du_card_scan", 0, NULL, NULL);
+	return rc ? rc : card_pairs(db, c, "card: files not uploaded",
+				    "SELECT k.s3_key, (SELECT f.error_message FROM " CARD_ROWS
+				    "   AND f.s3_key = k.s3_key AND f.status = 'failed' ORDER BY f.id DESC LIMIT 1)"
+				    " FROM du_card_scan k WHERE NOT EXISTS (SELECT 1 FROM " CARD_ROWS
+				    "   AND f.s3_key = k.s3_key AND f.status = 'uploaded')"
+				    " ORDER BY k.s3_key COLLATE \"C\"",
+				    cb, arg, err);
+}
+
 int du_db_card_suspects(struct du_db *db, const struct du_card *c,
 			int (*cb)(void *arg, const char *key, const char *reason), void *arg, struct du_err *err)
 {
-	char pid[21];
-	const char *p[] = { du_db_i64(pid, c->project_id), c->prefix, c->directory };
-	PGresult *r = NULL;
-	int rc = du_db_run(db, err, "card: suspect recordings",
-			   "SELECT DISTINCT ON (f.s3_key) f.s3_key, f.suspect FROM " CARD_ROWS
-			   " AND f.status = 'uploaded' AND f.suspect IS NOT NULL"
-			   " AND f.s3_key IN (SELECT s3_key FROM du_card_scan)"
-			   " ORDER BY f.s3_key, f.id DESC",
-			   3, p, &r);
-	if (rc)
-		return rc;
-	for (int i = 0; i < PQntuples(r) && rc == DU_OK; i++)
-		rc = cb(arg, du_db_get_str(r, i, 0), du_db_get_str(r, i, 1));
-	PQclear(r);
-	return rc;
+	return card_pairs(db, c, "card: suspect recordings",
+			  "SELECT DISTINCT ON (f.s3_key) f.s3_key, f.suspect FROM " CARD_ROWS
+			  " AND f.status = 'uploaded' AND f.suspect IS NOT NULL"
+			  " AND f.s3_key IN (SELECT s3_key FROM du_card_scan)"
+			  " ORDER BY f.s3_key, f.id DESC",
+			  cb, arg, err);
 }
 
 void du_db_card_end(struct du_db *db)
