@@ -64,6 +64,13 @@ struct du_err {
 	char hint[256];      /* optional second line for the user */
 };
 
+/* A stop that leaves the work resumable, not a failure: a signal (130) or the upload window or
+ * data budget (7). Commands mark the session 'interrupted' and report it as a warning. */
+static inline int du_err_paused(int code)
+{
+	return code == DU_ERR_INTERRUPTED || code == DU_ERR_STOPPED;
+}
+
 /* Fill err (may be NULL) and return code. Always returns code so it can end a function. */
 int du_err_set(struct du_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -10,6 +10,7 @@
 #define DU_WAIT_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #define DU_WAIT_SLICE_MS 100
 
@@ -18,5 +19,8 @@
 bool du_wait_ms(long ms, bool (*stop)(void *arg), void *arg);
 /* A stop() for du_wait_ms: true once du_stop_level() >= *(const int *)level. */
 bool du_wait_stop_level(void *level);
+/* The time ms milliseconds from now on clock, for pthread_cond_timedwait (CLOCK_REALTIME unless
+ * the condition variable was made for another clock). */
+struct timespec du_wait_deadline(clockid_t clock, long ms);
 
 #endif

@@ -16,7 +16,7 @@
 /* A command's outcome as an exit code: files_failed only counts when the command ran (DU_OK). */
 static int finish(int rc, bool files_failed, struct du_err *err)
 {
-	if (rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED) {
+	if (du_err_paused(rc)) {
 		if (err->msg[0])
 			du_warn("%s", err->msg);
 		return du_exit_code(rc);

@@ -27,7 +27,7 @@ struct run {
 
 static void step_end(struct run *r, struct step *s, int rc, const struct du_err *err, bool files_failed)
 {
-	s->status = rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED ? rc : rc ? err->code : DU_OK;
+	s->status = du_err_paused(rc) ? rc : rc ? err->code : DU_OK;
 	s->files_failed = !rc && files_failed;
 	if (rc == DU_ERR_STOPPED)
 		du_warn("%s", err->msg);
@@ -100,7 +100,7 @@ int du_cmd_master(const struct du_config *cfg, void (*report)(const struct du_er
 		} else if (!cfg->skip_retry) {
 			steps[1].outcome = "nothing to retry";
 		}
-		if (cfg->endpoint_url && !cfg->skip_endpoint && rc != DU_ERR_INTERRUPTED && rc != DU_ERR_STOPPED) {
+		if (cfg->endpoint_url && !cfg->skip_endpoint && !du_err_paused(rc)) {
 			struct du_trigger_result tr = { 0 };
 			rc = du_cmd_trigger(&next, &tr, err);
 			step_end(&r, &steps[2], rc, err, false);

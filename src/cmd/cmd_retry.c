@@ -140,7 +140,7 @@ int du_cmd_retry(const struct du_config *cfg, struct du_retry_result *res, struc
 			break;
 	}
 out:
-	if (db && sess->id && !cfg->list && (res->rounds || rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED)) {
+	if (db && sess->id && !cfg->list && (res->rounds || du_err_paused(rc))) {
 		struct du_err e2 = { 0 };
 		int64_t failed = 0;
 		struct du_session after = { 0 };
@@ -149,7 +149,7 @@ out:
 			failed = (int64_t)after.files_failed;
 			du_session_release(&after);
 		}
-		const char *st = rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED ? "interrupted"
+		const char *st = du_err_paused(rc) ? "interrupted"
 				 : rc			 ? "failed"
 				 : failed		 ? "completed_with_errors"
 							 : "completed";

@@ -205,39 +205,37 @@ static int recent(struct du_db *db, bool json, struct du_err *err)
  */
 static void spent_lines(struct du_db *db, const struct du_config *cfg)
 {
-	char host[64] = "host", line[400], b[32];
+	static const char *const when[] = { "this hour", "today", "this week", "this month" };
+	char host[64] = "host", line[400], b[32], b2[32], why[200], tm_s[32];
+	time_t now = time(NULL), since[5], renews;
+	uint64_t spent[5];
+	struct du_budget bu = { 0 };
 	size_t n = 0;
-	time_t now = time(NULL), start, renews;
+	bool known;
 	struct du_err e = { 0 };
 	if (gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "host");
+	for (int per = DU_BUDGET_HOUR; per <= DU_BUDGET_MONTH; per++)
+		du_budget_period(&(struct du_budget){ .bytes = 1, .per = per }, now, &since[per], &renews);
+	/* the configured budget's period, fifth */
+	bool budget = cfg->budget && !du_budget_parse(cfg->budget, &bu, why, sizeof(why)) && bu.bytes;
+	if (budget)
+		du_budget_period(&bu, now, &since[4], &renews);
+	if (du_db_budget_spent(db, host, since, budget ? 5 : 4, spent, &known, &e) || !known)
+		return;
 	for (int per = DU_BUDGET_HOUR; per <= DU_BUDGET_MONTH; per++) {
-		struct du_budget p = { .bytes = 1, .per = per };
-		uint64_t spent;
-		bool known;
-		du_budget_period(&p, now, &start, &renews);
-		if (du_db_budget_spent(db, host, start, &spent, &known, &e) || !known)
-			return;
-		du_fmt_bytes(spent, b, sizeof(b));
-		static const char *const when[] = { "this hour", "today", "this week", "this month" };
+		du_fmt_bytes(spent[per], b, sizeof(b));
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s %s", n ? ", " : "", b, when[per]);
 	}
 	printf("sent to S3 from '%s': %s\n", host, line);
-	struct du_budget bu;
-	char why[200], when[32], b2[32];
-	uint64_t spent;
-	bool known;
-	if (!cfg->budget || du_budget_parse(cfg->budget, &bu, why, sizeof(why)) || !bu.bytes)
-		return;
-	du_budget_period(&bu, now, &start, &renews);
-	if (du_db_budget_spent(db, host, start, &spent, &known, &e) || !known)
+	if (!budget)
 		return;
 	struct tm tm;
 	localtime_r(&renews, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	du_fmt_bytes(spent, b, sizeof(b));
-	du_fmt_bytes(spent < bu.bytes ? bu.bytes - spent : 0, b2, sizeof(b2));
-	printf("data budget %s: %s spent, %s left, renews %s\n", cfg->budget, b, b2, when);
+	strftime(tm_s, sizeof(tm_s), "%Y-%m-%d %H:%M", &tm);
+	du_fmt_bytes(spent[4], b, sizeof(b));
+	du_fmt_bytes(spent[4] < bu.bytes ? bu.bytes - spent[4] : 0, b2, sizeof(b2));
+	printf("data budget %s: %s spent, %s left, renews %s\n", cfg->budget, b, b2, tm_s);
 }
 
 /* ---- one session ---- */

@@ -549,7 +549,7 @@ static void bwlimit_note(const struct du_config *cfg, struct du_s3 *s3)
 
 static const char *final_status(int rc, uint64_t failed)
 {
-	if (rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED)
+	if (du_err_paused(rc))
 		return "interrupted";
 	if (rc)
 		return "failed";
@@ -695,7 +695,7 @@ finish:
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */
-	if (sid && (rc == DU_OK || rc == DU_ERR_INTERRUPTED || rc == DU_ERR_STOPPED))
+	if (sid && (rc == DU_OK || du_err_paused(rc)))
 		summary(cfg, rc ? NULL : db, res, prog);
 out:
 	du_heartbeat_stop(hb);

@@ -476,9 +476,14 @@ static int card_key(void *arg, const struct du_scan_entry *e)
 	/* A file whose name makes no valid key never reached S3: the upload failed its row. */
 	if (du_scan_key(c->cfg->s3_prefix, e->rel, c->key, sizeof(c->key), &kerr))
 		snprintf(c->key, sizeof(c->key), "%s/%s", c->cfg->s3_prefix, e->rel);
-	if (!du_scan_utf8_valid(c->key, strlen(c->key)))
-		return DU_OK;   /* counted as found, never covered: named below by the scan's warning */
 	c->found++;
+	if (!du_scan_utf8_valid(c->key, strlen(c->key))) {
+		/* S3 keys are UTF-8: such a file was never uploaded (its row failed), and PostgreSQL takes
+		 * no such text to compare. Named here. */
+		c->not_uploaded++;
+		printf("NOT UPLOADED %s (the name is not valid UTF-8)\n", e->rel);
+		return DU_OK;
+	}
 	const char *row[] = { c->key };
 	return du_db_copy_row(c->cp, 1, row, c->err);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "du/log.h"
+#include "du/wait.h"
 
 struct du_progress {
 	int mode;
@@ -248,11 +249,7 @@ static void *loop(void *arg)
 	double period = p->mode == DU_PROGRESS_TTY ? 0.2 : 10.0;
 	pthread_mutex_lock(&p->mu);
 	while (p->running) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		double t = ts.tv_sec + ts.tv_nsec / 1e9 + period;
-		ts.tv_sec = (time_t)t;
-		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+		struct timespec ts = du_wait_deadline(CLOCK_REALTIME, (long)(period * 1000));
 		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		if (p->running)
 			draw(p, false);

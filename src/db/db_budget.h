@@ -15,8 +15,10 @@
 
 /* Add bytes to host's count for the current minute. */
 int du_db_budget_add(struct du_db *db, const char *host, uint64_t bytes, struct du_err *err);
-/* What host sent since since (a Unix time); *known false (and 0) where the table is missing. */
-int du_db_budget_spent(struct du_db *db, const char *host, time_t since, uint64_t *bytes, bool *known,
-		       struct du_err *err);
+/* What host sent since each of since[0..n) (Unix times, n <= DU_DB_BUDGET_MAX), in one query;
+ * *known false (and zeros) where the table is missing (a database du never migrated). */
+#define DU_DB_BUDGET_MAX 8
+int du_db_budget_spent(struct du_db *db, const char *host, const time_t *since, int n, uint64_t *bytes,
+		       bool *known, struct du_err *err);
 
 #endif

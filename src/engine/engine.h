@@ -15,12 +15,15 @@
  *   feeder       the caller's thread, inside du_pipeline_run. Claims rows of the session in
  *                batches (FOR UPDATE SKIP LOCKED, under a lease) on the caller's connection
  *                (run.db) and pushes each as a whole job; waits for room in the queue. Nothing
- *                else uses run.db during the run.
+ *                else uses run.db during the run (the feeder also reads the endpoint's and the
+ *                budget's facts on it first, and writes what the run learnt of the endpoint
+ *                last). The budget's fields of struct run are the feeder's alone.
  *   worker × N   max_workers threads (pool.c). Each owns its struct worker: one S3 connection
  *                (worker.conn) and one read buffer (worker.own). Runs whole jobs and part jobs.
  *   writer       one thread (writer.c) owning run.wdb: takes the queued outcomes (run.out) every
  *                256 rows or 200 ms and flushes them in one statement; renews this process's
- *                leases and heartbeat every lease/3. Every outcome of a claimed row
+ *                leases and heartbeat every lease/3, and adds the body bytes the S3
+ *                client sent to bytes_sent every 2 s and at its end. Every outcome of a claimed row
  *                (uploaded, failed, given back pending) is written by it; the feeder's claim
  *                is the only other status change during a run.
  *   stop watch   one thread (pipeline.c): every 100 ms wakes every waiter (cv_md5, the pool) so
@@ -190,7 +193,6 @@ struct run {
 	int ck_warned;              /* atomic */
 	int ck_echo_seen;           /* atomic: an answer echoed the checksum sent */
 	int ck_no_echo;             /* atomic: an answer did not: learnt in this run */
-	char endpoint[1100];        /* du_s3_endpoint_of: what s3_endpoints knows it by */
 
 	struct du_pipeline_stats st;  /* atomics */
 };
@@ -263,9 +265,6 @@ bool du_run_db_heal(struct du_db *db, double *deadline, int *attempt, const char
 /* Queue an outcome for the writer's next batch. */
 void du_writer_emit(struct run *r, const struct du_outcome *o);
 int du_writer_start(struct run *r, struct du_err *err);
-/* Add what the S3 client sent since the last call to this machine's bytes_sent (the writer's
- * connection; the writer's thread, or the caller's once the writer has ended). */
-void du_writer_count_sent(struct run *r);
 /* Flush what is queued, and end the writer. */
 void du_writer_stop(struct run *r);
 

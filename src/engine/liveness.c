@@ -17,6 +17,7 @@
 
 #include "db/db_files.h"
 #include "du/log.h"
+#include "du/wait.h"
 
 static char worker_id[160];
 static pthread_once_t worker_once = PTHREAD_ONCE_INIT;
@@ -112,9 +113,7 @@ static void *heartbeat_main(void *arg)
 	int lease = du_lease_seconds();
 	pthread_mutex_lock(&hb->mu);
 	while (!hb->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += lease / 3 > 0 ? lease / 3 : 1;
+		struct timespec ts = du_wait_deadline(CLOCK_REALTIME, 1000L * (lease / 3 > 0 ? lease / 3 : 1));
 		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
 		if (hb->stop)
 			break;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "du/s3.h"
+#include "du/wait.h"
 
 /* Upper bounds in seconds: small PUTs take milliseconds, 16 MiB parts seconds, stalls minutes. */
 static const double bounds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120 };
@@ -218,9 +219,7 @@ static void *writer(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&M.mu);
 	while (!M.stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += DU_METRICS_INTERVAL;
+		struct timespec ts = du_wait_deadline(CLOCK_REALTIME, 1000L * DU_METRICS_INTERVAL);
 		while (!M.stopping && pthread_cond_timedwait(&M.cv, &M.mu, &ts) != ETIMEDOUT)
 			;
 		if (M.stopping)

@@ -32,6 +32,7 @@
 
 #define CLAIM_BATCH_MIN 32
 #define STOP_GRACE_S 30
+#define STOP_WATCH_MS 100
 #define ENDPOINT_FACT_DAYS 30
 void du_run_fatal(struct run *r, const struct du_err *e)
 {
@@ -105,13 +106,12 @@ static void ck_init(struct run *r)
 	if (a == DU_CK_NONE)
 		du_warn("checksum_algorithm=none: objects are sent without any checksum; nothing checks "
 			"that S3 stored what was read");
-	snprintf(r->endpoint, sizeof(r->endpoint), "%s", r->o->endpoint);
 	int echo = -1;
 	int64_t by = 0;
 	struct du_err e = { 0 };
 	if (!r->ck_auto)
 		return;
-	if (du_db_endpoint_echo_get(r->db, r->endpoint, ENDPOINT_FACT_DAYS, &echo, &by, &e)) {
+	if (du_db_endpoint_echo_get(r->db, r->o->endpoint, ENDPOINT_FACT_DAYS, &echo, &by, &e)) {
 		du_debug("%s", e.msg);   /* not known: learnt again, as before there was a table */
 		return;
 	}
@@ -119,7 +119,7 @@ static void ck_init(struct run *r)
 		r->ck_alg = DU_CK_MD5;
 		r->ck_warned = 1;
 		du_info("'%s' does not verify x-amz-checksum-* (learnt by session %" PRId64 "): sending "
-			"Content-MD5", r->endpoint, by);
+			"Content-MD5", r->o->endpoint, by);
 	}
 }
 
@@ -131,7 +131,7 @@ static void ck_remember(struct run *r)
 	int yes = __atomic_load_n(&r->ck_echo_seen, __ATOMIC_RELAXED);
 	if (!r->ck_auto || (!no && !yes))
 		return;
-	if (du_db_endpoint_echo_set(r->db, r->endpoint, !no, r->po->session_id, &e))
+	if (du_db_endpoint_echo_set(r->db, r->o->endpoint, !no, r->po->session_id, &e))
 		du_debug("%s", e.msg);
 }
 
@@ -156,7 +156,7 @@ bool du_run_ck_not_echoed(struct run *r, int alg, const char *key)
 		if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
 			du_warn("the server did not confirm the %s checksum of '%s': it does not verify "
 				"x-amz-checksum-*; sending Content-MD5 from now on (remembered for '%s')",
-				du_cksum_name(alg), key, r->endpoint);
+				du_cksum_name(alg), key, r->o->endpoint);
 		return true;
 	}
 	if (!__atomic_exchange_n(&r->ck_warned, 1, __ATOMIC_RELAXED))
@@ -229,7 +229,7 @@ static void budget_init(struct run *r)
 	if (!r->o->budget || du_budget_parse(r->o->budget, &r->budget, why, sizeof(why)) || !r->budget.bytes)
 		return;
 	du_budget_period(&r->budget, time(NULL), &r->budget_start, &r->budget_renews);
-	if (du_db_budget_spent(r->db, r->host, r->budget_start, &spent, &known, &e))
+	if (du_db_budget_spent(r->db, r->host, &r->budget_start, 1, &spent, &known, &e))
 		du_warn("data budget: %s; counting from zero", e.msg);
 	r->budget_left = spent < r->budget.bytes ? r->budget.bytes - spent : 0;
 	r->budget_hit = r->budget_left == 0;
@@ -305,13 +305,7 @@ static void *stop_watch(void *arg)
 	struct run *r = arg;
 	double abort_at = 0;
 	for (;;) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = du_wait_deadline(CLOCK_REALTIME, STOP_WATCH_MS);
 		pthread_mutex_lock(&r->mu);
 		if (!r->workers_done)
 			pthread_cond_timedwait(&r->cv_watch, &r->mu, &ts);

@@ -93,7 +93,8 @@ static int flush_batch(struct run *r, struct du_outcome *o, int n)
 	}
 }
 
-void du_writer_count_sent(struct run *r)
+/* Add what the S3 client sent since the last call to this machine's bytes_sent (writer thread). */
+static void count_sent(struct run *r)
 {
 	struct du_s3_stats st;
 	struct du_err e = { 0 };
@@ -119,13 +120,7 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&r->wmu);
 	for (;;) {
 		if (r->nout < FLUSH_ROWS && !r->wstop) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += FLUSH_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = du_wait_deadline(CLOCK_REALTIME, FLUSH_MS);
 			pthread_cond_timedwait(&r->wcv, &r->wmu, &ts);
 		}
 		int n = r->nout;
@@ -142,7 +137,7 @@ static void *writer_main(void *arg)
 		if (n)
 			flush_batch(r, batch, n);
 		if (du_monotonic() > next_count) {
-			du_writer_count_sent(r);
+			count_sent(r);
 			next_count = du_monotonic() + COUNT_SENT_S;
 		}
 		if (du_monotonic() > next_renew) {
@@ -156,7 +151,7 @@ static void *writer_main(void *arg)
 			break;
 	}
 	pthread_mutex_unlock(&r->wmu);
-	du_writer_count_sent(r);
+	count_sent(r);
 	free(batch);
 	return NULL;
 }

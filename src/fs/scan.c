@@ -33,6 +33,7 @@
 
 #include "du/log.h"
 #include "du/strbuf.h"
+#include "du/wait.h"
 
 extern char **environ;
 
@@ -614,13 +615,7 @@ static int consume(struct walker *w)
 	for (;;) {
 		pthread_mutex_lock(&w->omu);
 		while (!w->ohead && w->producers > 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += STOP_POLL_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = du_wait_deadline(CLOCK_MONOTONIC, STOP_POLL_MS);
 			pthread_cond_timedwait(&w->ocv, &w->omu, &ts);
 			if (stop_asked(w->o)) {
 				pthread_mutex_unlock(&w->omu);

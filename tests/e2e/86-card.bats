@@ -46,6 +46,12 @@ verify_card() { run du-master verify -d "$1" -b du-test -p "$2" --manifest "$BAT
 	[[ "$output" == *"MISMATCH card2/sensor-a/2024-05-01/rec_5.wav: local file changed since upload"* ]]
 	[[ "$output" == *"NOT UPLOADED card2/sensor-a/2024-05-01/rec_new.wav"* ]]
 	[[ "${lines[${#lines[@]}-1]}" == "NOT safe to wipe: of 33 files under $T, 1 not uploaded, 0 failed, 2 not as uploaded"* ]]
+	# a name that is not UTF-8 can never be a key: named, and counted as not uploaded
+	touch "$T/sensor-a/bad$(printf '\377').wav"
+	verify_card "$T" card2
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(the name is not valid UTF-8)"* ]]
+	[[ "${lines[${#lines[@]}-1]}" == "NOT safe to wipe: of 34 files under $T, 2 not uploaded, 0 failed, 2 not as uploaded"* ]]
 
 	# a card nothing was ever uploaded from
 	run du-master verify -d "$T" -b du-test -p never

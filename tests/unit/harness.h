@@ -3,7 +3,6 @@
  * does not use a helper pays nothing).
  *
  *     char *text = du_test_slurp(path);     // the whole file, malloc'd; NULL when it cannot be read
- *     du_test_write(path, "text", 0644);    // create or replace a file; -1 when it cannot
  *     char *dir = du_test_tmpdir("scan");   // a fresh directory under $DU_TEST_TMP or /tmp, malloc'd
  *     du_test_rmtree(dir);                  // remove it and all it holds (not following links)
  *
@@ -59,17 +58,6 @@ static inline char *du_test_slurp(const char *path)
 	fclose(f);
 	buf[len] = '\0';
 	return buf;
-}
-
-static inline int du_test_write(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -1;
-	size_t n = strlen(text);
-	ssize_t w = write(fd, text, n);
-	close(fd);
-	return w == (ssize_t)n ? 0 : -1;
 }
 
 static inline char *du_test_tmpdir(const char *tag)
