@@ -21,7 +21,7 @@ MAN1DIR     := $(MANDIR)/man1
 COMPDIR     := $(PREFIX)/share/bash-completion/completions
 
 CC          ?= cc
-PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto libisal
+PKGS        := libpq libcurl libcjson libxml-2.0 libcrypto libisal libexif
 # Read when this make starts: check, demo and bench first install the -dev packages, then build in
 # a make of their own, which reads them again (a fresh machine's first 'make check' works).
 PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

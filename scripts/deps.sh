@@ -9,7 +9,7 @@ quiet=0
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 PKGS="pkg-config make gcc libpq-dev libcurl4-openssl-dev libcjson-dev libssl-dev libxml2-dev strace
-libcmocka-dev libisal-dev bats postgresql python3-botocore curl clang libclang-rt-14-dev valgrind
+libcmocka-dev libisal-dev libexif-dev bats postgresql python3-botocore curl clang libclang-rt-14-dev valgrind
 radosgw ceph-mon ceph-osd ceph-common tmux man-db groff-base dpkg-dev"
 
 missing=""
