@@ -166,6 +166,11 @@ struct du_s3_put {
 	const char *checksum_b64;    /* its value (checksum.h's base64 form); PUT only */
 	const char *content_type;    /* NULL: from the key's extension (du_s3_content_type) */
 	int64_t mtime;               /* x-amz-meta-du-mtime when != 0 */
+	/* More metadata: header names in full and lowercase ("x-amz-meta-site"), values printable
+	 * ASCII; PUT and CreateMultipartUpload. */
+	const char *const (*meta)[2];
+	int nmeta;
+	const char *tagging;         /* x-amz-tagging: "k=v&k2=v2", percent-encoded; NULL or "": none */
 };
 
 /* Content type for a key by its extension; application/octet-stream when unknown. */
@@ -187,6 +192,18 @@ bool du_s3_checksum_echoed(const struct du_s3_conn *c);
 /* GET a whole object into a malloc'd buffer (for verification and tests; refuses > max bytes). */
 int du_s3_get_object(struct du_s3_conn *c, const char *key, size_t max, void **buf, size_t *len,
 		     struct du_err *err);
+
+/* ---- object tags ---- */
+
+/* GetObjectTagging: cb for each tag (cb non-zero stops and is returned). */
+int du_s3_get_tagging(struct du_s3_conn *c, const char *key,
+		      int (*cb)(void *arg, const char *key, const char *value), void *arg, struct du_err *err);
+/* PutObjectTagging: the object's tags become tags, NULL-terminated "key=value" strings (split at
+ * the first '='), replacing any it had. */
+int du_s3_put_tagging(struct du_s3_conn *c, const char *key, char *const *tags, struct du_err *err);
+/* *same: the object's tags are exactly tags (in any order). Servers differ on x-amz-tagging:
+ * Ceph RGW 16 ignores it on CreateMultipartUpload, s3rver on PUT; the engine reads back. */
+int du_s3_tags_match(struct du_s3_conn *c, const char *key, char *const *tags, bool *same, struct du_err *err);
 
 /* DELETE an object (tests and clean-up); deleting a missing key succeeds, as in S3. */
 int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *err);

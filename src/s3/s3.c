@@ -664,6 +664,8 @@ static int sign_and_send(struct du_s3_conn *c, const struct rq *q, const char *p
 		bad |= hdr_add(c, "Content-MD5", q->md5_b64, true);
 	for (int i = 0; i < q->namz; i++)
 		bad |= hdr_add(c, q->amz[i][0], q->amz[i][1], true);
+	for (int i = 0; i < q->nmeta; i++)
+		bad |= hdr_add(c, q->meta[i][0], q->meta[i][1], true);
 	if (q->content_type)
 		bad |= hdr_add(c, "Content-Type", q->content_type, false);
 	else if (!strcmp(q->method, "PUT"))

@@ -65,6 +65,8 @@ int du_s3x_parse_parts(const char *buf, size_t len, struct du_s3x_page *pg, stru
 int du_s3x_parse_uploads(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err);
 int du_s3x_parse_initiate(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err);
 int du_s3x_parse_complete(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err);
+/* GetObjectTagging: one record a tag (a=key, b=value) */
+int du_s3x_parse_tagging(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err);
 /* Only an <Error> document: DU_OK with e filled, else DU_ERR_PARSE. */
 int du_s3x_parse_error(const char *buf, size_t len, struct du_s3x_error *e);
 
@@ -80,6 +82,8 @@ int du_s3x_each_upload(const struct du_s3x_page *pg, const char *only_prefix,
 
 /* Percent-decoding in place ('+' is a space, as S3's encoding-type=url writes it); returns the
  * new length. Malformed escapes are kept literally. */
+int du_s3x_each_tag(const struct du_s3x_page *pg, int (*cb)(void *arg, const char *key, const char *value),
+		    void *arg);
 size_t du_s3x_url_decode(char *s, size_t len);
 /* "2009-10-12T17:50:30.000Z" -> UTC seconds; -1 when malformed. */
 int64_t du_s3x_parse_time(const char *s);

@@ -22,7 +22,7 @@ int du_s3_mpu_create(struct du_s3_conn *c, const char *key, const struct du_s3_p
 		.content_type = p && p->content_type ? p->content_type : du_s3_content_type(key),
 		.check = check_initiate,
 	};
-	du_s3r_object_headers(c->s3, &q, NULL, has_mt ? mt : NULL);
+	du_s3r_object_headers(c->s3, &q, NULL, has_mt ? mt : NULL, p);
 	if (p && du_s3r_sends_checksum(p->checksum_alg)) {
 		q.amz[q.namz][0] = "x-amz-checksum-algorithm";
 		q.amz[q.namz++][1] = du_cksum_upper(p->checksum_alg);

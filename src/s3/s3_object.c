@@ -191,8 +191,10 @@ const char *du_s3_content_type(const char *key)
 	return "application/octet-stream";
 }
 
-/* x-amz-* headers describing a new object, shared by PUT and CreateMultipartUpload. */
-void du_s3r_object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime)
+/* x-amz-* headers describing a new object, shared by PUT and CreateMultipartUpload: du's md5 and
+ * mtime, encryption, storage class, the caller's metadata and tags (p may be NULL). */
+void du_s3r_object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime,
+			   const struct du_s3_put *p)
 {
 	if (md5hex) {
 		q->amz[q->namz][0] = "x-amz-meta-du-md5";
@@ -213,6 +215,14 @@ void du_s3r_object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, c
 	if (s3->storage_class) {
 		q->amz[q->namz][0] = "x-amz-storage-class";
 		q->amz[q->namz++][1] = s3->storage_class;
+	}
+	if (p && p->tagging && p->tagging[0]) {
+		q->amz[q->namz][0] = "x-amz-tagging";
+		q->amz[q->namz++][1] = p->tagging;
+	}
+	if (p) {
+		q->meta = p->meta;
+		q->nmeta = p->nmeta;
 	}
 }
 
@@ -299,7 +309,7 @@ int du_s3_put_object(struct du_s3_conn *c, const char *key, const void *buf, siz
 		.md5_b64 = p->md5 && !ck ? md5b64 : NULL,
 		.content_type = p->content_type ? p->content_type : du_s3_content_type(key),
 	};
-	du_s3r_object_headers(c->s3, &q, p->md5 ? md5hex : NULL, p->mtime ? mt : NULL);
+	du_s3r_object_headers(c->s3, &q, p->md5 ? md5hex : NULL, p->mtime ? mt : NULL, p);
 	if (ck)
 		du_s3r_checksum_headers(&q, p->checksum_alg, p->checksum_b64, hname);
 	c->ck_echoed = false;
@@ -333,4 +343,93 @@ int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *er
 {
 	struct rq q = { .method = "DELETE", .op = "DELETE", .key = key };
 	return du_s3r_perform(c, &q, err);
+}
+
+/* ---- object tags ---- */
+
+static int check_tagging(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
+{
+	int rc = du_s3x_parse_tagging(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
+	return rc ? du_s3r_page_error(c, q, rc, err) : DU_OK;
+}
+
+int du_s3_get_tagging(struct du_s3_conn *c, const char *key,
+		      int (*cb)(void *arg, const char *key, const char *value), void *arg, struct du_err *err)
+{
+	struct rq q = { .method = "GET", .op = "GET-TAGGING", .key = key, .query = "tagging",
+			.check = check_tagging };
+	int rc = du_s3r_perform(c, &q, err);
+	return rc ? rc : du_s3x_each_tag(&c->pg, cb, arg);
+}
+
+static void xml_text(struct du_strbuf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '&': du_strbuf_adds(b, "&amp;"); break;
+		case '<': du_strbuf_adds(b, "&lt;"); break;
+		case '>': du_strbuf_adds(b, "&gt;"); break;
+		default: du_strbuf_addc(b, s[i]);
+		}
+	}
+}
+
+int du_s3_put_tagging(struct du_s3_conn *c, const char *key, char *const *tags, struct du_err *err)
+{
+	struct du_strbuf b = DU_STRBUF_INIT;
+	unsigned char md5[DU_MD5_LEN];
+	char md5b64[DU_MD5_B64_LEN];
+	du_strbuf_adds(&b, "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>");
+	for (; tags && *tags; tags++) {
+		const char *eq = strchr(*tags, '=');
+		size_t kl = eq ? (size_t)(eq - *tags) : strlen(*tags);
+		du_strbuf_adds(&b, "<Tag><Key>");
+		xml_text(&b, *tags, kl);
+		du_strbuf_adds(&b, "</Key><Value>");
+		if (eq)
+			xml_text(&b, eq + 1, strlen(eq + 1));
+		du_strbuf_adds(&b, "</Value></Tag>");
+	}
+	du_strbuf_adds(&b, "</TagSet></Tagging>");
+	if (b.oom) {
+		du_strbuf_release(&b);
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	}
+	du_md5(b.buf, b.len, md5);
+	du_base64(md5, DU_MD5_LEN, md5b64, sizeof(md5b64));
+	struct rq q = { .method = "PUT", .op = "PUT-TAGGING", .key = key, .query = "tagging",
+			.body = b.buf, .len = b.len, .md5_b64 = md5b64, .content_type = "application/xml" };
+	int rc = du_s3r_perform(c, &q, err);
+	du_strbuf_release(&b);
+	return rc;
+}
+
+/* The tags read back against the wanted "k=v" list: every one read is wanted, as many as wanted. */
+struct tag_match {
+	char *const *want;
+	size_t seen;
+	bool differ;
+};
+
+static int tag_seen(void *arg, const char *key, const char *value)
+{
+	struct tag_match *m = arg;
+	size_t kl = strlen(key);
+	bool found = false;
+	for (char *const *t = m->want; t && *t && !found; t++)
+		found = !strncmp(*t, key, kl) && (*t)[kl] == '=' && !strcmp(*t + kl + 1, value);
+	m->seen++;
+	m->differ |= !found;
+	return 0;
+}
+
+int du_s3_tags_match(struct du_s3_conn *c, const char *key, char *const *tags, bool *same, struct du_err *err)
+{
+	struct tag_match m = { .want = tags };
+	int rc = du_s3_get_tagging(c, key, tag_seen, &m, err);
+	size_t n = 0;
+	while (tags && tags[n])
+		n++;
+	*same = !rc && !m.differ && m.seen == n;
+	return rc;
 }

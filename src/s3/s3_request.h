@@ -35,8 +35,9 @@
 
 #define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
 #define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
-#define MAX_HDRS 24
-#define HDRBUF 12288                  /* header lines of one request; the session token is <= 4 KiB */
+#define MAX_HDRS 96                   /* du's own headers and the user's metadata (at most 64 keys) */
+#define HDRBUF 65536                  /* header lines of one request: the session token (<= 4 KiB),
+                                       * metadata (2 KiB) and tags (percent-encoded, a few KiB) */
 #define INLINE_BODY_MAX ((size_t)60 << 10) /* PUT bodies sent with their headers (libcurl: < 64 KiB) */
 
 struct du_s3 {
@@ -111,8 +112,10 @@ struct rq {
 	size_t len;
 	const char *md5_b64;             /* Content-MD5 */
 	const char *content_type;
-	const char *amz[8][2];           /* extra x-amz-* headers, signed */
+	const char *amz[12][2];          /* extra x-amz-* headers, signed */
 	int namz;
+	const char *const (*meta)[2];    /* and more (the object's x-amz-meta-*), signed */
+	int nmeta;
 	size_t resp_max;
 	/* Called after a 2xx: may turn it into an error (e.g. a 200 carrying <Error>). */
 	int (*check)(struct du_s3_conn *c, const struct rq *q, struct du_err *err);
@@ -141,7 +144,8 @@ int du_s3r_perform(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 void du_s3r_qadd(struct du_strbuf *qs, const char *name, const char *raw);
 int du_s3r_page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct du_err *err);
 int du_s3r_list_pages(struct du_s3_conn *c, struct pager *p, struct du_err *err);
-void du_s3r_object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime);
+void du_s3r_object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime,
+			   const struct du_s3_put *p);
 bool du_s3r_sends_checksum(int alg);
 void du_s3r_checksum_headers(struct rq *q, int alg, const char *b64, char hname[40]);
 int du_s3r_check_echo(struct du_s3_conn *c, const char *op, const char *key, int alg, const char *b64, struct du_err *err);

@@ -16,7 +16,7 @@
 #define NAME_MAX_LEN 48
 #define TEXT_CAP (64 * 1024) /* no element of an S3 answer comes near this; keys are <= 3 KiB encoded */
 
-enum kind { K_LIST, K_PARTS, K_UPLOADS, K_INITIATE, K_COMPLETE, K_ERROR };
+enum kind { K_LIST, K_PARTS, K_UPLOADS, K_INITIATE, K_COMPLETE, K_ERROR, K_TAGGING };
 
 static const char *const roots[] = {
 	[K_LIST] = "ListBucketResult",
@@ -25,12 +25,14 @@ static const char *const roots[] = {
 	[K_INITIATE] = "InitiateMultipartUploadResult",
 	[K_COMPLETE] = "CompleteMultipartUploadResult",
 	[K_ERROR] = "Error",
+	[K_TAGGING] = "Tagging",
 };
 
-/* the record element of each listing kind */
+/* the record element of each kind that has records, and its depth (a tag is in <TagSet>) */
 static const char *const rec_names[] = {
-	[K_LIST] = "Contents", [K_PARTS] = "Part", [K_UPLOADS] = "Upload",
+	[K_LIST] = "Contents", [K_PARTS] = "Part", [K_UPLOADS] = "Upload", [K_TAGGING] = "Tag",
 };
+
 
 struct walk {
 	enum kind kind;          /* what the root turned out to be */
@@ -41,6 +43,13 @@ struct walk {
 	struct du_strbuf text;   /* of the element being read */
 	int rc;                  /* set by handlers on failure */
 };
+
+static bool is_rec(const struct walk *w, int depth, const char *name)
+{
+	int want = w->kind == K_TAGGING ? 2 : 1;
+	return depth == want && w->kind < sizeof(rec_names) / sizeof(rec_names[0]) && rec_names[w->kind] &&
+	       !strcmp(name, rec_names[w->kind]);
+}
 
 void du_s3x_page_reset(struct du_s3x_page *pg)
 {
@@ -212,6 +221,8 @@ static int top_field(struct walk *w, const char *name, const char *t, size_t n)
 		if (!strcmp(name, "UploadId"))
 			return set_str(w, &pg->upload_id, t, n);
 		return DU_OK;
+	case K_TAGGING:
+		return DU_OK;
 	case K_COMPLETE:
 		if (!strcmp(name, "ETag")) {
 			if (set_str(w, &pg->etag, t, n))
@@ -273,6 +284,16 @@ static int rec_field(struct walk *w, const char *name, const char *t, size_t n)
 			r->number = (int)v;
 		}
 		break;
+	case K_TAGGING:
+		if (!strcmp(name, "Key") || !strcmp(name, "Value")) {
+			if ((off = arena_put(pg, t, n)) == (size_t)-1)
+				return w->rc = DU_ERR_NOMEM;
+			if (name[0] == 'K')
+				r->a = off;
+			else
+				r->b = off;
+		}
+		break;
 	case K_UPLOADS:
 		if (!strcmp(name, "Key") || !strcmp(name, "UploadId")) {
 			if ((off = arena_put(pg, t, n)) == (size_t)-1)
@@ -318,7 +339,7 @@ static int on_start(struct walk *w, const char *name)
 {
 	if (w->depth < MAX_DEPTH)
 		snprintf(w->names[w->depth], NAME_MAX_LEN, "%s", name);
-	if (w->depth == 1 && w->kind <= K_UPLOADS && !strcmp(name, rec_names[w->kind]))
+	if (is_rec(w, w->depth, name))
 		rec_begin(w->pg);
 	du_strbuf_reset(&w->text);
 	return DU_OK;
@@ -331,11 +352,11 @@ static int on_end(struct walk *w)
 		return DU_OK;
 	const char *name = w->names[d];
 	int rc = DU_OK;
-	if (d == 1 && w->kind <= K_UPLOADS && !strcmp(name, rec_names[w->kind]))
+	if (is_rec(w, d, name))
 		rc = rec_end(w);
 	else if (d == 1)
 		rc = top_field(w, name, w->text.buf, w->text.len);
-	else if (d == 2 && w->pg->in_rec)
+	else if (d == (w->kind == K_TAGGING ? 3 : 2) && w->pg->in_rec)
 		rc = rec_field(w, name, w->text.buf, w->text.len);
 	du_strbuf_reset(&w->text);
 	return rc;
@@ -566,6 +587,11 @@ int du_s3x_parse_initiate(const char *buf, size_t len, struct du_s3x_page *pg, s
 	return DU_OK;
 }
 
+int du_s3x_parse_tagging(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err)
+{
+	return parse_page(buf, len, K_TAGGING, pg, err);
+}
+
 int du_s3x_parse_complete(const char *buf, size_t len, struct du_s3x_page *pg, struct du_err *err)
 {
 	int rc = parse_page(buf, len, K_COMPLETE, pg, err);
@@ -633,6 +659,18 @@ int du_s3x_each_upload(const struct du_s3x_page *pg, const char *only_prefix,
 		if (!has_prefix(key, only_prefix))
 			continue;
 		int rc = cb(arg, key, pg->arena.buf + r->b, r->t);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int du_s3x_each_tag(const struct du_s3x_page *pg, int (*cb)(void *arg, const char *key, const char *value),
+		    void *arg)
+{
+	for (size_t i = 0; i < pg->nrecs; i++) {
+		const struct du_s3x_rec *r = &pg->recs[i];
+		int rc = cb(arg, pg->arena.buf + r->a, r->b == (size_t)-1 ? "" : pg->arena.buf + r->b);
 		if (rc)
 			return rc;
 	}

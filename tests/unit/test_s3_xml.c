@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "s3/s3_internal.h"
+#include "du/strbuf.h"
 
 struct seen {
 	int n;
@@ -293,6 +294,46 @@ static void test_initiate(void **state)
 	du_s3x_page_release(&pg);
 }
 
+static int tag_collect(void *arg, const char *key, const char *value)
+{
+	struct du_strbuf *b = arg;
+	du_strbuf_addf(b, "[%s=%s]", key, value);
+	return 0;
+}
+
+/* GetObjectTagging: tags one level deeper than listing records, entities decoded, an empty value,
+ * an empty set, a tag without its key refused, an error document. */
+static void test_tagging(void **state)
+{
+	(void)state;
+	struct du_s3x_page pg = {0};
+	struct du_err err = {0};
+	struct du_strbuf b = DU_STRBUF_INIT;
+	const char *ok = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+			 "<Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>"
+			 "<Tag><Key>project</Key><Value>bats &amp; moths</Value></Tag>"
+			 "<Tag><Key>site</Key><Value></Value></Tag>"
+			 "<Tag><Key>caf\xc3\xa9</Key><Value>a=b/c</Value></Tag>"
+			 "</TagSet></Tagging>";
+	assert_int_equal(du_s3x_parse_tagging(ok, strlen(ok), &pg, &err), DU_OK);
+	assert_int_equal(du_s3x_each_tag(&pg, tag_collect, &b), 0);
+	assert_string_equal(du_strbuf_str(&b), "[project=bats & moths][site=][caf\xc3\xa9=a=b/c]");
+	du_strbuf_reset(&b);
+	const char *empty = "<Tagging><TagSet/></Tagging>";
+	assert_int_equal(du_s3x_parse_tagging(empty, strlen(empty), &pg, &err), DU_OK);
+	assert_int_equal(pg.nrecs, 0);
+	const char *nokey = "<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>";
+	assert_int_equal(du_s3x_parse_tagging(nokey, strlen(nokey), &pg, &err), DU_ERR_PARSE);
+	assert_int_equal(pg.nrecs, 0);
+	const char *e = "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
+	assert_int_equal(du_s3x_parse_tagging(e, strlen(e), &pg, &err), DU_ERR_S3);
+	assert_string_equal(pg.error.code, "NoSuchKey");
+	const char *other = "<ListBucketResult></ListBucketResult>";
+	assert_int_equal(du_s3x_parse_tagging(other, strlen(other), &pg, &err), DU_ERR_PARSE);
+	du_strbuf_release(&b);
+	du_s3x_page_release(&pg);
+}
+
 struct parts {
 	int n;
 	int numbers[8];
@@ -501,6 +542,7 @@ int main(void)
 		cmocka_unit_test(test_error_body),
 		cmocka_unit_test(test_complete),
 		cmocka_unit_test(test_initiate),
+		cmocka_unit_test(test_tagging),
 		cmocka_unit_test(test_list_parts),
 		cmocka_unit_test(test_list_uploads),
 		cmocka_unit_test(test_helpers),
