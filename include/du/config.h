@@ -159,7 +159,8 @@ struct du_config {
  * and range-checked, but missing required settings and local_directory are not checked (the
  * dump is how a user finds out what is missing).
  * Flags: the first use of a list flag (--exclude, --extensions) or a map flag (--tag,
- * --metadata: KEY=VALUE) replaces the lower layers' list or map, later uses append. -d means --local-directory for du-upload/du-master, --delay for du-retry.
+ * --metadata: KEY=VALUE) replaces the lower layers' list or map, later uses append. -d means
+ * --local-directory for du-upload/du-master, --delay for du-retry.
  * Note: .env variables are setenv()'d into the process even if loading fails later.
  */
 int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struct du_err *err);
@@ -175,9 +176,10 @@ int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struc
  * db_configured are not changed.
  * Exception: the settings that define where a session's objects are and what they look like
  * (local_directory, bucket_name, s3_prefix, aws_region, s3_endpoint, s3_addressing, the multipart
- * threshold and chunk size, storage_class, sse, sse_kms_key_id, tags, metadata) are always taken from json when
- * present there (null included), whatever layer set them in cfg: a retry must not send a
- * session's files to another bucket because today's .env says so. */
+ * threshold and chunk size, storage_class, sse, sse_kms_key_id, tags, metadata) are always taken
+ * from json when present there (null included; a session without tags stored {}), whatever layer
+ * set them in cfg: a retry must not send a session's files to another bucket because today's .env
+ * says so. */
 int du_config_apply_json(struct du_config *cfg, const char *json, const char *origin, struct du_err *err);
 
 /* A deep copy of base (the tool's own configuration) with the stored configuration of
@@ -227,8 +229,8 @@ int du_parse_session_id(const char *s, int64_t *out, struct du_err *err);
  *     char *hdr = malloc(need + 1);
  *     du_config_tagging(cfg->tags, hdr, need + 1);
  *
- * (Within S3's limits the value is at most 46,100 bytes: 10 tags of 128 + 256 characters of up to
- * 4 bytes, each byte 3 when encoded.)
+ * (Within S3's limits the value stays under 46,100 bytes: 10 tags of 128 + 256 characters of up
+ * to 4 bytes, each byte 3 when encoded.)
  */
 size_t du_config_tagging(char **tags, char *out, size_t n);
 
