@@ -196,7 +196,8 @@ static void option_entry(const struct du_option_doc *d, FILE *out)
 	esc(d->flag, out);
 	fputs("\\fR", out);
 	if (d->metavar) {
-		fputs(d->arg_optional ? "[=\\fI" : "=\\fI", out);
+		/* a map's KEY=VALUE after '=' would read as two assignments */
+		fputs(d->arg_optional ? "[=\\fI" : !strcmp(d->type, "map") ? " \\fI" : "=\\fI", out);
 		esc(d->metavar, out);
 		fputs(d->arg_optional ? "\\fR]" : "\\fR", out);
 	}
@@ -242,6 +243,10 @@ static void option_entry(const struct du_option_doc *d, FILE *out)
 	}
 	if (!strcmp(d->type, "list")) {
 		fprintf(out, "%srepeatable or a comma list", sep);
+		sep = "; ";
+	}
+	if (!strcmp(d->type, "map")) {
+		fprintf(out, "%sa JSON object in the config file and the environment", sep);
 		sep = "; ";
 	}
 	if (*sep)

@@ -22,7 +22,8 @@
  *     ...
  *     du_config_release(&cfg);
  *
- * Strings in struct du_config are owned by it (NULL when unset); lists are NULL-terminated.
+ * Strings in struct du_config are owned by it (NULL when unset); lists are NULL-terminated. Maps
+ * (tags, metadata) are lists of "key=value" strings, split at the first '=', in the order given.
  */
 #ifndef DU_CONFIG_H
 #define DU_CONFIG_H
@@ -76,6 +77,10 @@ struct du_config {
 	char *storage_class;          /* optional */
 	char *sse;                    /* NULL, "AES256" or "aws:kms" */
 	char *sse_kms_key_id;         /* with sse=aws:kms */
+	char **tags;                  /* S3 object tags: "key=value" in order (split at the first '='),
+	                               * NULL-terminated; NULL when none (du_config_tagging) */
+	char **metadata;              /* user metadata (x-amz-meta-KEY: VALUE): "key=value" likewise,
+	                               * keys lowercased; NULL when none */
 	char *ca_bundle;              /* PEM CA file for S3 (DU_CA_BUNDLE, AWS_CA_BUNDLE); NULL: system's */
 	bool payload_signing;         /* false: UNSIGNED-PAYLOAD + Content-MD5 */
 	int checksum_algorithm;       /* enum du_cksum_alg (checksum.h), auto */
@@ -153,8 +158,9 @@ struct du_config {
  * and nothing is checked, so help always shows. With --dump-config every value is still parsed
  * and range-checked, but missing required settings and local_directory are not checked (the
  * dump is how a user finds out what is missing).
- * Flags: the first use of a list flag (--exclude, --extensions) replaces the lower layers' list,
- * later uses append. -d means --local-directory for du-upload/du-master, --delay for du-retry.
+ * Flags: the first use of a list flag (--exclude, --extensions) or a map flag (--tag,
+ * --metadata: KEY=VALUE) replaces the lower layers' list or map, later uses append. -d means
+ * --local-directory for du-upload/du-master, --delay for du-retry.
  * Note: .env variables are setenv()'d into the process even if loading fails later.
  */
 int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struct du_err *err);
@@ -170,9 +176,10 @@ int du_config_load(struct du_config *cfg, int tool, int argc, char **argv, struc
  * db_configured are not changed.
  * Exception: the settings that define where a session's objects are and what they look like
  * (local_directory, bucket_name, s3_prefix, aws_region, s3_endpoint, s3_addressing, the multipart
- * threshold and chunk size, storage_class, sse, sse_kms_key_id) are always taken from json when
- * present there (null included), whatever layer set them in cfg: a retry must not send a
- * session's files to another bucket because today's .env says so. */
+ * threshold and chunk size, storage_class, sse, sse_kms_key_id, tags, metadata) are always taken
+ * from json when present there (null included; a session without tags stored {}), whatever layer
+ * set them in cfg: a retry must not send a session's files to another bucket because today's .env
+ * says so. */
 int du_config_apply_json(struct du_config *cfg, const char *json, const char *origin, struct du_err *err);
 
 /* A deep copy of base (the tool's own configuration) with the stored configuration of
@@ -212,6 +219,21 @@ int du_parse_duration(const char *s, double *seconds);
 /* "42" -> 42; anything else is DU_ERR_USAGE naming the argument. */
 int du_parse_session_id(const char *s, int64_t *out, struct du_err *err);
 
+/*
+ * The value of S3's x-amz-tagging header for tags (cfg->tags): "k1=v1&k2=v2", each key and value
+ * percent-encoded as RFC 3986 says (A-Z a-z 0-9 - . _ ~ kept, every other byte %XX in upper case,
+ * a space %20); "" when tags is NULL or empty. Like snprintf: writes at most n bytes including the
+ * NUL (out may be NULL when n is 0) and returns the length the whole value needs:
+ *
+ *     size_t need = du_config_tagging(cfg->tags, NULL, 0);
+ *     char *hdr = malloc(need + 1);
+ *     du_config_tagging(cfg->tags, hdr, need + 1);
+ *
+ * (Within S3's limits the value stays under 46,100 bytes: 10 tags of 128 + 256 characters of up
+ * to 4 bytes, each byte 3 when encoded.)
+ */
+size_t du_config_tagging(char **tags, char *out, size_t n);
+
 /* Additions beyond the original contract. */
 
 /* Defaults only (no file, environment or flags): what du_config_load starts from. cfg must be
@@ -245,7 +267,7 @@ struct du_option_doc {
 	                             * point into env_buf: the doc is not to be copied) */
 	const char *def;            /* default as a user would type it; NULL when none shown */
 	const char *const *values;  /* the accepted words of an enum, NULL-terminated; else NULL */
-	const char *type;           /* "string", "integer", "number", "boolean", "size", "list", "enum" */
+	const char *type;           /* "string", "integer", "number", "boolean", "size", "list", "map", "enum" */
 	char range[48];             /* "1..1000", "5MiB..5GiB", ">= 1"; "" when unbounded */
 	const char *help;
 	const char *group;          /* the --help heading it is listed under */

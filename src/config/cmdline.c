@@ -208,6 +208,10 @@ int du_cfg_apply_cli(struct du_config *cfg, const struct cli_arg *a, size_t n, s
 			rc = du_cfg_set_text(cfg, li, du_cfg_level_names[lvl], src, err);
 		} else if (o->type == T_BOOL && !a[k].arg) {
 			rc = du_cfg_set_text(cfg, i, "true", src, err);
+		} else if (o->type == T_MAP) {
+			/* --tag a=1 --tag b=2: the first replaces the lower layers' map, the rest add. */
+			rc = du_cfg_map_add(cfg, i, a[k].arg, appending[i], src, err);
+			appending[i] = true;
 		} else if (o->type == T_LIST && appending[i]) {
 			/* Repeated list flags add up: --exclude '*.tmp' --exclude 'raw_*'. */
 			union val v;

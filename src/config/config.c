@@ -39,7 +39,7 @@ void du_config_release(struct du_config *cfg)
 		if (o->type == T_STR) {
 			(o->flags & F_SECRET) ? du_cfg_free_secret(*(char **)f) : free(*(char **)f);
 			*(char **)f = NULL;
-		} else if (o->type == T_LIST) {
+		} else if (du_cfg_is_list(o)) {
 			du_cfg_free_list(*(char ***)f);
 			*(char ***)f = NULL;
 		}
@@ -269,7 +269,7 @@ int du_config_derive(struct du_config *out, const struct du_config *base, const 
 			char **f = du_cfg_field(&c, o), *s = *f;
 			if (s && !(*f = strdup(s)))
 				ok = false;
-		} else if (o->type == T_LIST) {
+		} else if (du_cfg_is_list(o)) {
 			char ***f = du_cfg_field(&c, o);
 			*f = dup_list(*f, &ok);
 		}

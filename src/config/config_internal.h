@@ -24,6 +24,10 @@ enum type {
 	T_BOOL,    /* bool */
 	T_SIZE,    /* uint64_t, "64MiB" */
 	T_LIST,    /* char **, comma list or JSON array */
+	T_MAP,     /* char **, "key=value" in the order given (split at the first '='), NULL when
+		    * empty: a JSON object in the file, the environment (its text) and the stored
+		    * JSON; on the command line one KEY=VALUE a flag, repeatable. A key given twice in
+		    * one layer is an error; a higher layer replaces the whole map. */
 	T_ENUM,    /* int, index into names[] */
 	T_LEVEL,   /* int, enum du_log_level */
 	T_QUIET,   /* -q: log_level = error */
@@ -106,6 +110,7 @@ bool du_cfg_is_setting(const struct opt *o);
 int du_cfg_short_tools(const struct opt *o);
 bool du_cfg_has_flag(const struct opt *o, int tool);
 int du_cfg_env_names(const struct opt *o, const char *out[3], char *buf, size_t bufsz);
+bool du_cfg_is_list(const struct opt *o);
 void du_cfg_free_list(char **list);
 void du_cfg_free_secret(char *s);
 void du_cfg_free_val(const struct opt *o, union val *v);
@@ -121,6 +126,8 @@ int du_cfg_parse_json(const struct opt *o, const cJSON *item, union val *v, cons
 int du_cfg_validate(const struct opt *o, union val *v, const char *src, struct du_err *err);
 int du_cfg_store(struct du_config *cfg, size_t idx, union val *v, const char *src, struct du_err *err);
 int du_cfg_set_text(struct du_config *cfg, size_t idx, const char *text, const char *src, struct du_err *err);
+int du_cfg_map_add(struct du_config *cfg, size_t idx, const char *pair, bool append, const char *src,
+		   struct du_err *err);
 
 /* cmdline.c: the command line */
 int du_cfg_parse_argv(struct du_config *cfg, int tool, int argc, char **argv, struct cli_arg *out, size_t *nout, struct du_err *err);

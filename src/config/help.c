@@ -48,6 +48,18 @@ static cJSON *value_json(const struct du_config *cfg, const struct opt *o, bool 
 			cJSON_AddItemToArray(a, cJSON_CreateString(l[i]));
 		return a;
 	}
+	case T_MAP: {
+		char **m = *(char **const *)f;
+		cJSON *obj = cJSON_CreateObject();
+		for (size_t i = 0; obj && m && m[i]; i++) {
+			size_t klen = strcspn(m[i], "=");
+			char *key = strndup(m[i], klen);
+			if (key)
+				cJSON_AddItemToObject(obj, key, cJSON_CreateString(m[i] + klen + 1));
+			free(key);
+		}
+		return obj;
+	}
 	case T_ENUM: case T_LEVEL: {
 		int e = *(const int *)f;
 		return cJSON_CreateString(e >= 0 ? o->names[e] : "?");
@@ -106,7 +118,11 @@ static void flag_text(const struct opt *o, int tool, char *buf, size_t n)
 	char argbuf[64] = "";
 	if (o->type == T_BOOL && !(o->flags & F_CLI))
 		arg = "[=BOOL]";
-	else if (o->metavar && o->type != T_BOOL) {
+	else if (o->type == T_MAP) {
+		/* "--tag=KEY=VALUE" reads as two assignments */
+		snprintf(argbuf, sizeof(argbuf), " %s", o->metavar);
+		arg = argbuf;
+	} else if (o->metavar && o->type != T_BOOL) {
 		snprintf(argbuf, sizeof(argbuf), "=%s", o->metavar);
 		arg = argbuf;
 	}
@@ -227,6 +243,10 @@ void du_config_reference_markdown(FILE *out)
 		"Values: booleans accept `true/false`, `yes/no`, `1/0`, `on/off` (and JSON booleans); "
 		"sizes accept bytes or `K`/`KiB`/`M`/`MiB`/`G`/`GiB`/`T`/`TiB` (base 1024; `MB` means MiB); "
 		"lists are JSON arrays or comma-separated strings (a list flag may be repeated); "
+		"maps (`tags`, `metadata`) are JSON objects of strings in the file, the environment "
+		"and the stored configuration (a number is taken as its text), and one `KEY=VALUE` per flag "
+		"on the command line (split at the first `=`; repeated flags add up, and the command line's "
+		"map replaces the file's whole); a key given twice in one layer is an error; "
 		"integers may be given as numeric strings in the JSON file. An empty environment variable "
 		"counts as unset.\n\n"
 		"Secrets (`database_url`, `db_password`, `endpoint_api_key`, `endpoint_secret`) are "
@@ -289,7 +309,7 @@ void du_config_reference_markdown(FILE *out)
 		"retry's own configuration takes the stored value, and the settings that define the "
 		"session's objects (`local_directory`, `bucket_name`, `s3_prefix`, `aws_region`, "
 		"`s3_endpoint`, `s3_addressing`, `multipart_threshold`, `multipart_chunk_size`, "
-		"`storage_class`, `sse`, `sse_kms_key_id`) always take the stored value.\n");
+		"`storage_class`, `sse`, `sse_kms_key_id`, `tags`, `metadata`) always take the stored value.\n");
 }
 
 /* ---- the table for documentation generators (man pages, bash completion) ---- */
@@ -334,7 +354,7 @@ bool du_config_option_doc(size_t i, int tool, struct du_option_doc *doc)
 {
 	static const char *const type_names[] = {
 		[T_STR] = "string", [T_INT] = "integer", [T_I64] = "integer", [T_DBL] = "number",
-		[T_BOOL] = "boolean", [T_SIZE] = "size", [T_LIST] = "list", [T_ENUM] = "enum",
+		[T_BOOL] = "boolean", [T_SIZE] = "size", [T_LIST] = "list", [T_MAP] = "map", [T_ENUM] = "enum",
 		[T_LEVEL] = "enum", [T_QUIET] = "action", [T_VERBOSE] = "action",
 	};
 	if (i >= NOPTS || !(du_cfg_opts[i].tools & tool))

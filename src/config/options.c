@@ -40,6 +40,8 @@ static int check_file(const struct opt *, union val *, const char *, struct du_e
 static int check_bwlimit(const struct opt *, union val *, const char *, struct du_err *);
 static int check_duration(const struct opt *, union val *, const char *, struct du_err *);
 static int check_budget(const struct opt *, union val *, const char *, struct du_err *);
+static int check_tags(const struct opt *, union val *, const char *, struct du_err *);
+static int check_metadata(const struct opt *, union val *, const char *, struct du_err *);
 
 static const char *const addressing_names[] = { "auto", "path", "virtual", NULL };
 /* in the order of enum du_cksum_alg (checksum.h) */
@@ -140,6 +142,14 @@ const struct opt du_cfg_opts[] = {
 	{ .key = "sse_kms_key_id", .flag = "sse-kms-key-id", .tools = U | M, .type = T_STR,
 	  .flags = F_SESSION, .group = G_S3, .metavar = "ID", .help = "KMS key for sse=aws:kms",
 	  .off = OFF(sse_kms_key_id) },
+	{ .key = "tags", .flag = "tag", .tools = U | M, .type = T_MAP, .flags = F_SESSION,
+	  .group = G_S3, .metavar = "KEY=VALUE",
+	  .help = "S3 tag on every object uploaded (repeatable, at most 10)",
+	  .off = OFF(tags), .check = check_tags },
+	{ .key = "metadata", .flag = "metadata", .tools = U | M, .type = T_MAP, .flags = F_SESSION,
+	  .group = G_S3, .metavar = "KEY=VALUE",
+	  .help = "user metadata (x-amz-meta-KEY: VALUE) on every object uploaded (repeatable)",
+	  .off = OFF(metadata), .check = check_metadata },
 	{ .key = "ca_bundle", .flag = "ca-bundle", .tools = U | R | M,
 	  .env = { "DU_CA_BUNDLE", "AWS_CA_BUNDLE" }, .type = T_STR, .flags = F_PATH, .group = G_S3,
 	  .metavar = "FILE", .help = "PEM file of the CA certificates that verify the S3 endpoint",
@@ -399,6 +409,12 @@ int du_cfg_env_names(const struct opt *o, const char *out[3], char *buf, size_t 
 	return n;
 }
 
+/* The types whose value is a char ** owned by the configuration. */
+bool du_cfg_is_list(const struct opt *o)
+{
+	return o->type == T_LIST || o->type == T_MAP;
+}
+
 void du_cfg_free_list(char **list)
 {
 	if (!list)
@@ -420,7 +436,7 @@ void du_cfg_free_val(const struct opt *o, union val *v)
 {
 	if (o->type == T_STR)
 		(o->flags & F_SECRET) ? du_cfg_free_secret(v->s) : free(v->s);
-	else if (o->type == T_LIST)
+	else if (du_cfg_is_list(o))
 		du_cfg_free_list(v->list);
 }
 
@@ -497,6 +513,7 @@ const char *du_cfg_type_expect(const struct opt *o)
 	case T_BOOL: return "a boolean (true/false, yes/no, 1/0, on/off)";
 	case T_SIZE: return "a size (bytes, or e.g. 64MiB, 8M, 1G)";
 	case T_LIST: return "a list of strings (JSON array or comma-separated)";
+	case T_MAP: return "a JSON object of strings";
 	case T_ENUM: case T_LEVEL: return "one of the names listed in --help";
 	default: return "no value";
 	}
@@ -758,5 +775,176 @@ static int check_budget(const struct opt *o, union val *v, const char *src, stru
 		return DU_OK;
 	if (du_budget_parse(v->s, &b, why, sizeof(why)))
 		return du_err_set(err, DU_ERR_CONFIG, "%s: %s (from %s)", o->key, why, src);
+	return DU_OK;
+}
+
+/* ---- maps: S3's rules for tags and user metadata ---- */
+
+/* Bytes of the UTF-8 sequence at p (at most n bytes there), 0 when it is not valid UTF-8
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	uint32_t cp, min;
+	size_t len;
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		len = 3, cp = p[0] & 0x0f, min = 0x800;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* s[0..n) for an error message: at most 64 bytes of it, control bytes (and, when raw is false,
+ * every byte from 0x80: text that is not UTF-8) as \xNN. */
+static const char *shown_text(const char *s, size_t n, bool raw, char *buf, size_t bufsz)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 8 < bufsz; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i == 64) {
+			k += (size_t)snprintf(buf + k, bufsz - k, "...");
+			break;
+		}
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && !raw))
+			k += (size_t)snprintf(buf + k, bufsz - k, "\\x%02X", c);
+		else
+			buf[k++] = (char)c;
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
+/* One character for an error message: 'c', or '\xNN' for a control byte. */
+static const char *shown_char(unsigned char c, char buf[8])
+{
+	snprintf(buf, 8, c < 0x20 || c == 0x7f ? "\\x%02X" : "%c", c);
+	return buf;
+}
+
+/*
+ * A tag's key or value: its length in code points (*chars), or -1 when it is not UTF-8; *bad is
+ * the first character S3 refuses in tags, 0 when none. S3 allows Unicode letters, digits, space
+ * and + - = . _ : / @; every code point from U+0080 up is taken as a letter here, because telling
+ * letters from other symbols needs Unicode's tables, which du does not carry (S3 has the last word).
+ */
+static int tag_text(const char *s, size_t n, size_t *chars, unsigned char *bad)
+{
+	*chars = 0;
+	*bad = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+		if (!len)
+			return -1;
+		if (len == 1 && !*bad && !isalnum(c) && !strchr(" +-=._:/@", c))
+			*bad = c ? c : '?';
+		i += len;
+		(*chars)++;
+	}
+	return 0;
+}
+
+#define TAGS_MAX 10
+#define TAG_KEY_MAX 128
+#define TAG_VALUE_MAX 256
+#define TAG_CHARS "letters, digits, space, + - = . _ : / @"
+
+static int check_tags(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	size_t n = du_cfg_list_len(v->list);
+	char kb[300], cb[8];
+	if (n > TAGS_MAX)
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %zu tags; S3 allows at most %d (from %s)", o->key, n,
+				  TAGS_MAX, src);
+	for (size_t i = 0; i < n; i++) {
+		const char *e = v->list[i], *val = e + strcspn(e, "=") + 1;
+		size_t klen = (size_t)(val - 1 - e), chars;
+		unsigned char bad;
+		if (tag_text(e, klen, &chars, &bad))
+			return du_err_set(err, DU_ERR_CONFIG, "%s: key \"%s\" is not valid UTF-8 (from %s)", o->key,
+					  shown_text(e, klen, false, kb, sizeof(kb)), src);
+		shown_text(e, klen, true, kb, sizeof(kb));
+		if (chars < 1 || chars > TAG_KEY_MAX)
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s: key \"%s\" is %zu characters; S3 allows 1 to %d (from %s)", o->key, kb,
+					  chars, TAG_KEY_MAX, src);
+		if (bad)
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s: key \"%s\" has '%s', not allowed in S3 tags (" TAG_CHARS ") (from %s)",
+					  o->key, kb, shown_char(bad, cb), src);
+		if (!strncasecmp(e, "aws:", 4))
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s: key \"%s\" starts with 'aws:', which S3 reserves for AWS (from %s)",
+					  o->key, kb, src);
+		if (tag_text(val, strlen(val), &chars, &bad))
+			return du_err_set(err, DU_ERR_CONFIG, "%s: value of \"%s\" is not valid UTF-8 (from %s)",
+					  o->key, kb, src);
+		if (chars > TAG_VALUE_MAX)
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s: value of \"%s\" is %zu characters; S3 allows %d (from %s)", o->key, kb,
+					  chars, TAG_VALUE_MAX, src);
+		if (bad)
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s: value of \"%s\" has '%s', not allowed in S3 tags (" TAG_CHARS ") (from %s)",
+					  o->key, kb, shown_char(bad, cb), src);
+	}
+	return DU_OK;
+}
+
+/* S3 allows 2 KiB of user metadata in all (names and values); du keeps 512 bytes for its own
+ * keys (du-md5, du-mtime and those to come). */
+#define META_MAX 1536
+
+/*
+ * User metadata travels as x-amz-meta-KEY: VALUE headers: a key of [A-Za-z0-9_-] (lowercased
+ * here, as S3 stores it), not du-* (du's own keys), a value of printable ASCII.
+ */
+static int check_metadata(const struct opt *o, union val *v, const char *src, struct du_err *err)
+{
+	size_t total = 0;
+	char kb[300], cb[8];
+	for (char **p = v->list; p && *p; p++) {
+		char *e = *p, *val = e + strcspn(e, "=") + 1;
+		size_t klen = (size_t)(val - 1 - e);
+		if (!klen)
+			return du_err_set(err, DU_ERR_CONFIG, "%s: empty key (from %s)", o->key, src);
+		for (const char *c = e; c < val - 1; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
+				return du_err_set(err, DU_ERR_CONFIG,
+						  "%s: key \"%s\" has '%s', not allowed in metadata names (letters, digits, - _) (from %s)",
+						  o->key, shown_text(e, klen, false, kb, sizeof(kb)),
+						  shown_char((unsigned char)*c, cb), src);
+		for (char *c = e; c < val - 1; c++)
+			*c = (char)tolower((unsigned char)*c);
+		shown_text(e, klen, false, kb, sizeof(kb));
+		if (!strncmp(e, "du-", 3))
+			return du_err_set(err, DU_ERR_CONFIG,
+					  "%s: key \"%s\" starts with 'du-', which du keeps for its own keys (du-md5, du-mtime, ...) (from %s)",
+					  o->key, kb, src);
+		for (const char *c = val; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				return du_err_set(err, DU_ERR_CONFIG,
+						  "%s: value of \"%s\" has byte 0x%02X; S3 takes printable ASCII only in metadata (from %s)",
+						  o->key, kb, (unsigned char)*c, src);
+		total += klen + strlen(val);
+	}
+	if (total > META_MAX)
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s: %zu bytes in all; S3 allows 2 KiB, of which du keeps 512 for its own keys (from %s)",
+				  o->key, total, src);
 	return DU_OK;
 }

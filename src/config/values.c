@@ -180,6 +180,83 @@ static int bad_value(const struct opt *o, const char *text, const char *src, str
 			  du_cfg_type_expect(o), du_cfg_shown(o, text), src);
 }
 
+static const char *json_kind(const cJSON *item);
+
+/* "key=value" of a map's entry (the key was checked to hold no '='). */
+static char *map_entry(const char *key, size_t klen, const char *value)
+{
+	size_t vlen = strlen(value);
+	char *e = malloc(klen + vlen + 2);
+	if (e) {
+		memcpy(e, key, klen);
+		e[klen] = '=';
+		memcpy(e + klen + 1, value, vlen + 1);
+	}
+	return e;
+}
+
+/*
+ * A JSON object of strings into a T_MAP value, in the object's order. Numbers are taken as their
+ * JSON text ({"year": 2026} is "year=2026"); anything else (booleans, null, arrays, objects) is
+ * refused. A key may not hold '=': du keeps each entry as "key=value" and splits at the first.
+ */
+static int map_from_json(const struct opt *o, const cJSON *item, union val *v, const char *src,
+			 struct du_err *err)
+{
+	if (!cJSON_IsObject(item))
+		return du_err_set(err, DU_ERR_CONFIG, "%s: expected %s, got %s (from %s)", o->key,
+				  du_cfg_type_expect(o), json_kind(item), src);
+	int n = cJSON_GetArraySize(item), k = 0, rc = DU_OK;
+	if (n == 0)
+		return DU_OK; /* {}: none, NULL like an unset map */
+	if (!(v->list = calloc((size_t)n + 1, sizeof(char *))))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	const cJSON *el;
+	cJSON_ArrayForEach(el, item) {
+		char *num = NULL;
+		const char *val = el->valuestring;
+		if (strchr(el->string, '=')) {
+			rc = du_err_set(err, DU_ERR_CONFIG,
+					"%s: key \"%.128s\" has '=', where du splits KEY=VALUE; not allowed in a key (from %s)",
+					o->key, el->string, src);
+			break;
+		}
+		if (cJSON_IsNumber(el) && !(val = num = cJSON_PrintUnformatted(el))) {
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			break;
+		}
+		if (!cJSON_IsString(el) && !cJSON_IsNumber(el)) {
+			rc = du_err_set(err, DU_ERR_CONFIG, "%s: expected %s, got %s for \"%.128s\" (from %s)",
+					o->key, du_cfg_type_expect(o), json_kind(el), el->string, src);
+			break;
+		}
+		v->list[k] = map_entry(el->string, strlen(el->string), val);
+		free(num);
+		if (!v->list[k++]) {
+			rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
+			break;
+		}
+	}
+	if (rc) {
+		du_cfg_free_list(v->list);
+		v->list = NULL;
+	}
+	return rc;
+}
+
+/* The same key twice in one layer (after the row's check, which may have lowercased keys). */
+static int map_unique(const struct opt *o, char **map, const char *src, struct du_err *err)
+{
+	for (size_t i = 0; map && map[i]; i++) {
+		size_t ki = strcspn(map[i], "=");
+		for (size_t j = 0; j < i; j++)
+			if (strcspn(map[j], "=") == ki && !strncmp(map[i], map[j], ki))
+				return du_err_set(err, DU_ERR_CONFIG, "%s: key \"%.*s\" given twice (from %s)",
+						  o->key, (int)(ki < 128 ? ki : 128), map[i], src);
+	}
+	return DU_OK;
+}
+
 int du_cfg_parse_text(const struct opt *o, const char *s, union val *v, const char *src,
 		      struct du_err *err)
 {
@@ -224,6 +301,15 @@ int du_cfg_parse_text(const struct opt *o, const char *s, union val *v, const ch
 		if (!(v->list = split_list(s)))
 			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		return DU_OK;
+	case T_MAP: {
+		/* The environment's and .env's text: a JSON object, as in the file. */
+		cJSON *obj = cJSON_Parse(s);
+		int rc = obj ? map_from_json(o, obj, v, src, err)
+			     : du_err_set(err, DU_ERR_CONFIG, "%s: expected %s, got text that is not JSON (from %s)",
+					  o->key, du_cfg_type_expect(o), src);
+		cJSON_Delete(obj);
+		return rc;
+	}
 	case T_ENUM:
 		for (int i = 0; o->names[i]; i++)
 			if (!strcasecmp(s, o->names[i])) {
@@ -261,6 +347,8 @@ int du_cfg_parse_json(const struct opt *o, const cJSON *item, union val *v, cons
 		      struct du_err *err)
 {
 	memset(v, 0, sizeof(*v));
+	if (o->type == T_MAP)
+		return map_from_json(o, item, v, src, err);
 	if (cJSON_IsString(item))
 		return du_cfg_parse_text(o, item->valuestring, v, src, err);
 	if (cJSON_IsNumber(item)) {
@@ -373,6 +461,8 @@ int du_cfg_validate(const struct opt *o, union val *v, const char *src, struct d
 	}
 	if (!rc && o->check)
 		rc = o->check(o, v, src, err);
+	if (!rc && o->type == T_MAP)
+		rc = map_unique(o, v->list, src, err);
 	if (rc)
 		du_cfg_free_val(o, v);
 	return rc;
@@ -401,7 +491,7 @@ int du_cfg_store(struct du_config *cfg, size_t idx, union val *v, const char *sr
 	case T_DBL: *(double *)f = v->d; break;
 	case T_BOOL: *(bool *)f = v->b; break;
 	case T_SIZE: *(uint64_t *)f = v->u; break;
-	case T_LIST:
+	case T_LIST: case T_MAP:
 		du_cfg_free_list(*(char ***)f);
 		*(char ***)f = v->list;
 		break;
@@ -419,4 +509,33 @@ int du_cfg_set_text(struct du_config *cfg, size_t idx, const char *text, const c
 	if (!rc)
 		rc = du_cfg_validate(&du_cfg_opts[idx], &v, src, err);
 	return rc ? rc : du_cfg_store(cfg, idx, &v, src, err);
+}
+
+/*
+ * One KEY=VALUE of a map's flag (--tag site=A1): with append, added to the map the command line
+ * has built so far; else it replaces the lower layers' map. The whole map is checked again, so
+ * limits on the count and the total size hold across repeated flags.
+ */
+int du_cfg_map_add(struct du_config *cfg, size_t idx, const char *pair, bool append, const char *src,
+		   struct du_err *err)
+{
+	const struct opt *o = &du_cfg_opts[idx];
+	char **have = append ? *(char ***)du_cfg_field(cfg, o) : NULL;
+	size_t n = du_cfg_list_len(have);
+	union val v = { .list = NULL };
+	int rc;
+
+	if (!strchr(pair, '='))
+		return du_err_set(err, DU_ERR_CONFIG, "%s: expected KEY=VALUE, got '%.128s' (from %s)", o->key,
+				  pair, src);
+	if (!(v.list = calloc(n + 2, sizeof(char *))))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i <= n; i++)
+		if (!(v.list[i] = strdup(i < n ? have[i] : pair))) {
+			du_cfg_free_list(v.list);
+			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		}
+	if ((rc = du_cfg_validate(o, &v, src, err)))
+		return rc;
+	return du_cfg_store(cfg, idx, &v, src, err);
 }

@@ -118,6 +118,27 @@ read_expect() {
 	report
 }
 
+@test "bad tags and metadata: exit 3, one line naming the setting, nothing written" {
+	local before sessions i args=()
+	before=$(uploaded_rows)
+	sessions=$(sql "SELECT count(*) FROM sync_sessions")
+	run du-upload -d "$TREE" -b du-test -p tagged --progress=none --tag 'bad#key=x'
+	check_case "tag with '#'" 3 "tags: key \"bad#key\" has '#', not allowed in S3 tags"
+	for i in $(seq 1 11); do args+=(--tag "k$i=v"); done
+	run du-upload -d "$TREE" -b du-test -p tagged --progress=none "${args[@]}"
+	check_case "11 tags" 3 "tags: 11 tags; S3 allows at most 10"
+	run du-upload -d "$TREE" -b du-test -p tagged --progress=none --metadata du-md5=0123
+	check_case "metadata du-md5" 3 "metadata: key \"du-md5\" starts with 'du-'"
+	run env DU_TAGS='{"site": ["A1"]}' du-upload -d "$TREE" -b du-test -p tagged --progress=none
+	check_case "DU_TAGS not an object of strings" 3 "tags: expected a JSON object of strings"
+	[ "$(uploaded_rows)" -eq "$before" ] || fail_case tags "uploaded rows changed"
+	[ "$(sql "SELECT count(*) FROM sync_sessions")" -eq "$sessions" ] || fail_case tags "a session was made"
+	# s3rver keeps a key's folders as directories: the control's are there, none for tagged/
+	[ -d "$DU_E2E_TMP/s3/s3data/du-test/control" ] || fail_case tags "no control objects where expected"
+	[ ! -e "$DU_E2E_TMP/s3/s3data/du-test/tagged" ] || fail_case tags "an object was stored under tagged/"
+	report
+}
+
 @test "bad environment: each variable is refused with its exit status and message" {
 	local before
 	before=$(uploaded_rows)

@@ -1000,6 +1000,345 @@ static void test_usage_text(void **state)
 	free(buf);
 }
 
+/* ---- maps: tags and metadata ---- */
+
+/* The map as one string, "k=v|k=v", for comparisons. */
+static const char *joined(char **map)
+{
+	static char buf[8192];
+	size_t k = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; map && map[i]; i++)
+		k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s%s", i ? "|" : "", map[i]);
+	return buf;
+}
+
+/* n copies of s (a UTF-8 character or a byte). */
+static char *repeat(const char *s, size_t n)
+{
+	static char buf[4][4096];
+	static int which;
+	char *b = buf[which++ % 4];
+	b[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		strcat(b, s);
+	return b;
+}
+
+static void test_maps_layers(void **state)
+{
+	(void)state;
+	struct du_config cfg;
+	struct du_err err;
+	write_file("m.json", "{\n  \"tags\": {\"project\": \"bats-2026\", \"site\": \"A1\", \"year\": 2026},\n"
+			     "  \"metadata\": {\"site\": \"A1\"}\n}\n");
+	/* The file's object, in its order; a number is taken as its text. */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "m.json", NULL), DU_OK);
+	assert_string_equal(joined(cfg.tags), "project=bats-2026|site=A1|year=2026");
+	assert_null(cfg.tags[3]);
+	assert_string_equal(joined(cfg.metadata), "site=A1");
+	assert_string_equal(du_config_source(&cfg, "tags"), "m.json:2");
+	du_config_release(&cfg);
+
+	/* None given: NULL. */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, NULL), DU_OK);
+	assert_null(cfg.tags);
+	assert_null(cfg.metadata);
+	du_config_release(&cfg);
+
+	/* The command line replaces the file's whole map; its repeated flags add up, split at the
+	 * first '='. */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "m.json", "--tag", "site=B2",
+			      "--tag", "expr=a=b", "--tag=empty=", NULL), DU_OK);
+	assert_string_equal(joined(cfg.tags), "site=B2|expr=a=b|empty=");
+	assert_string_equal(du_config_source(&cfg, "tags"), "flag --tag");
+	assert_string_equal(joined(cfg.metadata), "site=A1"); /* untouched */
+	du_config_release(&cfg);
+
+	/* The environment: a JSON object's text, between the file and the flags. */
+	setenv("DU_TAGS", "{\"from\": \"env\", \"n\": 1}", 1);
+	setenv("DU_METADATA", "{\"Owner\": \"lab\"}", 1);
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "m.json", NULL), DU_OK);
+	assert_string_equal(joined(cfg.tags), "from=env|n=1");
+	assert_string_equal(du_config_source(&cfg, "tags"), "env DU_TAGS");
+	assert_string_equal(joined(cfg.metadata), "owner=lab");
+	du_config_release(&cfg);
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "k=v", NULL), DU_OK);
+	assert_string_equal(joined(cfg.tags), "from=env|n=1");
+	assert_string_equal(joined(cfg.metadata), "k=v");
+	du_config_release(&cfg);
+	setenv("DU_TAGS", "[\"a=b\"]", 1);
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: expected a JSON object of strings, got an array (from env DU_TAGS)");
+	setenv("DU_TAGS", "site=A1", 1);
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "tags: expected a JSON object of strings"));
+	unsetenv("DU_TAGS");
+	unsetenv("DU_METADATA");
+
+	/* Not an object of strings. */
+	write_file("n1.json", "{\"tags\": [\"a=b\"]}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "n1.json", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: expected a JSON object of strings, got an array (from n1.json:1)");
+	write_file("n2.json", "{\"metadata\": {\"a\": {\"b\": \"c\"}}}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "n2.json", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg,
+			    "metadata: expected a JSON object of strings, got an object for \"a\" (from n2.json:1)");
+	write_file("n3.json", "{\"tags\": {\"a\": true}}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "n3.json", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "tags: expected a JSON object of strings, got a boolean"));
+	write_file("n4.json", "{\"tags\": \"a=b\"}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "n4.json", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "tags: expected a JSON object of strings, got a string"));
+	/* A flag without '=' */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "site", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: expected KEY=VALUE, got 'site' (from flag --tag)");
+	/* du-retry takes a session's maps from its stored settings, not from flags. */
+	assert_int_equal(load(&cfg, DU_TOOL_RETRY, &err, "-s", "1", "--tag", "a=b", NULL), DU_ERR_USAGE);
+}
+
+static void test_maps_duplicates(void **state)
+{
+	(void)state;
+	struct du_config cfg;
+	struct du_err err;
+	write_file("d.json", "{\"tags\": {\"site\": \"A1\", \"site\": \"A2\"}}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "d.json", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"site\" given twice (from d.json:1)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "a=1", "--tag", "b=2", "--tag",
+			      "a=3", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"a\" given twice (from flag --tag)");
+	/* Metadata names are lowercased first: Site and site are the same header. */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "Site=1", "--metadata",
+			      "site=2", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "metadata: key \"site\" given twice (from flag --metadata)");
+	/* The same key in two layers is no duplicate: the higher layer replaces the map. */
+	write_file("m.json", "{\"tags\": {\"site\": \"A1\"}}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "m.json", "--tag", "site=B", NULL),
+			 DU_OK);
+	assert_string_equal(joined(cfg.tags), "site=B");
+	du_config_release(&cfg);
+}
+
+static void test_tags_limits(void **state)
+{
+	(void)state;
+	struct du_config cfg;
+	struct du_err err;
+	char k[16][32];
+	char *args[40];
+	int n = 0;
+	/* 10 tags are fine, the 11th is refused */
+	args[n++] = (char *)"du-test";
+	args[n++] = (char *)"-d", args[n++] = dirpath, args[n++] = (char *)"-b", args[n++] = (char *)"b";
+	args[n++] = (char *)"-p", args[n++] = (char *)"p";
+	for (int i = 0; i < 11; i++) {
+		snprintf(k[i], sizeof(k[i]), "--tag=k%d=v", i);
+		args[n++] = k[i];
+	}
+	args[n] = NULL;
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(du_config_load(&cfg, DU_TOOL_UPLOAD, n - 1, args, &err), DU_OK);
+	assert_int_equal(n - 8, 10);
+	assert_string_equal(cfg.tags[9], "k9=v");
+	du_config_release(&cfg);
+	assert_int_equal(du_config_load(&cfg, DU_TOOL_UPLOAD, n, args, &err), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: 11 tags; S3 allows at most 10 (from flag --tag)");
+
+	/* characters */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "a b#c=x", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"a b#c\" has '#', not allowed in S3 tags "
+				     "(letters, digits, space, + - = . _ : / @) (from flag --tag)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "site=A&B", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: value of \"site\" has '&', not allowed in S3 tags "
+				     "(letters, digits, space, + - = . _ : / @) (from flag --tag)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "site=a\tb", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "has '\\x09'"));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "Ok +-=._:/@ 9=a +-=._:/@ Z",
+			      "--tag", "ünï=çödé ✓", NULL), DU_OK);
+	assert_string_equal(cfg.tags[0], "Ok +-=._:/@ 9=a +-=._:/@ Z"); /* key "Ok +-", value "._:/@ 9=..." */
+	du_config_release(&cfg);
+
+	/* lengths, in code points */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag=site=", NULL), DU_OK);
+	du_config_release(&cfg);
+	char arg[2048];
+	snprintf(arg, sizeof(arg), "site=%s", repeat("x", 300));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", arg, NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: value of \"site\" is 300 characters; S3 allows 256 (from flag --tag)");
+	snprintf(arg, sizeof(arg), "site=%s", repeat("é", 256)); /* 512 bytes, 256 characters */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", arg, NULL), DU_OK);
+	du_config_release(&cfg);
+	snprintf(arg, sizeof(arg), "site=%s", repeat("✓", 257));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", arg, NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: value of \"site\" is 257 characters; S3 allows 256 (from flag --tag)");
+	snprintf(arg, sizeof(arg), "%s=v", repeat("ü", 128));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", arg, NULL), DU_OK);
+	du_config_release(&cfg);
+	snprintf(arg, sizeof(arg), "%s=v", repeat("k", 129));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", arg, NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "is 129 characters; S3 allows 1 to 128 (from flag --tag)"));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "=v", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"\" is 0 characters; S3 allows 1 to 128 (from flag --tag)");
+
+	/* invalid UTF-8: a stray byte, an overlong '/', a surrogate, a cut sequence */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "site=a\xff", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: value of \"site\" is not valid UTF-8 (from flag --tag)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "a\xc0\xaf=v", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"a\\xC0\\xAF\" is not valid UTF-8 (from flag --tag)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "k=\xed\xa0\x80", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "is not valid UTF-8"));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "k=\xe2\x9c", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "is not valid UTF-8"));
+
+	/* reserved prefix, '=' in a key */
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "aws:site=A1", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"aws:site\" starts with 'aws:', which S3 reserves for AWS (from flag --tag)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "AWS:x=1", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "starts with 'aws:'"));
+	write_file("eq.json", "{\"tags\": {\"a=b\": \"c\"}}");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "-c", "eq.json", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "tags: key \"a=b\" has '=', where du splits KEY=VALUE; not allowed in a key "
+				     "(from eq.json:1)");
+}
+
+static void test_metadata_rules(void **state)
+{
+	(void)state;
+	struct du_config cfg;
+	struct du_err err;
+	char a1[2048], a2[2048];
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "Site-ID=A1",
+			      "--metadata", "Recorder_Model=AudioMoth 1.2 (x=y)", NULL), DU_OK);
+	assert_string_equal(joined(cfg.metadata), "site-id=A1|recorder_model=AudioMoth 1.2 (x=y)");
+	du_config_release(&cfg);
+
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "du-md5=x", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "metadata: key \"du-md5\" starts with 'du-', which du keeps for its own keys "
+				     "(du-md5, du-mtime, ...) (from flag --metadata)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "DU-Mtime=x", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "key \"du-mtime\" starts with 'du-'"));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "site id=x", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "metadata: key \"site id\" has ' ', not allowed in metadata names "
+				     "(letters, digits, - _) (from flag --metadata)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "=x", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "metadata: empty key (from flag --metadata)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "site=é", NULL), DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "metadata: value of \"site\" has byte 0xC3; S3 takes printable ASCII only in "
+				     "metadata (from flag --metadata)");
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", "site=a\nb", NULL), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "has byte 0x0A"));
+
+	/* 1536 bytes of keys and values in all, over the flags together */
+	snprintf(a1, sizeof(a1), "ab=%s", repeat("x", 766));
+	snprintf(a2, sizeof(a2), "cd=%s", repeat("y", 766));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", a1, "--metadata", a2, NULL), DU_OK);
+	du_config_release(&cfg);
+	snprintf(a2, sizeof(a2), "cd=%s", repeat("y", 767));
+	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--metadata", a1, "--metadata", a2, NULL),
+			 DU_ERR_CONFIG);
+	assert_string_equal(err.msg, "metadata: 1537 bytes in all; S3 allows 2 KiB, of which du keeps 512 for its "
+				     "own keys (from flag --metadata)");
+}
+
+static void test_tagging_header(void **state)
+{
+	(void)state;
+	char *tags[] = { "a b=c d", "x=1&2", "p/q==r", "\xc3\xa9t\xc3\xa9=\xe2\x9c\x93", "ok-._~=+@:", "e=", NULL };
+	const char *want = "a%20b=c%20d&x=1%262&p%2Fq=%3Dr&%C3%A9t%C3%A9=%E2%9C%93&ok-._~=%2B%40%3A&e=";
+	char buf[256];
+	size_t n = du_config_tagging(tags, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+	assert_int_equal(n, strlen(want));
+	/* like snprintf: the length needed, whatever fits */
+	assert_int_equal(du_config_tagging(tags, NULL, 0), strlen(want));
+	assert_int_equal(du_config_tagging(tags, buf, 6), strlen(want));
+	assert_string_equal(buf, "a%20b");
+	char *one[] = { "site=A1", NULL };
+	assert_int_equal(du_config_tagging(one, buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "site=A1");
+	/* none */
+	assert_int_equal(du_config_tagging(NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	char *empty[] = { NULL };
+	assert_int_equal(du_config_tagging(empty, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+}
+
+static void test_maps_dump_and_stored(void **state)
+{
+	(void)state;
+	struct du_config a, b = {0}, base, d;
+	struct du_err err;
+	assert_int_equal(load(&a, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "project=bats-2026", "--tag",
+			      "site=A 1", "--metadata", "Site=A1", NULL), DU_OK);
+	/* --dump-config: JSON objects, in order */
+	char *dump = du_config_dump_json(&a, DU_TOOL_UPLOAD);
+	cJSON *root = cJSON_Parse(dump);
+	cJSON *tags = cJSON_GetObjectItemCaseSensitive(dump_entry(root, "tags"), "value");
+	assert_true(cJSON_IsObject(tags));
+	assert_int_equal(cJSON_GetArraySize(tags), 2);
+	assert_string_equal(tags->child->string, "project");
+	assert_string_equal(tags->child->valuestring, "bats-2026");
+	assert_string_equal(tags->child->next->string, "site");
+	assert_string_equal(tags->child->next->valuestring, "A 1");
+	assert_string_equal(dump_source(root, "tags"), "flag --tag");
+	cJSON *meta = cJSON_GetObjectItemCaseSensitive(dump_entry(root, "metadata"), "value");
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(meta, "site")->valuestring, "A1");
+	cJSON_Delete(root);
+	free(dump);
+
+	/* The session's stored JSON: objects that load back as the same lists. */
+	char *json = du_config_to_json(&a);
+	assert_non_null(strstr(json, "\"tags\":{\"project\":\"bats-2026\",\"site\":\"A 1\"}"));
+	assert_non_null(strstr(json, "\"metadata\":{\"site\":\"A1\"}"));
+	assert_int_equal(du_config_apply_json(&b, json, "config_history of session 9", &err), DU_OK);
+	assert_string_equal(joined(b.tags), joined(a.tags));
+	assert_string_equal(joined(b.metadata), "site=A1");
+	char *again = du_config_to_json(&b);
+	assert_string_equal(again, json);
+	free(again);
+	du_config_release(&b);
+
+	/* A retry tags as the session did, whatever today's environment says (as storage_class). */
+	setenv("DU_TAGS", "{\"site\": \"elsewhere\"}", 1);
+	assert_int_equal(load(&base, DU_TOOL_RETRY, &err, "-s", "9", NULL), DU_OK);
+	assert_string_equal(joined(base.tags), "site=elsewhere");
+	assert_int_equal(du_config_derive(&d, &base, json, 9, &err), DU_OK);
+	assert_string_equal(joined(d.tags), "project=bats-2026|site=A 1");
+	assert_string_equal(du_config_source(&d, "tags"), "config_history of session 9");
+	assert_string_equal(joined(base.tags), "site=elsewhere");
+	du_config_release(&d);
+	free(json);
+	/* A session stored without tags ({}) has none on retry either. */
+	unsetenv("DU_TAGS");
+	du_config_release(&a);
+	assert_int_equal(load(&a, DU_TOOL_UPLOAD, &err, UPLOAD_OK, NULL), DU_OK);
+	json = du_config_to_json(&a);
+	assert_non_null(strstr(json, "\"tags\":{}"));
+	assert_int_equal(du_config_derive(&d, &base, json, 9, &err), DU_OK);
+	assert_null(d.tags);
+	du_config_release(&d);
+	/* Copies are deep: base and a derived copy are released independently. */
+	assert_int_equal(du_config_derive(&d, &base, NULL, 9, &err), DU_OK);
+	assert_ptr_not_equal(d.tags, base.tags);
+	assert_string_equal(joined(d.tags), "site=elsewhere");
+	du_config_release(&d);
+	du_config_release(&base);
+	du_config_release(&a);
+	free(json);
+
+	/* --help */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	du_config_usage(DU_TOOL_UPLOAD, f);
+	fclose(f);
+	assert_non_null(strstr(buf, "--tag KEY=VALUE"));
+	assert_non_null(strstr(buf, "--metadata KEY=VALUE"));
+	free(buf);
+}
+
 /* docs/CONFIG.md is generated from the table: it must not drift. */
 static void test_reference_doc_current(void **state)
 {
@@ -1149,6 +1488,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_duration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maps_layers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maps_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tags_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tagging_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maps_dump_and_stored, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
