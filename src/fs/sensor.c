@@ -10,7 +10,6 @@
  */
 #include "du/sensor.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +539,37 @@ static bool exif_text(ExifData *ed, ExifTag tag, ExifIfd a, ExifIfd b, char *dst
 
 #define EXIF_TAG_CAMERA_SERIAL_NUMBER ((ExifTag)0xc62f)
 
+/*
+ * The APP1 "Exif\0\0" segment among a JPEG's first n bytes: from its "Exif" on, its length cut
+ * to the bytes at hand; NULL when there is none before the image. The cut matters: an APP1 with
+ * a big thumbnail can end past DU_SENSOR_HEAD, and libexif refuses a segment longer than its
+ * data, though the IFDs come first. Given the cut one, it loads the entries that lie wholly
+ * inside and skips the others, so a value is never read in part.
+ */
+static const unsigned char *exif_segment(const unsigned char *b, size_t n, size_t *len)
+{
+	size_t pos = 2; /* past SOI */
+	while (pos + 4 <= n) {
+		unsigned char m = b[pos + 1];
+		if (b[pos] != 0xFF || m == 0xDA || m == 0xD9) /* no marker; the scan or the end */
+			return NULL;
+		if (m == 0xFF || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { /* fill; segments of no length */
+			pos += m == 0xFF ? 1 : 2;
+			continue;
+		}
+		size_t seg = (size_t)b[pos + 2] << 8 | b[pos + 3];
+		if (seg < 2)
+			return NULL;
+		if (m == 0xE1 && pos + 10 <= n && !memcmp(b + pos + 4, "Exif\0\0", 6)) {
+			size_t have = n - pos - 4;
+			*len = seg - 2 < have ? seg - 2 : have;
+			return b + pos + 4;
+		}
+		pos += 2 + seg;
+	}
+	return NULL;
+}
+
 static void jpeg(const struct reader *r, struct du_sensor *out)
 {
 	size_t n = r->size < DU_SENSOR_HEAD ? (size_t)r->size : DU_SENSOR_HEAD;
@@ -552,10 +582,11 @@ static void jpeg(const struct reader *r, struct du_sensor *out)
 	 * ExifVersion), and a fact read here must have been in the file. */
 	exif_data_unset_option(ed, EXIF_DATA_OPTION_IGNORE_UNKNOWN_TAGS);
 	exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
-	n = get(r, buf, n, 0);
-	if (n > UINT_MAX)
-		n = UINT_MAX;
-	exif_data_load_data(ed, buf, (unsigned int)n);
+	size_t len = 0;
+	const unsigned char *seg = exif_segment(buf, get(r, buf, n, 0), &len);
+	if (!seg)
+		goto out;
+	exif_data_load_data(ed, seg, (unsigned int)len); /* len < 64 KiB */
 
 	char when[32], offset[16];
 	if (exif_text(ed, EXIF_TAG_DATE_TIME_ORIGINAL, EXIF_IFD_EXIF, EXIF_IFD_0, when, sizeof(when)) ||

@@ -562,20 +562,67 @@ static void test_walk_loops(void **state)
 	assert_sound(&s, 48000, 1, -1);
 }
 
+/* A JPEG cut anywhere inside its APP1: only entries that lie wholly inside are read, so each
+ * fact is the whole file's or none; a cut before the first value's end yields nothing. */
 static void test_jpeg_truncated(void **state)
 {
 	(void)state;
 	struct bytes w;
 	const struct tag ex[] = { { 0x9003, "2023:07:14 01:05:04" }, { 0xa431, "H2X0012345" } };
 	jpeg(&w, cam0, 2, ex, 2);
-	struct du_sensor s;
+	struct du_sensor full, s;
+	assert_true(du_sensor_from_buf(w.b, w.n, w.n, &full));
+	int partial = 0;
 	for (size_t cut = 0; cut < w.n - 8; cut++) { /* every cut inside the APP1 segment */
-		assert_false(du_sensor_from_buf(w.b, cut, cut, &s));
-		assert_no_story(&s);
-		assert_false(du_sensor_from_buf(w.b, cut, w.n, &s));
+		bool got = du_sensor_from_buf(w.b, cut, cut, &s);
+		assert_true(!s.recorded_at[0] || !strcmp(s.recorded_at, full.recorded_at));
+		assert_true(!s.make[0] || !strcmp(s.make, full.make));
+		assert_true(!s.model[0] || !strcmp(s.model, full.model));
+		assert_true(!s.device[0] || !strcmp(s.device, full.device));
+		assert_sound(&s, 0, 0, -1);
+		partial += got && !s.device[0];
+		if (cut < 60) /* the first value ("RECONYX") lies past the IFDs */
+			assert_false(got);
+		struct du_sensor t;
+		assert_int_equal(du_sensor_from_buf(w.b, cut, w.n, &t), got);
+		assert_string_equal(t.recorded_at, s.recorded_at);
 	}
+	assert_true(partial > 0); /* the serial, last in the file, is lost first */
+	jpeg(&w, cam0, 2, ex, 2);
+	w.n -= 8 + 2; /* the tail, the pad and the serial's NUL */
+	s = from(&w, true);
+	assert_string_equal(s.recorded_at, "2023-07-14T01:05:04");
+	assert_string_equal(s.device, "");
+
 	unsigned char bad[] = { 0xFF, 0xD8, 0xFF, 0xE1, 0xFF, 0xFF, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I' };
 	assert_false(du_sensor_from_buf(bad, sizeof(bad), sizeof(bad), &s));
+	unsigned char scan[] = { 0xFF, 0xD8, 0xFF, 0xDA, 0, 8, 'E', 'x', 'i', 'f', 0, 0, 'I', 'I' };
+	assert_false(du_sensor_from_buf(scan, sizeof(scan), sizeof(scan), &s));
+}
+
+/* JFIF's APP0 first, then an APP1 of nearly 64 KiB (a big thumbnail at its end): the segment
+ * ends past DU_SENSOR_HEAD, its IFDs do not. */
+static void test_jpeg_big_app1(void **state)
+{
+	(void)state;
+	static unsigned char big[70000];
+	struct bytes w;
+	const struct tag ex[] = { { 0x9003, "2023:07:14 01:05:04" }, { 0x9011, "-03:30" } };
+	jpeg(&w, cam0, 2, ex, 2);
+	size_t tiff = w.n - 8 - 10, n = 0, app1 = 65533;
+	static const unsigned char app0[] = { 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0 };
+	memcpy(big, w.b, 2), n = 2;
+	memcpy(big + n, app0, sizeof(app0)), n += sizeof(app0);
+	big[n] = 0xFF, big[n + 1] = 0xE1, big[n + 2] = (unsigned char)(app1 >> 8), big[n + 3] = app1 & 0xff;
+	memcpy(big + n + 4, w.b + 6, 6 + tiff);
+	n += 2 + app1;
+	memcpy(big + n, w.b + w.n - 8, 8), n += 8;
+	assert_true(n > DU_SENSOR_HEAD && n <= sizeof(big));
+
+	struct du_sensor s;
+	assert_true(du_sensor_from_buf(big, n, n, &s));
+	assert_string_equal(s.recorded_at, "2023-07-14T04:35:04Z");
+	assert_string_equal(s.make, "RECONYX");
 }
 
 /* ---- bounded reads ---- */
@@ -723,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_lying_headers),
 		cmocka_unit_test(test_walk_loops),
 		cmocka_unit_test(test_jpeg_truncated),
+		cmocka_unit_test(test_jpeg_big_app1),
 		cmocka_unit_test(test_bounded_read),
 		cmocka_unit_test(test_pairs_json),
 	};
