@@ -315,13 +315,16 @@ static void audiomoth(const char *c, struct du_sensor *am)
 		PUT(am->make, "AudioMoth", 9);
 	audiomoth_id(c, am->device, sizeof(am->device));
 
-	/* The old firmware's "at gain setting 2", the newer "at medium gain". */
+	/* The first firmware's "at gain setting 2", then "at medium gain setting", now "at medium
+	 * gain". */
+	size_t n = 0;
 	if ((p = strstr(c, "gain setting "))) {
 		p += strlen("gain setting ");
-		size_t n = strspn(p, "0123456789");
+		n = strspn(p, "0123456789");
 		if (n && n < sizeof(am->gain))
 			PUT(am->gain, p, n);
-	} else {
+	}
+	if (!n) {
 		for (p = strstr(c, " gain"); p; p = strstr(p + 1, " gain")) {
 			const char *w = p;
 			while (w > c && (w[-1] == '-' || (w[-1] >= 'a' && w[-1] <= 'z') || (w[-1] >= 'A' && w[-1] <= 'Z')))

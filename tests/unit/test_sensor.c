@@ -165,6 +165,17 @@ static void test_audiomoth_old(void **state)
 	assert_string_equal(s.recorded_at, "2018-08-01T06:15:30Z");
 	assert_string_equal(s.gain, "3");
 	assert_string_equal(s.battery, "less than 3.6V");
+
+	/* Firmware 1.2 to 1.5: the gain by name, and still "setting" and "battery state". */
+	audiomoth(&w, "Recorded at 00:20:00 06/09/2021 (UTC-5) by AudioMoth 248C7D075B1FB916 at medium-high gain "
+		      "setting while battery state was 3.9V and temperature was 20.1C. Amplitude threshold was 60.",
+		  NULL);
+	s = from(&w, true);
+	assert_string_equal(s.recorded_at, "2021-09-06T05:20:00Z");
+	assert_string_equal(s.device, "248C7D075B1FB916");
+	assert_string_equal(s.gain, "medium-high");
+	assert_string_equal(s.battery, "3.9V");
+	assert_string_equal(s.temperature, "20.1C");
 }
 
 static void test_audiomoth_new(void **state)
@@ -195,6 +206,7 @@ static void test_audiomoth_zones(void **state)
 		{ "00:30:00 01/03/2021 (UTC+1)", "2021-02-28T23:30:00Z" },
 		{ "05:00:00 01/01/2021 (UTC+5:30)", "2020-12-31T23:30:00Z" },
 		{ "09:59:59 15/06/2022 (UTC+10)", "2022-06-14T23:59:59Z" },
+		{ "09:30:00 14/04/2025 (UTC-02:30)", "2025-04-14T12:00:00Z" },
 		{ "23:59:59 28/02/2000 (UTC-1)", "2000-02-29T00:59:59Z" },
 		{ "12:00:00 07/07/2021", "2021-07-07T12:00:00" }, /* no zone: local, no Z */
 		{ "12:00:00 31/02/2021 (UTC)", "" },             /* no such day */
