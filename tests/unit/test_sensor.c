@@ -685,6 +685,7 @@ static void test_bounded_read(void **state)
 	struct du_sensor s;
 	assert_true(du_sensor_read(v.size, vread, &v, &s));
 	assert_true(v.read < (128u << 10));
+	assert_true(v.read < 4096); /* 285 bytes as written: headers, fmt, LIST, guan */
 	assert_int_equal(v.audio_read, 0);
 	assert_true(v.calls < 16);
 	assert_string_equal(s.recorded_at, "2021-05-01T09:30:00Z");
