@@ -81,6 +81,8 @@ struct du_config {
 	                               * NULL-terminated; NULL when none (du_config_tagging) */
 	char **metadata;              /* user metadata (x-amz-meta-KEY: VALUE): "key=value" likewise,
 	                               * keys lowercased; NULL when none */
+	bool sensor_metadata;         /* --sensor-metadata: the recorder's facts from file headers as
+	                               * x-amz-meta-du-* and file_uploads.sensor (sensor.h); true */
 	char *ca_bundle;              /* PEM CA file for S3 (DU_CA_BUNDLE, AWS_CA_BUNDLE); NULL: system's */
 	bool payload_signing;         /* false: UNSIGNED-PAYLOAD + Content-MD5 */
 	int checksum_algorithm;       /* enum du_cksum_alg (checksum.h), auto */
@@ -233,6 +235,8 @@ int du_parse_session_id(const char *s, int64_t *out, struct du_err *err);
  * to 4 bytes, each byte 3 when encoded.)
  */
 size_t du_config_tagging(char **tags, char *out, size_t n);
+/* metadata: at most this many keys (their bytes: at most 1,536, S3's 2 KiB less du's own keys) */
+#define DU_METADATA_KEYS_MAX 64
 
 /* Additions beyond the original contract. */
 

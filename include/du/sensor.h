@@ -9,7 +9,7 @@
  *   - GUANO (bat recorders: Wildlife Acoustics and others): the `guan` chunk of a WAV, UTF-8
  *     "Key: Value" lines (Timestamp, Make, Model, Serial, ...), wherever in the file it sits;
  *   - EXIF (camera traps' JPEGs), through libexif: DateTimeOriginal with OffsetTimeOriginal, Make,
- *     Model, BodySerialNumber or SerialNumber.
+ *     Model, BodySerialNumber or CameraSerialNumber (0xc62f).
  *
  * The kind is told from the first bytes, not the name. Reading is bounded: a few small reads at
  * the chunk boundaries (never the audio itself), at most DU_SENSOR_HEAD bytes of a JPEG. A header

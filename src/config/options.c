@@ -150,6 +150,11 @@ const struct opt du_cfg_opts[] = {
 	  .group = G_S3, .metavar = "KEY=VALUE",
 	  .help = "user metadata (x-amz-meta-KEY: VALUE) on every object uploaded (repeatable)",
 	  .off = OFF(metadata), .check = check_metadata },
+	{ .key = "sensor_metadata", .flag = "sensor-metadata", .tools = U | M, .type = T_BOOL, .def = "true",
+	  .flags = F_SESSION, .group = G_S3, .metavar = "BOOL",
+	  .help = "the recorder's facts from each file's header (AudioMoth comment, GUANO, EXIF: time, "
+		  "device, sample rate, duration) as x-amz-meta-du-* and in du_recordings",
+	  .off = OFF(sensor_metadata) },
 	{ .key = "ca_bundle", .flag = "ca-bundle", .tools = U | R | M,
 	  .env = { "DU_CA_BUNDLE", "AWS_CA_BUNDLE" }, .type = T_STR, .flags = F_PATH, .group = G_S3,
 	  .metavar = "FILE", .help = "PEM file of the CA certificates that verify the S3 endpoint",
@@ -863,44 +868,51 @@ static int tag_text(const char *s, size_t n, size_t *chars, unsigned char *bad)
 #define TAG_VALUE_MAX 256
 #define TAG_CHARS "letters, digits, space, + - = . _ : / @"
 
+/* One side of a tag, named by what ("key \"k\"", "value of \"k\""): UTF-8, lo to hi characters of
+ * S3's set. */
+static int check_tag_side(const struct opt *o, const char *what, const char *s, size_t len, size_t lo, size_t hi,
+			  const char *src, struct du_err *err)
+{
+	size_t chars;
+	unsigned char bad;
+	char cb[8];
+	if (tag_text(s, len, &chars, &bad))
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %s is not valid UTF-8 (from %s)", o->key, what, src);
+	if ((chars < lo || chars > hi) && lo)
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %s is %zu characters; S3 allows %zu to %zu (from %s)", o->key,
+				  what, chars, lo, hi, src);
+	if (chars > hi)
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %s is %zu characters; S3 allows %zu (from %s)", o->key, what,
+				  chars, hi, src);
+	if (bad)
+		return du_err_set(err, DU_ERR_CONFIG, "%s: %s has '%s', not allowed in S3 tags (" TAG_CHARS ") (from %s)",
+				  o->key, what, shown_char(bad, cb), src);
+	return DU_OK;
+}
+
 static int check_tags(const struct opt *o, union val *v, const char *src, struct du_err *err)
 {
-	size_t n = du_cfg_list_len(v->list);
-	char kb[300], cb[8];
+	size_t n = du_cfg_list_len(v->list), chars;
+	unsigned char bad;
+	char kb[300], what[320];
+	int rc;
 	if (n > TAGS_MAX)
 		return du_err_set(err, DU_ERR_CONFIG, "%s: %zu tags; S3 allows at most %d (from %s)", o->key, n,
 				  TAGS_MAX, src);
 	for (size_t i = 0; i < n; i++) {
 		const char *e = v->list[i], *val = e + strcspn(e, "=") + 1;
-		size_t klen = (size_t)(val - 1 - e), chars;
-		unsigned char bad;
-		if (tag_text(e, klen, &chars, &bad))
-			return du_err_set(err, DU_ERR_CONFIG, "%s: key \"%s\" is not valid UTF-8 (from %s)", o->key,
-					  shown_text(e, klen, false, kb, sizeof(kb)), src);
-		shown_text(e, klen, true, kb, sizeof(kb));
-		if (chars < 1 || chars > TAG_KEY_MAX)
-			return du_err_set(err, DU_ERR_CONFIG,
-					  "%s: key \"%s\" is %zu characters; S3 allows 1 to %d (from %s)", o->key, kb,
-					  chars, TAG_KEY_MAX, src);
-		if (bad)
-			return du_err_set(err, DU_ERR_CONFIG,
-					  "%s: key \"%s\" has '%s', not allowed in S3 tags (" TAG_CHARS ") (from %s)",
-					  o->key, kb, shown_char(bad, cb), src);
+		size_t klen = (size_t)(val - 1 - e);
+		shown_text(e, klen, tag_text(e, klen, &chars, &bad) == 0, kb, sizeof(kb));
+		snprintf(what, sizeof(what), "key \"%s\"", kb);
+		if ((rc = check_tag_side(o, what, e, klen, 1, TAG_KEY_MAX, src, err)))
+			return rc;
 		if (!strncasecmp(e, "aws:", 4))
 			return du_err_set(err, DU_ERR_CONFIG,
 					  "%s: key \"%s\" starts with 'aws:', which S3 reserves for AWS (from %s)",
 					  o->key, kb, src);
-		if (tag_text(val, strlen(val), &chars, &bad))
-			return du_err_set(err, DU_ERR_CONFIG, "%s: value of \"%s\" is not valid UTF-8 (from %s)",
-					  o->key, kb, src);
-		if (chars > TAG_VALUE_MAX)
-			return du_err_set(err, DU_ERR_CONFIG,
-					  "%s: value of \"%s\" is %zu characters; S3 allows %d (from %s)", o->key, kb,
-					  chars, TAG_VALUE_MAX, src);
-		if (bad)
-			return du_err_set(err, DU_ERR_CONFIG,
-					  "%s: value of \"%s\" has '%s', not allowed in S3 tags (" TAG_CHARS ") (from %s)",
-					  o->key, kb, shown_char(bad, cb), src);
+		snprintf(what, sizeof(what), "value of \"%s\"", kb);
+		if ((rc = check_tag_side(o, what, val, strlen(val), 0, TAG_VALUE_MAX, src, err)))
+			return rc;
 	}
 	return DU_OK;
 }
@@ -915,10 +927,13 @@ static int check_tags(const struct opt *o, union val *v, const char *src, struct
  */
 static int check_metadata(const struct opt *o, union val *v, const char *src, struct du_err *err)
 {
-	size_t total = 0;
+	size_t total = 0, n = 0;
 	char kb[300], cb[8];
 	for (char **p = v->list; p && *p; p++) {
 		char *e = *p, *val = e + strcspn(e, "=") + 1;
+		if (++n > DU_METADATA_KEYS_MAX)
+			return du_err_set(err, DU_ERR_CONFIG, "%s: more than %d keys; du sends at most %d (from %s)",
+					  o->key, DU_METADATA_KEYS_MAX, DU_METADATA_KEYS_MAX, src);
 		size_t klen = (size_t)(val - 1 - e);
 		if (!klen)
 			return du_err_set(err, DU_ERR_CONFIG, "%s: empty key (from %s)", o->key, src);

@@ -318,7 +318,7 @@ int du_db_file_flush(struct du_db *db, int64_t session_id, const char *worker, c
 		       "BEGIN; SET LOCAL client_min_messages = warning;"
 		       " CREATE TEMP TABLE IF NOT EXISTS du_outcome (id bigint, status text, size bigint,"
 		       " mtime_ns bigint, md5 text, etag text, error text, retries int, count_retry bool,"
-		       " permanent bool, reason text, part_size bigint, ck_alg text, ck_value text, ck_type text, suspect text)"
+		       " permanent bool, reason text, part_size bigint, ck_alg text, ck_value text, ck_type text, suspect text, sensor jsonb)"
 		       " ON COMMIT DELETE ROWS",
 		       0, NULL, NULL);
 	if (rc || (rc = du_db_copy_begin(db, "COPY du_outcome FROM STDIN", &cp, err)))
@@ -334,8 +334,9 @@ int du_db_file_flush(struct du_db *db, int64_t session_id, const char *worker, c
 				    o[i].checksum_alg[0] ? o[i].checksum_alg : NULL,
 				    o[i].checksum[0] ? o[i].checksum : NULL,
 				    o[i].checksum_type[0] ? o[i].checksum_type : NULL,
-				    o[i].suspect[0] ? o[i].suspect : NULL };
-		rc = du_db_copy_row(cp, 16, v, err);
+				    o[i].suspect[0] ? o[i].suspect : NULL,
+				    o[i].sensor[0] ? o[i].sensor : NULL };
+		rc = du_db_copy_row(cp, 17, v, err);
 	}
 	if (rc) {
 		du_db_copy_abort(cp);
@@ -364,6 +365,7 @@ int du_db_file_flush(struct du_db *db, int64_t session_id, const char *worker, c
 		       "  check_md5 = CASE WHEN o.reason IS NULL THEN f.check_md5 END,"
 		       "  part_size = CASE WHEN o.status = 'uploaded' THEN o.part_size ELSE f.part_size END,"
 		       "  suspect = CASE WHEN o.status = 'pending' THEN f.suspect ELSE o.suspect END,"
+		       "  sensor = CASE WHEN o.status = 'uploaded' AND o.sensor IS NOT NULL THEN o.sensor ELSE f.sensor END,"
 		       "  lease_until = NULL, updated_at = now()"
 		       "  FROM du_outcome o WHERE f.id = o.id AND f.session_id = $1 AND f.status = 'uploading'"
 		       "  AND f.worker = $2 RETURNING f.status, f.file_size, f.reason = 'unchanged_checked' AS checked)"

@@ -75,6 +75,8 @@
 #include "du/checksum.h"
 #include "du/budget.h"
 #include "du/crypto.h"
+#include "du/s3.h"
+#include "du/sensor.h"
 #include "engine/liveness.h"
 #include "engine/pipeline.h"
 #include "engine/pool.h"
@@ -101,6 +103,8 @@ struct ufile {
 	double t0;                  /* when a worker took it (per-file duration and rate) */
 	char suspect[96];           /* why it is a suspect recording (suspect.h); "" when sound */
 	bool suspect_refused;       /* suspect_policy skip or fail: not sent */
+	struct du_sensor sensor;    /* the recorder's facts from the header (sensor.h), read once */
+	bool has_sensor;
 
 	/* multipart */
 	char *upload_id;
@@ -194,6 +198,14 @@ struct run {
 	int ck_echo_seen;           /* atomic: an answer echoed the checksum sent */
 	int ck_no_echo;             /* atomic: an answer did not: learnt in this run */
 
+	/* What every object carries (objmeta.c): the metadata's header names and values, the tags'
+	 * header; whether the server kept tags sent with a PUT, a CreateMultipartUpload (atomics). */
+	char **meta_names;
+	const char **meta_values;
+	int nmeta;
+	char *tagging;
+	int tags_put, tags_mpu;
+
 	struct du_pipeline_stats st;  /* atomics */
 };
 
@@ -243,6 +255,31 @@ void du_outcome_ck(struct du_outcome *o, int alg, const char *value, const char 
 /* A suspect recording (suspect.h), told from head[0..n) and size: f->suspect says why. true when
  * the policy refuses to send it (f->suspect_refused). */
 bool du_run_suspect(struct run *r, struct ufile *f, const unsigned char *head, size_t n, uint64_t size);
+
+/* ---- objmeta.c: metadata and tags ---- */
+
+/* One object's x-amz-meta-* headers: the run's metadata and the file's sensor facts. */
+struct objmeta {
+	const char *h[DU_METADATA_KEYS_MAX + DU_SENSOR_MAX_PAIRS][2];
+	int n;
+	char names[DU_SENSOR_MAX_PAIRS][40];
+	char text[DU_SENSOR_TEXT];
+};
+
+/* The run's metadata headers and tagging, from its options (run_init); released by run_release. */
+int du_objmeta_init(struct run *r, struct du_err *err);
+void du_objmeta_release(struct run *r);
+/* f's facts from its bytes in memory (a file sent in one PUT), or read from fd (one sent in parts),
+ * when sensor_metadata is on: f->has_sensor. */
+void du_objmeta_sensor_buf(struct run *r, struct ufile *f, const void *buf, size_t len);
+void du_objmeta_sensor_fd(struct run *r, struct ufile *f, int fd, uint64_t size);
+/* m: the headers of f's object; then p (a PUT or CreateMultipartUpload) carries them and the tags. */
+void du_objmeta_headers(const struct run *r, const struct ufile *f, struct objmeta *m);
+void du_objmeta_put(const struct run *r, const struct objmeta *m, struct du_s3_put *p);
+/* An uploaded outcome gets f's facts as JSON (the row's sensor column). */
+void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o);
+/* After an object is complete: its tags are the run's, set again where the server dropped them. */
+int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err);
 
 /* ---- put.c ---- */
 

@@ -210,6 +210,7 @@ void du_run_finish(struct worker *w, struct ufile *f, struct du_outcome *o)
 	o->count_retry = r->po->retry_mode;
 	o->reason = f->reason;
 	snprintf(o->suspect, sizeof(o->suspect), "%s", f->suspect);
+	du_objmeta_outcome(f, o);
 	if (o->status == DU_OUT_UPLOADED && f->reason && !strcmp(f->reason, "unchanged_checked")) {
 		__atomic_add_fetch(&r->st.files_checked_same, 1, __ATOMIC_RELAXED);
 		tell(r, f, o, true);
@@ -343,15 +344,19 @@ static void end_early(struct worker *w, struct ufile *f, const struct du_err *e,
 	du_ufile_free(f);
 }
 
-/* The first bytes of a file sent in parts, for du_run_suspect (a single PUT looks at its buffer). */
-static bool suspect_head(struct run *r, struct ufile *f, uint64_t size)
+/* The header of a file sent in parts, for du_run_suspect and its sensor facts (a single PUT looks
+ * at its buffer): true when the file is a suspect the policy does not send. */
+static bool read_head(struct run *r, struct ufile *f, uint64_t size)
 {
 	unsigned char head[DU_SUSPECT_HEAD];
 	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? pread(fd, head, sizeof(head), 0) : -1;
+	bool refused = n >= 0 && du_run_suspect(r, f, head, (size_t)n, size);
+	if (fd >= 0 && !refused)
+		du_objmeta_sensor_fd(r, f, fd, size);
 	if (fd >= 0)
 		close(fd);
-	return n >= 0 && du_run_suspect(r, f, head, (size_t)n, size);
+	return refused;
 }
 
 void du_file_job(struct worker *w, struct ufile *f)
@@ -386,7 +391,7 @@ void du_file_job(struct worker *w, struct ufile *f)
 	}
 	/* Multipart when the file is big now (it may have grown since the scan). */
 	if (stat(f->path, &st) == 0 && (uint64_t)st.st_size >= r->o->multipart_threshold) {
-		if (suspect_head(r, f, (uint64_t)st.st_size)) {
+		if (read_head(r, f, (uint64_t)st.st_size)) {
 			du_pool_started(&r->jobs);
 			suspect_refused(w, f);
 			du_ufile_free(f);

@@ -190,6 +190,9 @@ int du_multipart_start(struct worker *w, struct ufile *f, struct du_err *err)
 			f->ndone = 0;
 		}
 		struct du_s3_put put = { .mtime = f->st0.st_mtim.tv_sec, .checksum_alg = f->ck_alg };
+		struct objmeta meta;
+		du_objmeta_headers(r, f, &meta);
+		du_objmeta_put(r, &meta, &put);
 		f->part_size = ps;
 		if ((rc = du_s3_mpu_create(w->conn, f->key, &put, &f->upload_id, err)))
 			return rc;
@@ -341,7 +344,7 @@ static void complete_multipart(struct worker *w, struct ufile *f)
 		complete_failed(w, f, &o, &e);
 		return;
 	}
-	if (send_complete(w, f, whole, composite, o.etag, &e)) {
+	if (send_complete(w, f, whole, composite, o.etag, &e) || du_objmeta_tags_after(w, f->key, true, &e)) {
 		complete_failed(w, f, &o, &e);
 		return;
 	}

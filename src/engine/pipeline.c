@@ -346,6 +346,7 @@ static bool run_init(struct run *r)
 
 static void run_release(struct run *r)
 {
+	du_objmeta_release(r);
 	du_pool_release(&r->jobs);
 	free(r->out);
 	du_db_close(r->wdb);
@@ -414,6 +415,9 @@ void du_engine_opts_from_config(struct du_engine_opts *o, const struct du_config
 	o->part_size = cfg->multipart_chunk_size;
 	o->checksum_algorithm = cfg->checksum_algorithm;
 	o->budget = cfg->budget;
+	o->sensor_metadata = cfg->sensor_metadata;
+	o->metadata = cfg->metadata;
+	o->tags = cfg->tags;
 	du_s3_endpoint_of(cfg, o->endpoint, sizeof(o->endpoint), &aws);
 }
 
@@ -437,6 +441,8 @@ int du_pipeline_run(const struct du_engine_opts *eo, struct du_db *db, struct du
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = du_objmeta_init(&r, err)))
+		goto out;
 	if ((rc = du_db_connect(&r.wdb, &eo->db, err)) || (rc = du_db_connect(&r.mdb, &eo->db, err)))
 		goto out;
 	/* This process works on the session: its row, whose heartbeat the writer renews with the leases. */

@@ -31,6 +31,9 @@ struct du_engine_opts {
 	int checksum_algorithm;        /* enum du_cksum_alg; DU_CK_AUTO learns per endpoint */
 	const char *budget;            /* SIZE/PERIOD (budget.h), NULL: none */
 	char endpoint[1100];           /* du_s3_endpoint_of: what s3_endpoints knows the server by */
+	bool sensor_metadata;          /* read the recorder's facts from headers (sensor.h) */
+	char **metadata;               /* "key=value": x-amz-meta-key on every object; NULL: none */
+	char **tags;                   /* "key=value": the tags of every object; NULL: none */
 };
 void du_engine_opts_from_config(struct du_engine_opts *o, const struct du_config *cfg);
 

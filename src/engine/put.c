@@ -40,6 +40,9 @@ int du_put_small(struct worker *w, struct ufile *f, struct du_outcome *o, struct
 		rc = du_err_set(err, DU_ERR_PARSE, "suspect recording: %s", f->suspect);
 		goto out;
 	}
+	du_objmeta_sensor_buf(w->r, f, p, len);
+	struct objmeta meta;
+	du_objmeta_headers(w->r, f, &meta);
 again:
 	if (alg == DU_CK_MD5 && preread)
 		memcpy(md5, f->pre_md5, sizeof(md5));
@@ -53,6 +56,7 @@ again:
 	}
 	struct du_s3_put put = { .md5 = alg == DU_CK_MD5 ? md5 : NULL, .checksum_alg = alg,
 				 .checksum_b64 = b64, .mtime = st0.st_mtim.tv_sec };
+	du_objmeta_put(w->r, &meta, &put);
 	double t0 = du_metrics_now();
 	rc = du_s3_put_object(w->conn, f->key, p, len, &put, o->etag, err);
 	du_metrics_request(DU_METRIC_PUT, du_metrics_now() - t0);
@@ -81,6 +85,8 @@ again:
 		rc = du_err_set(err, DU_ERR_CHANGED, "changed during upload");
 		goto out;
 	}
+	if ((rc = du_objmeta_tags_after(w, f->key, false, err)))
+		goto out;
 	o->id = f->id;
 	o->status = DU_OUT_UPLOADED;
 	o->size = len;

@@ -349,6 +349,11 @@ int du_s3_delete_object(struct du_s3_conn *c, const char *key, struct du_err *er
 
 static int check_tagging(struct du_s3_conn *c, const struct rq *q, struct du_err *err)
 {
+	if (c->r.body.sb.len == 0) {
+		/* Ceph RGW 16 answers 200 with no body for an object without tags: none. */
+		du_s3x_page_reset(&c->pg);
+		return DU_OK;
+	}
 	int rc = du_s3x_parse_tagging(c->r.body.sb.buf, c->r.body.sb.len, &c->pg, err);
 	return rc ? du_s3r_page_error(c, q, rc, err) : DU_OK;
 }

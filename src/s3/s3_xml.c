@@ -243,7 +243,24 @@ static int bad(struct walk *w)
 	return w->rc = DU_ERR_PARSE;
 }
 
-/* A field of a record (<Contents>, <Part>, <Upload>) ended. */
+/* A record's two strings: a tag's Key (a) and Value (b), an upload's Key (a) and UploadId (b). */
+static int pair_field(struct walk *w, const char *name, const char *first, const char *second, const char *t,
+		      size_t n)
+{
+	struct du_s3x_page *pg = w->pg;
+	size_t off;
+	if (strcmp(name, first) && strcmp(name, second))
+		return DU_OK;
+	if ((off = arena_put(pg, t, n)) == (size_t)-1)
+		return w->rc = DU_ERR_NOMEM;
+	if (!strcmp(name, first))
+		pg->cur.a = off;
+	else
+		pg->cur.b = off;
+	return DU_OK;
+}
+
+/* A field of a record (<Contents>, <Part>, <Upload>, <Tag>) ended. */
 static int rec_field(struct walk *w, const char *name, const char *t, size_t n)
 {
 	struct du_s3x_page *pg = w->pg;
@@ -285,27 +302,11 @@ static int rec_field(struct walk *w, const char *name, const char *t, size_t n)
 		}
 		break;
 	case K_TAGGING:
-		if (!strcmp(name, "Key") || !strcmp(name, "Value")) {
-			if ((off = arena_put(pg, t, n)) == (size_t)-1)
-				return w->rc = DU_ERR_NOMEM;
-			if (name[0] == 'K')
-				r->a = off;
-			else
-				r->b = off;
-		}
-		break;
+		return pair_field(w, name, "Key", "Value", t, n);
 	case K_UPLOADS:
-		if (!strcmp(name, "Key") || !strcmp(name, "UploadId")) {
-			if ((off = arena_put(pg, t, n)) == (size_t)-1)
-				return w->rc = DU_ERR_NOMEM;
-			if (name[0] == 'K')
-				r->a = off;
-			else
-				r->b = off;
-		} else if (!strcmp(name, "Initiated")) {
+		if (!strcmp(name, "Initiated"))
 			r->t = du_s3x_parse_time(t);
-		}
-		break;
+		return pair_field(w, name, "Key", "UploadId", t, n);
 	default:
 		break;
 	}

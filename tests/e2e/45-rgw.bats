@@ -195,3 +195,86 @@ same_bytes() {
 	same_bytes "$T/r1.wav" sync/r1.wav
 	same_bytes "$T/r2.wav" sync/r2.wav
 }
+
+# Issue 29: the recorder's facts as metadata and the configured tags, on single PUTs and multipart
+# objects alike (RGW 16 drops x-amz-tagging on CreateMultipartUpload: du sets them after Complete),
+# read back with HEAD and GetObjectTagging; the facts in du_recordings; a re-run sends nothing.
+@test "rgw: sensor facts and tags on single and multipart objects, read back; du_recordings" {
+	T=$DU_E2E_TMP/sensors
+	mkdir -p "$T/moth" "$T/bat" "$T/cam"
+	sf() { /usr/bin/python3 "$DU_TOP/tests/lib/sensorfiles.py" "$@"; }
+	sf audiomoth "$T/moth/20210501_103000.WAV" --when "10:30:00 01/05/2021" --zone UTC+1 --device 24F319055FDF2F5B --seconds 2
+	sf audiomoth "$T/moth/old.wav" --when "21:00:00 24/02/2019" --zone UTC --device 0FE081F80FE081F0 --old --seconds 0.5
+	# 7.8 MiB: two parts; its guan chunk sits after the data, in the last part.
+	sf guano "$T/bat/S4U12345_20190601_221500.wav" --timestamp 2019-06-01T22:15:00-05:00 --serial S4U12345 --seconds 16
+	sf exif "$T/cam/IMG_0001.JPG" --when "2024:05:01 03:00:00" --offset +02:00 --make RECONYX --model HP2X --serial H2X0042 --pad 5000
+	sf exif "$T/cam/IMG_0002.JPG" --when "2024:05:01 03:05:00" --make RECONYX --model HP2X --serial H2X0042
+	[ "$(stat -c %s "$T/bat/S4U12345_20190601_221500.wav")" -gt $((6 * 1024 * 1024)) ]
+	DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB run du-upload -d "$T" -b du-test -p sensors --progress=none \
+		--tag project=bats-2026 --tag 'site=A 1/north' --metadata station=north-ridge
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# RGW 16 kept the tags of the single PUTs, not those sent with CreateMultipartUpload.
+	[[ "$output" == *"did not keep the tags sent with CreateMultipartUpload"* ]]
+	[[ "$output" != *"did not keep the tags sent with PUT"* ]]
+	sid=$(last_session)
+	[ "$(sql "SELECT count(*) FILTER (WHERE status = 'uploaded'), count(*) FILTER (WHERE part_size > 0) FROM file_uploads WHERE session_id = $sid")" = "5|1" ]
+
+	run admin meta du-test sensors/moth/20210501_103000.WAV
+	echo "$output"
+	[[ "$output" == *"du-recorded-at=2021-05-01T09:30:00Z"* ]]
+	[[ "$output" == *"du-device=24F319055FDF2F5B"* ]]
+	[[ "$output" == *"du-make=AudioMoth"* ]]
+	[[ "$output" == *"du-sample-rate=48000"* ]]
+	[[ "$output" == *"du-channels=1"* ]]
+	[[ "$output" == *"du-duration=2"* ]]
+	[[ "$output" == *"du-gain=medium"* ]]
+	[[ "$output" == *"du-battery=4.2V"* ]]
+	[[ "$output" == *"du-temperature=21.6C"* ]]
+	[[ "$output" == *"station=north-ridge"* ]]
+	run admin meta du-test sensors/moth/old.wav
+	[[ "$output" == *"du-recorded-at=2019-02-24T21:00:00Z"* ]]
+	[[ "$output" == *"du-device=0FE081F80FE081F0"* ]]
+	run admin meta du-test sensors/bat/S4U12345_20190601_221500.wav
+	echo "$output"
+	[[ "$output" == *"du-recorded-at=2019-06-02T03:15:00Z"* ]]
+	[[ "$output" == *"du-device=S4U12345"* ]]
+	[[ "$output" == *"du-make=Wildlife Acoustics"* ]]
+	[[ "$output" == *"du-model=SM4BAT-FS"* ]]
+	[[ "$output" == *"du-sample-rate=256000"* ]]
+	[[ "$output" == *"du-duration=16"* ]]
+	[[ "$output" == *"station=north-ridge"* ]]
+	run admin meta du-test sensors/cam/IMG_0001.JPG
+	echo "$output"
+	[[ "$output" == *"du-recorded-at=2024-05-01T01:00:00Z"* ]]
+	[[ "$output" == *"du-device=H2X0042"* ]]
+	[[ "$output" == *"du-model=HP2X"* ]]
+	run admin meta du-test sensors/cam/IMG_0002.JPG
+	echo "$output"
+	grep -qx 'du-recorded-at=2024-05-01T03:05:00' <<<"$output"  # no offset in the file: local, as written
+
+	for k in moth/20210501_103000.WAV moth/old.wav bat/S4U12345_20190601_221500.wav cam/IMG_0001.JPG cam/IMG_0002.JPG; do
+		run admin tags du-test "sensors/$k"
+		echo "$k: $output"
+		[ "$output" = $'project=bats-2026\nsite=A 1/north' ]
+	done
+
+	[ "$(sql "SELECT device || '|' || recorded_at || '|' || coalesce(to_char(recorded_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '-') || '|' || recorded_day || '|' || coalesce(duration_s::text, '-') || '|' || coalesce(sample_rate::text, '-')
+		FROM du_recordings WHERE session_id = $sid AND s3_key = 'sensors/bat/S4U12345_20190601_221500.wav'")" = "S4U12345|2019-06-02T03:15:00Z|2019-06-02 03:15:00|2019-06-02|16|256000" ]
+	[ "$(sql "SELECT count(*), count(recorded_utc), count(DISTINCT device) FROM du_recordings WHERE session_id = $sid")" = "5|4|4" ]
+
+	# Metadata never makes an unchanged file go again.
+	DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB run du-upload -d "$T" -b du-test -p sensors --progress=none \
+		--tag project=bats-2026 --tag 'site=A 1/north' --metadata station=north-ridge
+	[ "$status" -eq 0 ]
+	[ "$(reason already_uploaded)" -eq 5 ]
+
+	# Off: the same recording under another prefix carries no du- facts and makes no du_recordings row.
+	run du-upload -d "$T/moth" -b du-test -p sensors-off --progress=none --sensor-metadata=false
+	[ "$status" -eq 0 ]
+	run admin meta du-test sensors-off/20210501_103000.WAV
+	echo "$output"
+	[[ "$output" == *"du-mtime="* ]]
+	[[ "$output" != *"du-recorded-at"* && "$output" != *"du-device"* && "$output" != *"du-sample-rate"* ]]
+	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $(last_session) AND sensor IS NOT NULL")" -eq 0 ]
+}

@@ -200,7 +200,7 @@ complete_words() {
 	depends=$(dpkg-deb -f "$deb" Depends)
 	[ -n "$depends" ]
 	# Derived from the binaries: each library they are linked with is there.
-	for p in libc6 libpq5 libcurl4 libcjson1 libxml2 libssl3; do
+	for p in libc6 libpq5 libcurl4 libcjson1 libxml2 libssl3 libexif12; do
 		[[ ", $depends" == *", $p "* ]] || { echo "Depends lacks $p: $depends"; false; }
 	done
 	dpkg-deb -c "$deb" | awk '{ print $6 }' >contents
@@ -224,7 +224,7 @@ complete_words() {
 	[[ "$output" == *"Depends by dpkg -S"* ]]
 	deb=$(ls "$DU_TOP"/build/du_*_"$(dpkg --print-architecture)".deb)
 	depends=$(dpkg-deb -f "$deb" Depends)
-	for p in libc6 libpq5 libcurl4 libcjson1 libxml2 libssl3 libisal2; do
+	for p in libc6 libpq5 libcurl4 libcjson1 libxml2 libssl3 libisal2 libexif12; do
 		[[ ", $depends" == *", $p (>= "* ]] || { echo "Depends lacks $p: $depends"; false; }
 	done
 	# Only what the binaries name themselves, not the libraries' own dependencies.

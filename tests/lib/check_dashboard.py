@@ -182,8 +182,16 @@ def facts(sel_sql):
     _, r = psql("SELECT count(*) FROM trigger_attempts t JOIN sync_sessions s ON s.id = t.session_id"
                 " JOIN projects p ON p.id = s.project_id"
                 " WHERE p.bucket_name IN (%s) AND s.s3_prefix IN (%s)" % sel_sql)
+    triggers = int(r[0][0])
+    # Recordings per (device, day recorded) from the raw sensor column: the day is the date du wrote
+    # (UTC when the file gave a zone, else as written), not the view's parsing of it.
+    _, r = psql("SELECT f.sensor->>'device', substr(f.sensor->>'recorded_at', 1, 10), count(*) %s"
+                " AND f.status = 'uploaded' AND f.sensor->>'device' IS NOT NULL"
+                " AND f.sensor->>'recorded_at' IS NOT NULL GROUP BY 1, 2" % base)
+    recordings = {(d, day): int(n) for d, day, n in r}
     return {"uploaded": u, "bytes": b, "failed": fl, "types": types, "errors": errors, "sessions": sessions,
-            "active": active, "skipped": skipped, "buckets": buckets, "triggers": int(r[0][0])}
+            "active": active, "skipped": skipped, "buckets": buckets, "triggers": triggers,
+            "recordings": recordings}
 
 
 # ---- expectations per panel -------------------------------------------------------------------------
@@ -324,6 +332,19 @@ def chk_webhook(c, r, f):
     assert len(r) == min(f["triggers"], 50), "%d attempts, want %d" % (len(r), f["triggers"])
 
 
+def chk_recordings(c, r, f):
+    days = sorted({t[:10] for t in col(c, r, "time")})
+    got = {(m, t[:10]): int(num(n)) for t, m, n in zip(col(c, r, "time"), col(c, r, "metric"), col(c, r, "recordings"))}
+    want = {k: n for k, n in f["recordings"].items() if days and days[0] <= k[1] <= days[-1]}
+    assert {k: n for k, n in got.items() if n} == want, "per device and day %s, want %s" % (
+        sorted(k for k, n in got.items() if n), sorted(want))
+    # Every device has a row for every day of the range: a silent day shows as 0, not as nothing.
+    devices = {m for m, _ in got}
+    assert len(got) == len(r) == len(devices) * len(days), "%d rows for %d devices over %d days" % (
+        len(r), len(devices), len(days))
+    assert devices == {d for d, _ in want}, "devices %s, want %s" % (sorted(devices), sorted({d for d, _ in want}))
+
+
 EXPECT = {
     "Files uploaded": (["files_uploaded"], chk_files_uploaded),
     "GB uploaded": (["gb_uploaded"], chk_gb),
@@ -353,6 +374,7 @@ EXPECT = {
                           "error_message", "error_permanent"], chk_top_failed),
     "Webhook deliveries": (["attempted_at", "session_id", "http_status", "succeeded", "duration_ms", "error"],
                            chk_webhook),
+    "Recordings per device per day": (["time", "metric", "recordings"], chk_recordings),
 }
 
 ALERT_COLUMNS = {
@@ -489,6 +511,7 @@ def main():
     ap.add_argument("--files-uploaded", type=int, help="ground truth for the whole database")
     ap.add_argument("--files-failed", type=int)
     ap.add_argument("--bytes-uploaded", type=int)
+    ap.add_argument("--recordings", type=int, help="ground truth: recordings with a device and a time")
     ap.add_argument("--bucket", help="a bucket for the single-value selection")
     ap.add_argument("--prefix", help="a prefix of that bucket for the single-value selection")
     ap.add_argument("--expect-firing", action="append", default=[], metavar="UID")
@@ -511,6 +534,9 @@ def main():
         f_all = facts(sel)
         print("facts (All): %s" % f_all)
         truth = {"uploaded": a.files_uploaded, "failed": a.files_failed, "bytes": a.bytes_uploaded}
+        if a.recordings is not None and sum(f_all["recordings"].values()) != a.recordings:
+            fail("database holds %d recordings with a device and a time, the test made %d"
+                 % (sum(f_all["recordings"].values()), a.recordings))
         for k, v in truth.items():
             if v is not None and f_all[k] != v:
                 fail("database says %s %s, the test put %s on disk" % (k, f_all[k], v))

@@ -1,15 +1,20 @@
 """Make a sensor tree for du's tests: nested folders, media and non-media files, nasty names.
 
-usage: mktree.py DIR --files N [--big BYTES] [--seed S] [--layout card|small]
+usage: mktree.py DIR --files N [--big BYTES] [--seed S] [--layout card|small] [--sensor]
 Writes DIR/… and prints nothing. The tests' one tree generator:
   card   (default) N recordings over 7 sensors and 28 days, names with spaces, unicode,
          + % # ? & = ' ~ and a newline, some empty, files to ignore, and an optional big .mp4;
+         with --sensor, its non-empty .wav are AudioMoth recordings (sensorfiles.py): one device a
+         sensor folder, recorded at noon UTC on one of the last 28 days (so dashboards see them);
   small  a small card (helpers.bash mk_tree): N .wav in sensor-a/2024-05-01, N/2+1 .JPG in
          sensor-b/cam, one .mp4 in sensor-c, and three files to ignore (notes.txt, ._*, .hidden).
 """
 import argparse
+import datetime as dt
 import os
 import random
+
+import sensorfiles
 
 NASTY = ["a b", "ü-ñ-日本", "plus+sign", "pct%41", "hash#1", "q?mark", "amp&and", "eq=val",
          "quote'1", "tilde~", "semi;colon", "new\nline", "star*", "brackets[1]", "(paren)", "dollar$x"]
@@ -23,6 +28,7 @@ def main():
     ap.add_argument("--big", type=int, default=0, help="size of one extra big .mp4 file")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--layout", choices=["card", "small"], default="card")
+    ap.add_argument("--sensor", action="store_true", help="card: the .wav are AudioMoth recordings")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     if a.layout == "small":
@@ -38,8 +44,13 @@ def main():
             stem = f"{NASTY[(i // 25) % len(NASTY)]}_{i}"
         ext = EXTS[i % len(EXTS)]
         size = rnd.randint(0, 6000) if i % 50 else 0
+        body = rnd.randbytes(size)
+        if a.sensor and ext.lower() == "wav" and size:
+            when = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=27 - (i // 7) % 28)
+            body = sensorfiles.audiomoth_bytes("12:00:00 " + when.strftime("%d/%m/%Y"), "UTC",
+                                               "24F31905%08X" % (i % 7), body[:size // 2 * 2])
         with open(os.path.join(d, f"{stem}.{ext}"), "wb") as f:
-            f.write(rnd.randbytes(size))
+            f.write(body)
     # Things that must be ignored.
     os.makedirs(os.path.join(a.dir, "sensor-00", ".Trash"), exist_ok=True)
     for name in ["sensor-00/notes.txt", "sensor-00/._rec_00000.wav", "sensor-00/.hidden.wav",

@@ -8,6 +8,8 @@
     s3_admin.py URL AK SK ls BUCKET PREFIX         print "key size etag" of every object
     s3_admin.py URL AK SK rmprefix BUCKET PREFIX   delete every object under PREFIX
     s3_admin.py URL AK SK count BUCKET PREFIX      print "objects bytes" under PREFIX (keys may hold newlines)
+    s3_admin.py URL AK SK meta BUCKET KEY          HEAD: print the user metadata, one "name=value" a line, sorted
+    s3_admin.py URL AK SK tags BUCKET KEY          GetObjectTagging: print "key=value" a line, sorted
 """
 import sys
 
@@ -34,6 +36,12 @@ def main():
     elif verb == "get":
         with open(args[2], "wb") as f:
             f.write(c.get_object(Bucket=args[0], Key=args[1])["Body"].read())
+    elif verb == "meta":
+        for k, v in sorted(c.head_object(Bucket=args[0], Key=args[1])["Metadata"].items()):
+            print("%s=%s" % (k, v))
+    elif verb == "tags":
+        for t in sorted(c.get_object_tagging(Bucket=args[0], Key=args[1])["TagSet"], key=lambda t: t["Key"]):
+            print("%s=%s" % (t["Key"], t["Value"]))
     elif verb == "ls":
         for page in c.get_paginator("list_objects_v2").paginate(Bucket=args[0], Prefix=args[1]):
             for o in page.get("Contents", []):

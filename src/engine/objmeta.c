@@ -1,0 +1,146 @@
+/*
+ * objmeta.c: what an uploaded object carries beside its bytes: the user's metadata and du's
+ * (x-amz-meta-*), the recorder's facts read from the file's header (sensor.h, as
+ * x-amz-meta-du-recorded-at, -device, ...), and the user's tags. Tags are sent with the PUT or
+ * CreateMultipartUpload (x-amz-tagging); servers that drop them there (Ceph RGW 16 on
+ * CreateMultipartUpload, s3rver on PUT) are found out by reading the first object's tags back, and
+ * from then on each object gets its tags set after it is complete, and read back again.
+ */
+#include "engine/engine.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "du/log.h"
+
+enum { TAGS_UNKNOWN, TAGS_KEPT, TAGS_DROPPED };
+
+int du_objmeta_init(struct run *r, struct du_err *err)
+{
+	const struct du_engine_opts *o = r->o;
+	int n = 0;
+	while (o->metadata && o->metadata[n])
+		n++;
+	if (n > DU_METADATA_KEYS_MAX)
+		return du_err_set(err, DU_ERR_CONFIG, "metadata: %d keys; du sends at most %d", n, DU_METADATA_KEYS_MAX);
+	if (n && !(r->meta_names = calloc((size_t)n, sizeof(*r->meta_names))))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	if (n && !(r->meta_values = calloc((size_t)n, sizeof(*r->meta_values))))
+		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const char *kv = o->metadata[i], *eq = strchr(kv, '=');
+		size_t kl = eq ? (size_t)(eq - kv) : strlen(kv);
+		if (asprintf(&r->meta_names[i], "x-amz-meta-%.*s", (int)kl, kv) < 0) {
+			r->meta_names[i] = NULL;
+			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		}
+		for (char *c = r->meta_names[i]; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		r->meta_values[i] = eq ? eq + 1 : "";
+		r->nmeta++;
+	}
+	if (o->tags && o->tags[0]) {
+		size_t need = du_config_tagging(o->tags, NULL, 0) + 1;
+		if (!(r->tagging = malloc(need)))
+			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
+		du_config_tagging(o->tags, r->tagging, need);
+	}
+	return DU_OK;
+}
+
+void du_objmeta_release(struct run *r)
+{
+	for (int i = 0; i < r->nmeta; i++)
+		free(r->meta_names[i]);
+	free(r->meta_names);
+	free(r->meta_values);
+	free(r->tagging);
+}
+
+void du_objmeta_headers(const struct run *r, const struct ufile *f, struct objmeta *m)
+{
+	m->n = 0;
+	for (int i = 0; i < r->nmeta; i++) {
+		m->h[m->n][0] = r->meta_names[i];
+		m->h[m->n++][1] = r->meta_values[i];
+	}
+	if (f->has_sensor) {
+		const char *pairs[DU_SENSOR_MAX_PAIRS][2];
+		int np = du_sensor_pairs(&f->sensor, pairs, m->text);
+		for (int i = 0; i < np; i++) {
+			snprintf(m->names[i], sizeof(m->names[i]), "x-amz-meta-du-%s", pairs[i][0]);
+			m->h[m->n][0] = m->names[i];
+			m->h[m->n++][1] = pairs[i][1];
+		}
+	}
+}
+
+void du_objmeta_put(const struct run *r, const struct objmeta *m, struct du_s3_put *p)
+{
+	p->meta = (const char *const(*)[2])m->h;
+	p->nmeta = m->n;
+	p->tagging = r->tagging;
+}
+
+void du_objmeta_sensor_buf(struct run *r, struct ufile *f, const void *buf, size_t len)
+{
+	f->has_sensor = r->o->sensor_metadata && du_sensor_from_buf(buf, len, len, &f->sensor);
+}
+
+static ssize_t fd_pread(void *ctx, void *buf, size_t n, uint64_t off)
+{
+	ssize_t got;
+	do
+		got = pread(*(int *)ctx, buf, n, (off_t)off);
+	while (got < 0 && errno == EINTR);
+	return got;
+}
+
+void du_objmeta_sensor_fd(struct run *r, struct ufile *f, int fd, uint64_t size)
+{
+	f->has_sensor = r->o->sensor_metadata && du_sensor_read(size, fd_pread, &fd, &f->sensor);
+}
+
+void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o)
+{
+	o->sensor[0] = '\0';
+	if (f->has_sensor && o->status == DU_OUT_UPLOADED && du_sensor_json(&f->sensor, o->sensor, sizeof(o->sensor)) < 0)
+		o->sensor[0] = '\0';
+}
+
+int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err)
+{
+	struct run *r = w->r;
+	char *const *tags = r->o->tags;
+	int *known = multipart ? &r->tags_mpu : &r->tags_put;
+	bool same = false;
+	int rc;
+
+	if (!tags || !tags[0] || __atomic_load_n(known, __ATOMIC_RELAXED) == TAGS_KEPT)
+		return DU_OK;
+	if (__atomic_load_n(known, __ATOMIC_RELAXED) == TAGS_UNKNOWN) {
+		if ((rc = du_s3_tags_match(w->conn, key, tags, &same, err)))
+			return rc;
+		if (same) {
+			__atomic_store_n(known, TAGS_KEPT, __ATOMIC_RELAXED);
+			return DU_OK;
+		}
+		if (__atomic_exchange_n(known, TAGS_DROPPED, __ATOMIC_RELAXED) == TAGS_UNKNOWN)
+			du_info("the server did not keep the tags sent with %s: du sets them on each object "
+				    "after it is complete, and reads them back",
+				    multipart ? "CreateMultipartUpload" : "PUT");
+	}
+	if ((rc = du_s3_put_tagging(w->conn, key, tags, err)) || (rc = du_s3_tags_match(w->conn, key, tags, &same, err)))
+		return rc;
+	if (!same) {
+		du_err_set(err, DU_ERR_S3, "'%s': the server did not keep its tags (set, then read back otherwise)", key);
+		err->retryable = 1;
+		return DU_ERR_S3;
+	}
+	return DU_OK;
+}
