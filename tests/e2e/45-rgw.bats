@@ -278,3 +278,20 @@ same_bytes() {
 	[[ "$output" != *"du-recorded-at"* && "$output" != *"du-device"* && "$output" != *"du-sample-rate"* ]]
 	[ "$(sql "SELECT count(*) FROM file_uploads WHERE session_id = $(last_session) AND sensor IS NOT NULL")" -eq 0 ]
 }
+
+@test "rgw: tags S3 would refuse are refused before anything is written (exit 3, one line naming tags)" {
+	T=$BATS_TEST_TMPDIR/t
+	mkdir -p "$T"
+	head -c 2000 /dev/urandom >"$T/a.wav"
+	sessions() { [ "$(sql "SELECT to_regclass('sync_sessions') IS NOT NULL")" = t ] && sql "SELECT count(*) FROM sync_sessions" || echo none; }
+	before=$(sessions)
+	for bad in 'site#1=x' 'aws:site=x' "k=$(printf 'v%.0s' $(seq 1 257))"; do
+		run du-upload -d "$T" -b du-test -p badtags --progress=none --tag "$bad"
+		echo "$bad: $output"
+		[ "$status" -eq 3 ]
+		[ "$(printf '%s\n' "$output" | wc -l)" -eq 1 ]
+		[[ "$output" == *"tags: "* ]]
+	done
+	[ "$(sessions)" = "$before" ]
+	[ -z "$(admin ls du-test badtags/)" ]
+}
