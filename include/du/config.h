@@ -235,6 +235,8 @@ int du_parse_session_id(const char *s, int64_t *out, struct du_err *err);
  * to 4 bytes, each byte 3 when encoded.)
  */
 size_t du_config_tagging(char **tags, char *out, size_t n);
+/* tags: at most this many bytes as the x-amz-tagging header, percent-encoded */
+#define DU_TAGGING_MAX 4096
 /* metadata: at most this many keys (their bytes: at most 1,536, S3's 2 KiB less du's own keys) */
 #define DU_METADATA_KEYS_MAX 64
 

@@ -914,6 +914,13 @@ static int check_tags(const struct opt *o, union val *v, const char *src, struct
 		if ((rc = check_tag_side(o, what, val, strlen(val), 0, TAG_VALUE_MAX, src, err)))
 			return rc;
 	}
+	/* The x-amz-tagging header shares S3's request header limit (AWS: 8 KB for a PUT's headers) with
+	 * the metadata, the session token and the rest: du keeps it to 4 KiB. */
+	size_t enc = du_config_tagging(v->list, NULL, 0);
+	if (enc > DU_TAGGING_MAX)
+		return du_err_set(err, DU_ERR_CONFIG,
+				  "%s: %zu bytes as the x-amz-tagging header (percent-encoded); du sends at most %d, "
+				  "within S3's 8 KB of request headers (from %s)", o->key, enc, DU_TAGGING_MAX, src);
 	return DU_OK;
 }
 

@@ -335,7 +335,7 @@ int du_db_file_flush(struct du_db *db, int64_t session_id, const char *worker, c
 				    o[i].checksum[0] ? o[i].checksum : NULL,
 				    o[i].checksum_type[0] ? o[i].checksum_type : NULL,
 				    o[i].suspect[0] ? o[i].suspect : NULL,
-				    o[i].sensor[0] ? o[i].sensor : NULL };
+				    o[i].sensor };
 		rc = du_db_copy_row(cp, 17, v, err);
 	}
 	if (rc) {

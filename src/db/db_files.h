@@ -124,7 +124,8 @@ struct du_outcome {
 	const char *reason;        /* a check's result (unchanged_checked, changed), or NULL */
 	uint64_t part_size;        /* multipart: the part size (0: one PUT) */
 	char suspect[96];          /* a suspect recording: why (suspect.h); "" for a sound one */
-	char sensor[768];          /* uploaded: the recorder's facts as JSON (du_sensor_json); "" none */
+	char *sensor;              /* uploaded: the recorder's facts as JSON (du_sensor_json), malloc'd and
+	                            * owned by the outcome (the engine's writer frees it); NULL: none */
 };
 /* Write outcomes (one transaction) and bump the session's live counters. Only rows still held by
  * worker ('uploading' with our worker id) change: a file's final row is written once. */

@@ -42,7 +42,7 @@
  *     atomics, failed and ferr are written under run.mu; the part that takes parts_left to 0
  *     completes the upload, finishes the file and frees it;
  *   - an outcome (struct du_outcome) is copied into run.out by du_writer_emit: the writer owns
- *     the copy; the worker keeps nothing;
+ *     the copy and its sensor text (freed after the flush); the worker keeps nothing;
  *   - jobs nobody ran (stop, fatal error) come back from du_pool_drain to the feeder's thread,
  *     which gives their rows back (pending) and frees them.
  *
@@ -103,8 +103,8 @@ struct ufile {
 	double t0;                  /* when a worker took it (per-file duration and rate) */
 	char suspect[96];           /* why it is a suspect recording (suspect.h); "" when sound */
 	bool suspect_refused;       /* suspect_policy skip or fail: not sent */
-	struct du_sensor sensor;    /* the recorder's facts from the header (sensor.h), read once */
-	bool has_sensor;
+	struct du_sensor *sensor;   /* the recorder's facts from the header (sensor.h); NULL: none (a
+	                             * pointer: queued files that are not recordings stay small) */
 
 	/* multipart */
 	char *upload_id;
@@ -270,13 +270,13 @@ struct objmeta {
 int du_objmeta_init(struct run *r, struct du_err *err);
 void du_objmeta_release(struct run *r);
 /* f's facts from its bytes in memory (a file sent in one PUT), or read from fd (one sent in parts),
- * when sensor_metadata is on: f->has_sensor. */
+ * when sensor_metadata is on: f->sensor. */
 void du_objmeta_sensor_buf(struct run *r, struct ufile *f, const void *buf, size_t len);
 void du_objmeta_sensor_fd(struct run *r, struct ufile *f, int fd, uint64_t size);
 /* m: the headers of f's object; then p (a PUT or CreateMultipartUpload) carries them and the tags. */
 void du_objmeta_headers(const struct run *r, const struct ufile *f, struct objmeta *m);
 void du_objmeta_put(const struct run *r, const struct objmeta *m, struct du_s3_put *p);
-/* An uploaded outcome gets f's facts as JSON (the row's sensor column). */
+/* An uploaded outcome gets f's facts as JSON (the row's sensor column), which the writer frees. */
 void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o);
 /* After an object is complete: its tags are the run's, set again where the server dropped them. */
 int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err);
@@ -299,8 +299,8 @@ void du_multipart_part(struct worker *w, struct ufile *f, int n);
 
 /* The connection failed: reconnect with backoff until it works or the grace runs out. */
 bool du_run_db_heal(struct du_db *db, double *deadline, int *attempt, const char *what);
-/* Queue an outcome for the writer's next batch. */
-void du_writer_emit(struct run *r, const struct du_outcome *o);
+/* Queue an outcome for the writer's next batch; its sensor text is the writer's from now on. */
+void du_writer_emit(struct run *r, struct du_outcome *o);
 int du_writer_start(struct run *r, struct du_err *err);
 /* Flush what is queued, and end the writer. */
 void du_writer_stop(struct run *r);

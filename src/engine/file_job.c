@@ -43,6 +43,7 @@ void du_ufile_free(struct ufile *f)
 	free(f->crcs);
 	free(f->cks);
 	free(f->pmd5);
+	free(f->sensor);
 	if (f->md5) {
 		unsigned char junk[DU_MD5_LEN];
 		du_md5_final(f->md5, junk);

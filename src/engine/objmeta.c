@@ -69,9 +69,9 @@ void du_objmeta_headers(const struct run *r, const struct ufile *f, struct objme
 		m->h[m->n][0] = r->meta_names[i];
 		m->h[m->n++][1] = r->meta_values[i];
 	}
-	if (f->has_sensor) {
+	if (f->sensor) {
 		const char *pairs[DU_SENSOR_MAX_PAIRS][2];
-		int np = du_sensor_pairs(&f->sensor, pairs, m->text);
+		int np = du_sensor_pairs(f->sensor, pairs, m->text);
 		for (int i = 0; i < np; i++) {
 			snprintf(m->names[i], sizeof(m->names[i]), "x-amz-meta-du-%s", pairs[i][0]);
 			m->h[m->n][0] = m->names[i];
@@ -87,9 +87,20 @@ void du_objmeta_put(const struct run *r, const struct objmeta *m, struct du_s3_p
 	p->tagging = r->tagging;
 }
 
+/* f's facts become s, or none (found: false); a file read again, by a retry, gets them anew.
+ * Without memory, none. */
+static void keep(struct ufile *f, bool found, const struct du_sensor *s)
+{
+	free(f->sensor);
+	f->sensor = found ? malloc(sizeof(*f->sensor)) : NULL;
+	if (f->sensor)
+		*f->sensor = *s;
+}
+
 void du_objmeta_sensor_buf(struct run *r, struct ufile *f, const void *buf, size_t len)
 {
-	f->has_sensor = r->o->sensor_metadata && du_sensor_from_buf(buf, len, len, &f->sensor);
+	struct du_sensor s;
+	keep(f, r->o->sensor_metadata && du_sensor_from_buf(buf, len, len, &s), &s);
 }
 
 static ssize_t fd_pread(void *ctx, void *buf, size_t n, uint64_t off)
@@ -103,14 +114,16 @@ static ssize_t fd_pread(void *ctx, void *buf, size_t n, uint64_t off)
 
 void du_objmeta_sensor_fd(struct run *r, struct ufile *f, int fd, uint64_t size)
 {
-	f->has_sensor = r->o->sensor_metadata && du_sensor_read(size, fd_pread, &fd, &f->sensor);
+	struct du_sensor s;
+	keep(f, r->o->sensor_metadata && du_sensor_read(size, fd_pread, &fd, &s), &s);
 }
 
 void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o)
 {
-	o->sensor[0] = '\0';
-	if (f->has_sensor && o->status == DU_OUT_UPLOADED && du_sensor_json(&f->sensor, o->sensor, sizeof(o->sensor)) < 0)
-		o->sensor[0] = '\0';
+	char json[1024];
+	/* Allocated only for a file with facts: the writer's queue of outcomes stays small. */
+	o->sensor = f->sensor && o->status == DU_OUT_UPLOADED && du_sensor_json(f->sensor, json, sizeof(json)) > 0
+			    ? strdup(json) : NULL;
 }
 
 int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err)

@@ -63,13 +63,14 @@ bool du_run_db_heal(struct du_db *db, double *deadline, int *attempt, const char
 }
 /* ---- the writer ---- */
 
-void du_writer_emit(struct run *r, const struct du_outcome *o)
+void du_writer_emit(struct run *r, struct du_outcome *o)
 {
 	pthread_mutex_lock(&r->wmu);
 	if (!du_array_grow(&r->out, &r->capout, (size_t)r->nout + 1, sizeof(*r->out))) {
 		/* Without memory the outcome cannot be recorded: the row stays 'uploading' and its
 		 * lease returns it to pending, which is true. */
 		pthread_mutex_unlock(&r->wmu);
+		free(o->sensor);
 		return;
 	}
 	r->out[r->nout++] = *o;
@@ -134,8 +135,11 @@ static void *writer_main(void *arg)
 			r->nout = 0;
 		}
 		pthread_mutex_unlock(&r->wmu);
-		if (n)
+		if (n) {
 			flush_batch(r, batch, n);
+			for (int i = 0; i < n; i++)
+				free(batch[i].sensor);
+		}
 		if (du_monotonic() > next_count) {
 			count_sent(r);
 			next_count = du_monotonic() + COUNT_SENT_S;

@@ -36,8 +36,8 @@
 #define BODY_CAP ((size_t)1 << 20)    /* answers other than listings and GETs */
 #define LIST_CAP ((size_t)16 << 20)   /* one listing page; 1000 keys is well under 1 MiB */
 #define MAX_HDRS 96                   /* du's own headers and the user's metadata (at most 64 keys) */
-#define HDRBUF 65536                  /* header lines of one request: the session token (<= 4 KiB),
-                                       * metadata (2 KiB) and tags (percent-encoded, a few KiB) */
+#define HDRBUF 20480                  /* header lines of one request: the session token (<= 4 KiB),
+                                       * metadata (2 KiB, names twice: sent and signed), tags (<= 4 KiB) */
 #define INLINE_BODY_MAX ((size_t)60 << 10) /* PUT bodies sent with their headers (libcurl: < 64 KiB) */
 
 struct du_s3 {

@@ -1181,6 +1181,23 @@ static void test_tags_limits(void **state)
 	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "=v", NULL), DU_ERR_CONFIG);
 	assert_string_equal(err.msg, "tags: key \"\" is 0 characters; S3 allows 1 to 128 (from flag --tag)");
 
+	/* the header: 10 tags of 128 + 256 non-ASCII characters are 34 KiB percent-encoded */
+	char *big[24] = { (char *)"du-test", (char *)"-d", dirpath, (char *)"-b", (char *)"b", (char *)"-p", (char *)"p" };
+	static char tbuf[10][1600];
+	int nb = 7;
+	for (int i = 0; i < 10; i++) {
+		snprintf(tbuf[i], sizeof(tbuf[i]), "--tag=%d%s=%s", i, repeat("ü", 100), repeat("é", 256));
+		big[nb++] = tbuf[i];
+	}
+	big[nb] = NULL;
+	assert_int_equal(du_config_load(&cfg, DU_TOOL_UPLOAD, nb, big, &err), DU_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "bytes as the x-amz-tagging header (percent-encoded); du sends at most 4096"));
+	nb = 7 + 1; /* one such tag: 2.1 KiB encoded */
+	big[nb] = NULL;
+	assert_int_equal(du_config_load(&cfg, DU_TOOL_UPLOAD, nb, big, &err), DU_OK);
+	assert_true(du_config_tagging(cfg.tags, NULL, 0) > 2000);
+	du_config_release(&cfg);
+
 	/* invalid UTF-8: a stray byte, an overlong '/', a surrogate, a cut sequence */
 	assert_int_equal(load(&cfg, DU_TOOL_UPLOAD, &err, UPLOAD_OK, "--tag", "site=a\xff", NULL), DU_ERR_CONFIG);
 	assert_string_equal(err.msg, "tags: value of \"site\" is not valid UTF-8 (from flag --tag)");

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "du/config.h"
 #include "du/creds.h"
 #include "du/crypto.h"
 #include "du/s3.h"
@@ -358,6 +359,31 @@ static void check_tags(struct srv *s)
 	assert_int_equal(du_s3_put_tagging(s->c, key, fewer, &err), DU_OK);
 	assert_int_equal(du_s3_tags_match(s->c, key, fewer, &same, &err), DU_OK);
 	assert_true(same);
+	/* The most the configuration lets through: 10 tags of 128 + 256 characters (3.8 KiB encoded)
+	 * and 64 metadata keys, 1,536 bytes in all, beside du's own: the headers fit, and are kept. */
+	static char tk[10][400], mk[64][24], mv[64][16];
+	char *big[11];
+	const char *bmeta[64][2];
+	char tagging[DU_TAGGING_MAX + 1] = "";
+	for (int i = 0; i < 10; i++) {
+		snprintf(tk[i], sizeof(tk[i]), "%0128d=%0256d", i, i);
+		big[i] = tk[i];
+	}
+	big[10] = NULL;
+	assert_true(du_config_tagging(big, tagging, sizeof(tagging)) <= DU_TAGGING_MAX);
+	for (int i = 0; i < 64; i++) {
+		snprintf(mk[i], sizeof(mk[i]), "x-amz-meta-k%02d", i);
+		snprintf(mv[i], sizeof(mv[i]), "%020d", i); /* 3 + 20 bytes a key: 1,472 in all */
+		bmeta[i][0] = mk[i];
+		bmeta[i][1] = mv[i];
+	}
+	struct du_s3_put pb = { .md5 = md5, .mtime = 1, .meta = bmeta, .nmeta = 64, .tagging = tagging };
+	if (du_s3_put_object(s->c, key, "tagged", 6, &pb, NULL, &err))
+		fail_msg("%s: the largest headers: %s", s->name, err.msg);
+	if (s->moto) {
+		assert_int_equal(du_s3_tags_match(s->c, key, big, &same, &err), DU_OK);
+		assert_true(same);
+	}
 	char missing[160];
 	snprintf(missing, sizeof(missing), "%s/no-such-object.wav", s->run);
 	assert_int_not_equal(du_s3_tags_match(s->c, missing, fewer, &same, &err), DU_OK);
