@@ -280,6 +280,9 @@ void du_objmeta_put(const struct run *r, const struct objmeta *m, struct du_s3_p
 void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o);
 /* After an object is complete: its tags are the run's, set again where the server dropped them. */
 int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err);
+/* A file whose object was found to hold its bytes already (checked, not sent) that this run would
+ * have tagged: an earlier run may have died between Complete and its tags. Read back, set if not. */
+int du_objmeta_tags_checked(struct worker *w, const char *key, struct du_err *err);
 
 /* ---- put.c ---- */
 

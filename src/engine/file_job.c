@@ -381,6 +381,10 @@ void du_file_job(struct worker *w, struct ufile *f)
 			end_early(w, f, &e, du_run_stopping(r) && e.code != DU_ERR_CHANGED && !du_run_permanent(&e));
 			return;
 		}
+		if (same && du_objmeta_tags_checked(w, f->key, &e)) {
+			end_early(w, f, &e, du_run_stopping(r) && !du_run_permanent(&e));
+			return;
+		}
 		f->reason = same ? "unchanged_checked" : "changed";
 		du_progress_checked(r->prog, same, same ? f->size : 0);
 		if (same) {

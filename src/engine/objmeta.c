@@ -126,6 +126,21 @@ void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o)
 			    ? strdup(json) : NULL;
 }
 
+/* The object's tags become tags: set, then read back. */
+static int set_tags(struct worker *w, const char *key, char *const *tags, struct du_err *err)
+{
+	bool same = false;
+	int rc;
+	if ((rc = du_s3_put_tagging(w->conn, key, tags, err)) || (rc = du_s3_tags_match(w->conn, key, tags, &same, err)))
+		return rc;
+	if (!same) {
+		du_err_set(err, DU_ERR_S3, "'%s': the server did not keep its tags (set, then read back otherwise)", key);
+		err->retryable = 1;
+		return DU_ERR_S3;
+	}
+	return DU_OK;
+}
+
 int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err)
 {
 	struct run *r = w->r;
@@ -148,12 +163,17 @@ int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, str
 				    "after it is complete, and reads them back",
 				    multipart ? "CreateMultipartUpload" : "PUT");
 	}
-	if ((rc = du_s3_put_tagging(w->conn, key, tags, err)) || (rc = du_s3_tags_match(w->conn, key, tags, &same, err)))
+	return set_tags(w, key, tags, err);
+}
+
+int du_objmeta_tags_checked(struct worker *w, const char *key, struct du_err *err)
+{
+	char *const *tags = w->r->o->tags;
+	bool same = false;
+	int rc;
+	if (!tags || !tags[0])
+		return DU_OK;
+	if ((rc = du_s3_tags_match(w->conn, key, tags, &same, err)) || same)
 		return rc;
-	if (!same) {
-		du_err_set(err, DU_ERR_S3, "'%s': the server did not keep its tags (set, then read back otherwise)", key);
-		err->retryable = 1;
-		return DU_ERR_S3;
-	}
-	return DU_OK;
+	return set_tags(w, key, tags, err);
 }

@@ -295,3 +295,24 @@ same_bytes() {
 	[ "$(sessions)" = "$before" ]
 	[ -z "$(admin ls du-test badtags/)" ]
 }
+
+# A file found unchanged by its bytes (checked, not sent) gets the run's tags it lacks: the case of a
+# run killed between Complete and setting the tags, here made by a first run without tags and a touch.
+@test "rgw: objects checked unchanged get the tags they lack, without a byte sent again" {
+	T=$BATS_TEST_TMPDIR/t
+	mkdir -p "$T"
+	head -c 300000 /dev/urandom >"$T/a.wav"
+	head -c $((7 * 1024 * 1024)) /dev/urandom >"$T/b.mov"
+	export DU_MULTIPART_THRESHOLD=6MiB DU_MULTIPART_CHUNK_SIZE=5MiB
+	run du-upload -d "$T" -b du-test -p retag --progress=none
+	[ "$status" -eq 0 ]
+	[ -z "$(admin tags du-test retag/a.wav)" ]
+	touch -d '+1 minute' "$T/a.wav" "$T/b.mov"
+	run du-upload -d "$T" -b du-test -p retag --progress=none --tag project=bats-2026
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(reason unchanged_checked)" -eq 2 ]
+	[[ "$output" == *"uploaded 0 of 0 files"* ]]
+	[ "$(admin tags du-test retag/a.wav)" = "project=bats-2026" ]
+	[ "$(admin tags du-test retag/b.mov)" = "project=bats-2026" ]
+}
