@@ -556,6 +556,80 @@ static const char *final_status(int rc, uint64_t failed)
 	return failed ? "completed_with_errors" : "completed";
 }
 
+/* --dry-run: the files the decision would send, each on its line, and what it would do in one line. */
+static void dry_report(const struct du_config *cfg, struct du_db *db, const struct du_decision *d,
+		       struct du_upload_result *res, struct du_err *err)
+{
+	char b1[32], b2[32];
+	char why[512], b3[32];
+	du_db_file_dry_list(db, dry_line, NULL, err);
+	du_fmt_bytes(d->bytes_to_upload, b1, sizeof(b1));
+	du_fmt_bytes(d->bytes_to_check, b3, sizeof(b3));
+	du_fmt_bytes(d->bytes_found - d->bytes_to_upload - d->bytes_to_check, b2, sizeof(b2));
+	du_reasons_text(d->reasons, why, sizeof(why));
+	printf("dry run: would upload %" PRIu64 " files (%s), check %" PRIu64 " by hash (%s), skip %" PRIu64
+	       " (%s)%s: %s\n",
+	       d->to_upload, b1, d->to_check, b3, d->found - d->to_upload - d->to_check, b2,
+	       cfg->trust_db ? "; bucket not listed (--trust-db)" : "", why);
+	snprintf(res->status, sizeof(res->status), "dry-run");
+}
+
+/* The session's files through the engine, with the progress display; the counts into res. */
+static int run_files(const struct du_config *cfg, struct du_db *db, struct du_s3 *s3, struct du_progress *prog,
+		     int64_t sid, double window_end, const struct du_decision *d, struct du_upload_result *res,
+		     struct du_err *err)
+{
+	du_progress_checks(prog, res->files_to_check);
+	du_progress_begin(prog, res->files_to_upload + res->files_to_check, res->bytes_to_upload + d->bytes_to_check,
+			  res->files_found - res->files_to_upload - res->files_to_check);
+	struct du_pipeline_opts po = { .session_id = sid, .deadline = window_end,
+				       .cutoff_soft = cfg->cutoff_mode == DU_CUTOFF_SOFT };
+	struct du_pipeline_stats ps = { 0 };
+	double tu = du_monotonic();
+	struct du_engine_opts eo;
+	du_engine_opts_from_config(&eo, cfg);
+	int rc = du_pipeline_run(&eo, db, s3, prog, &po, &ps, err);
+	res->upload_elapsed = du_monotonic() - tu;
+	du_progress_end(prog);
+	if (ps.parts_reused)
+		du_info("continued multipart uploads: %" PRIu64 " part(s) reused, %" PRIu64 " sent", ps.parts_reused,
+			ps.parts_sent);
+	res->files_uploaded = ps.files_ok;
+	res->files_checked_same = ps.files_checked_same;
+	res->bytes_uploaded = ps.bytes_ok;
+	res->files_failed = ps.files_failed + d->bad_keys;
+	return rc;
+}
+
+/* The run is over (rc): the session's final status, unless other workers still hold files (the last
+ * one closes it); the heartbeat hb stopped, this worker's row ended, the dead reaped, the decision as
+ * the checks settled it read back for the summary. Returns rc, or the close's failure. */
+static int close_session(struct du_db *db, int64_t sid, int rc, struct du_heartbeat *hb,
+			 struct du_upload_result *res, struct du_err *err)
+{
+	struct du_err e2 = { 0 };
+	const char *st = final_status(rc, res->files_failed);
+	int64_t open_rows = 0;
+	if (rc == DU_OK && du_db_file_open_rows(db, sid, &open_rows, &e2) == DU_OK && open_rows > 0)
+		st = NULL;
+	if (du_db_session_close(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
+		rc = e2.code;
+		*err = e2;
+	}
+	snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
+	du_heartbeat_stop(hb);
+	du_db_session_worker_end(db, sid, du_worker_id(), NULL);
+	/* As the row says it: the last worker's "completed" counts every worker's failures. */
+	bool sc;
+	if (st && rc == DU_OK)
+		du_db_session_state(db, sid, &sc, res->status, sizeof(res->status), &e2);
+	/* Whoever died while we ran (another joiner, an earlier run) is seen now, not next time. */
+	du_reap_dead_sessions(db);
+	if (res->reasons[0])
+		du_db_status_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
+	return rc;
+}
+
 int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, struct du_err *err)
 {
 	struct du_db *db = NULL;
@@ -628,18 +702,7 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		res->trusted_db = cfg->trust_db;
 	}
 	if (cfg->dry_run) {
-		char b1[32], b2[32];
-		char why[512], b3[32];
-		du_db_file_dry_list(db, dry_line, NULL, err);
-		du_fmt_bytes(d.bytes_to_upload, b1, sizeof(b1));
-		du_fmt_bytes(d.bytes_to_check, b3, sizeof(b3));
-		du_fmt_bytes(d.bytes_found - d.bytes_to_upload - d.bytes_to_check, b2, sizeof(b2));
-		du_reasons_text(d.reasons, why, sizeof(why));
-		printf("dry run: would upload %" PRIu64 " files (%s), check %" PRIu64 " by hash (%s), skip %" PRIu64
-		       " (%s)%s: %s\n",
-		       d.to_upload, b1, d.to_check, b3, d.found - d.to_upload - d.to_check, b2,
-		       cfg->trust_db ? "; bucket not listed (--trust-db)" : "", why);
-		snprintf(res->status, sizeof(res->status), "dry-run");
+		dry_report(cfg, db, &d, res, err);
 		goto out;
 	}
 	if (scanned || joined) {
@@ -647,51 +710,12 @@ int du_cmd_upload(const struct du_config *cfg, struct du_upload_result *res, str
 		if (du_db_file_open_rows(db, sid, &open_rows, NULL) == DU_OK)
 			res->files_to_upload = (uint64_t)open_rows;
 	}
-	du_progress_checks(prog, res->files_to_check);
-	du_progress_begin(prog, res->files_to_upload + res->files_to_check, res->bytes_to_upload + d.bytes_to_check,
-			  res->files_found - res->files_to_upload - res->files_to_check);
-	struct du_pipeline_opts po = { .session_id = sid, .deadline = window_end,
-				       .cutoff_soft = cfg->cutoff_mode == DU_CUTOFF_SOFT };
-	struct du_pipeline_stats ps = { 0 };
-	double tu = du_monotonic();
-	struct du_engine_opts eo;
-	du_engine_opts_from_config(&eo, cfg);
-	rc = du_pipeline_run(&eo, db, s3, prog, &po, &ps, err);
-	res->upload_elapsed = du_monotonic() - tu;
-	du_progress_end(prog);
-	if (ps.parts_reused)
-		du_info("continued multipart uploads: %" PRIu64 " part(s) reused, %" PRIu64 " sent", ps.parts_reused,
-			ps.parts_sent);
-	res->files_uploaded = ps.files_ok;
-	res->files_checked_same = ps.files_checked_same;
-	res->bytes_uploaded = ps.bytes_ok;
-	res->files_failed = ps.files_failed + d.bad_keys;
+	rc = run_files(cfg, db, s3, prog, sid, window_end, &d, res, err);
 
 finish:
 	if (sid && !cfg->dry_run) {
-		struct du_err e2 = { 0 };
-		const char *st = final_status(rc, res->files_failed);
-		int64_t open_rows = 0;
-		/* A worker leaves the session open while others still hold files: the last one closes it. */
-		if (rc == DU_OK && du_db_file_open_rows(db, sid, &open_rows, &e2) == DU_OK && open_rows > 0)
-			st = NULL;
-		if (du_db_session_close(db, sid, st, rc && rc != DU_ERR_INTERRUPTED ? err->msg : NULL, &e2) && !rc) {
-			rc = e2.code;
-			*err = e2;
-		}
-		snprintf(res->status, sizeof(res->status), "%s", st ? st : "in_progress");
-		du_heartbeat_stop(hb);
+		rc = close_session(db, sid, rc, hb, res, err);
 		hb = NULL;
-		du_db_session_worker_end(db, sid, du_worker_id(), NULL);
-		/* As the row says it: the last worker's "completed" counts every worker's failures. */
-		bool sc;
-		if (st && rc == DU_OK)
-			du_db_session_state(db, sid, &sc, res->status, sizeof(res->status), &e2);
-		/* Whoever died while we ran (another joiner, an earlier run) is seen now, not next time. */
-		du_reap_dead_sessions(db);
-		/* The decision as the checks settled it, for the summary. */
-		if (res->reasons[0])
-			du_db_status_decision(db, sid, res->reasons, sizeof(res->reasons), &e2);
 	}
 	res->elapsed = du_monotonic() - t0;
 	/* A run that never got to its files has nothing to summarise beyond the error. */
