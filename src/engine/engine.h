@@ -200,8 +200,10 @@ struct run {
 
 	/* What every object carries (objmeta.c): the metadata's header names and values, the tags'
 	 * header; whether the server kept tags sent with a PUT, a CreateMultipartUpload (atomics). */
-	char **meta_names;
-	const char **meta_values;
+	struct {
+		char *name;             /* "x-amz-meta-site" */
+		const char *value;      /* in the option's "site=A1" */
+	} *meta;
 	int nmeta;
 	char *tagging;
 	int tags_put, tags_mpu;

@@ -8,9 +8,7 @@
  */
 #include "engine/engine.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,29 +18,22 @@
 
 enum { TAGS_UNKNOWN, TAGS_KEPT, TAGS_DROPPED };
 
+/* The configuration checked the metadata (names lowercased, at most DU_METADATA_KEYS_MAX) and the
+ * tags (within DU_TAGGING_MAX): here they only become headers, once a run. */
 int du_objmeta_init(struct run *r, struct du_err *err)
 {
 	const struct du_engine_opts *o = r->o;
-	int n = 0;
-	while (o->metadata && o->metadata[n])
-		n++;
-	if (n > DU_METADATA_KEYS_MAX)
-		return du_err_set(err, DU_ERR_CONFIG, "metadata: %d keys; du sends at most %d", n, DU_METADATA_KEYS_MAX);
-	if (n && !(r->meta_names = calloc((size_t)n, sizeof(*r->meta_names))))
+	for (int n = 0; o->metadata && o->metadata[n]; n++)
+		r->nmeta = n + 1;
+	if (r->nmeta && !(r->meta = calloc((size_t)r->nmeta, sizeof(*r->meta))))
 		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	if (n && !(r->meta_values = calloc((size_t)n, sizeof(*r->meta_values))))
-		return du_err_set(err, DU_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < r->nmeta; i++) {
 		const char *kv = o->metadata[i], *eq = strchr(kv, '=');
-		size_t kl = eq ? (size_t)(eq - kv) : strlen(kv);
-		if (asprintf(&r->meta_names[i], "x-amz-meta-%.*s", (int)kl, kv) < 0) {
-			r->meta_names[i] = NULL;
+		if (asprintf(&r->meta[i].name, "x-amz-meta-%.*s", (int)(eq - kv), kv) < 0) {
+			r->meta[i].name = NULL;
 			return du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		}
-		for (char *c = r->meta_names[i]; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
-		r->meta_values[i] = eq ? eq + 1 : "";
-		r->nmeta++;
+		r->meta[i].value = eq + 1;
 	}
 	if (o->tags && o->tags[0]) {
 		size_t need = du_config_tagging(o->tags, NULL, 0) + 1;
@@ -55,10 +46,9 @@ int du_objmeta_init(struct run *r, struct du_err *err)
 
 void du_objmeta_release(struct run *r)
 {
-	for (int i = 0; i < r->nmeta; i++)
-		free(r->meta_names[i]);
-	free(r->meta_names);
-	free(r->meta_values);
+	for (int i = 0; r->meta && i < r->nmeta; i++)
+		free(r->meta[i].name);
+	free(r->meta);
 	free(r->tagging);
 }
 
@@ -66,8 +56,8 @@ void du_objmeta_headers(const struct run *r, const struct ufile *f, struct objme
 {
 	m->n = 0;
 	for (int i = 0; i < r->nmeta; i++) {
-		m->h[m->n][0] = r->meta_names[i];
-		m->h[m->n++][1] = r->meta_values[i];
+		m->h[m->n][0] = r->meta[i].name;
+		m->h[m->n++][1] = r->meta[i].value;
 	}
 	if (f->sensor) {
 		const char *pairs[DU_SENSOR_MAX_PAIRS][2];
@@ -126,9 +116,10 @@ void du_objmeta_outcome(const struct ufile *f, struct du_outcome *o)
 			    ? strdup(json) : NULL;
 }
 
-/* The object's tags become tags: set, then read back. */
-static int set_tags(struct worker *w, const char *key, char *const *tags, struct du_err *err)
+/* key's tags become the run's: set, then read back. */
+static int set_tags(struct worker *w, const char *key, struct du_err *err)
 {
+	char *const *tags = w->r->o->tags;
 	bool same = false;
 	int rc;
 	if ((rc = du_s3_put_tagging(w->conn, key, tags, err)) || (rc = du_s3_tags_match(w->conn, key, tags, &same, err)))
@@ -141,39 +132,37 @@ static int set_tags(struct worker *w, const char *key, char *const *tags, struct
 	return DU_OK;
 }
 
+/* key's tags are read back, and set where they differ; *kept: they were there already. */
+static int ensure_tags(struct worker *w, const char *key, bool *kept, struct du_err *err)
+{
+	int rc = du_s3_tags_match(w->conn, key, w->r->o->tags, kept, err);
+	return rc || *kept ? rc : set_tags(w, key, err);
+}
+
 int du_objmeta_tags_after(struct worker *w, const char *key, bool multipart, struct du_err *err)
 {
 	struct run *r = w->r;
-	char *const *tags = r->o->tags;
-	int *known = multipart ? &r->tags_mpu : &r->tags_put;
-	bool same = false;
+	int *known = multipart ? &r->tags_mpu : &r->tags_put, state = __atomic_load_n(known, __ATOMIC_RELAXED);
+	bool kept = false;
 	int rc;
 
-	if (!tags || !tags[0] || __atomic_load_n(known, __ATOMIC_RELAXED) == TAGS_KEPT)
+	if (!r->tagging || state == TAGS_KEPT)
 		return DU_OK;
-	if (__atomic_load_n(known, __ATOMIC_RELAXED) == TAGS_UNKNOWN) {
-		if ((rc = du_s3_tags_match(w->conn, key, tags, &same, err)))
-			return rc;
-		if (same) {
-			__atomic_store_n(known, TAGS_KEPT, __ATOMIC_RELAXED);
-			return DU_OK;
-		}
-		if (__atomic_exchange_n(known, TAGS_DROPPED, __ATOMIC_RELAXED) == TAGS_UNKNOWN)
-			du_info("the server did not keep the tags sent with %s: du sets them on each object "
-				    "after it is complete, and reads them back",
-				    multipart ? "CreateMultipartUpload" : "PUT");
-	}
-	return set_tags(w, key, tags, err);
+	if (state == TAGS_DROPPED)
+		return set_tags(w, key, err);
+	/* The first objects of the run tell whether the server keeps what was sent. */
+	if ((rc = ensure_tags(w, key, &kept, err)))
+		return rc;
+	if (kept)
+		__atomic_store_n(known, TAGS_KEPT, __ATOMIC_RELAXED);
+	else if (__atomic_exchange_n(known, TAGS_DROPPED, __ATOMIC_RELAXED) == TAGS_UNKNOWN)
+		du_info("the server did not keep the tags sent with %s: du sets them on each object after it "
+			"is complete, and reads them back", multipart ? "CreateMultipartUpload" : "PUT");
+	return DU_OK;
 }
 
 int du_objmeta_tags_checked(struct worker *w, const char *key, struct du_err *err)
 {
-	char *const *tags = w->r->o->tags;
-	bool same = false;
-	int rc;
-	if (!tags || !tags[0])
-		return DU_OK;
-	if ((rc = du_s3_tags_match(w->conn, key, tags, &same, err)) || same)
-		return rc;
-	return set_tags(w, key, tags, err);
+	bool kept;
+	return w->r->tagging ? ensure_tags(w, key, &kept, err) : DU_OK;
 }

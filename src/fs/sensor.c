@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <libexif/exif-data.h>
 
 #define MAX_CHUNKS 256
@@ -707,86 +708,47 @@ int du_sensor_pairs(const struct du_sensor *s, const char *pairs[DU_SENSOR_MAX_P
 	return n;
 }
 
-struct out {
-	char *buf;
-	size_t n, len;
-	bool full;
-};
-
-static void emit(struct out *o, const char *s, size_t k)
+/* A pair's name in the JSON of the database's sensor column: '_' for '-', seconds named. */
+static const char *json_name(const char *pair, bool *number)
 {
-	if (o->full || o->len + k >= o->n) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->buf + o->len, s, k);
-	o->len += k;
-	o->buf[o->len] = '\0';
-}
-
-static void emit_key(struct out *o, const char *key)
-{
-	emit(o, o->len ? ",\"" : "{\"", 2);
-	emit(o, key, strlen(key));
-	emit(o, "\":", 2);
-}
-
-static void emit_str(struct out *o, const char *key, const char *v, size_t vsz)
-{
-	if (!v[0])
-		return;
-	emit_key(o, key);
-	emit(o, "\"", 1);
-	for (size_t i = 0; i < vsz && v[i]; i++) {
-		unsigned char c = (unsigned char)v[i];
-		char esc[8];
-		if (c == '"' || c == '\\')
-			emit(o, (const char[]){ '\\', (char)c }, 2);
-		else if (c < 0x20 || c > 0x7e)
-			emit(o, esc, (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c));
-		else
-			emit(o, (const char *)&c, 1);
-	}
-	emit(o, "\"", 1);
-}
-
-static void emit_num(struct out *o, const char *key, const char *v)
-{
-	emit_key(o, key);
-	emit(o, v, strlen(v));
+	static const struct {
+		const char *pair, *json;
+		bool number;
+	} names[] = {
+		{ "recorded-at", "recorded_at", false }, { "sample-rate", "sample_rate", true },
+		{ "channels", "channels", true },        { "duration", "duration_s", true },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(pair, names[i].pair)) {
+			*number = names[i].number;
+			return names[i].json;
+		}
+	*number = false;
+	return pair;
 }
 
 int du_sensor_json(const struct du_sensor *s, char *buf, size_t n)
 {
-	struct out o = { buf, n, 0, n == 0 };
-	char num[DU_SENSOR_TEXT];
+	const char *pairs[DU_SENSOR_MAX_PAIRS][2];
+	char text[DU_SENSOR_TEXT], *json = NULL;
+	int np = du_sensor_pairs(s, pairs, text), len = -1;
+	cJSON *o = np ? cJSON_CreateObject() : NULL;
 	if (n)
 		buf[0] = '\0';
-	emit_str(&o, "recorded_at", s->recorded_at, sizeof(s->recorded_at));
-	emit_str(&o, "device", s->device, sizeof(s->device));
-	emit_str(&o, "make", s->make, sizeof(s->make));
-	emit_str(&o, "model", s->model, sizeof(s->model));
-	if (s->sample_rate) {
-		snprintf(num, sizeof(num), "%u", (unsigned)s->sample_rate);
-		emit_num(&o, "sample_rate", num);
+	if (!np)
+		return n ? 0 : -1;
+	for (int i = 0; o && i < np; i++) {
+		bool number;
+		const char *name = json_name(pairs[i][0], &number);
+		if (!(number ? cJSON_AddRawToObject(o, name, pairs[i][1]) : cJSON_AddStringToObject(o, name, pairs[i][1])))
+			goto out;
 	}
-	if (s->channels) {
-		snprintf(num, sizeof(num), "%u", (unsigned)s->channels);
-		emit_num(&o, "channels", num);
+	if (o && (json = cJSON_PrintUnformatted(o)) && strlen(json) < n) {
+		len = (int)strlen(json);
+		memcpy(buf, json, (size_t)len + 1);
 	}
-	if (duration_known(s->duration_s)) {
-		duration_text(s->duration_s, num, sizeof(num));
-		emit_num(&o, "duration_s", num);
-	}
-	emit_str(&o, "gain", s->gain, sizeof(s->gain));
-	emit_str(&o, "battery", s->battery, sizeof(s->battery));
-	emit_str(&o, "temperature", s->temperature, sizeof(s->temperature));
-	if (o.len)
-		emit(&o, "}", 1);
-	if (o.full) {
-		if (n)
-			buf[0] = '\0';
-		return -1;
-	}
-	return (int)o.len;
+out:
+	cJSON_free(json);
+	cJSON_Delete(o);
+	return len;
 }

@@ -101,26 +101,6 @@ static int check_complete(struct du_s3_conn *c, const struct rq *q, struct du_er
 	return rc;
 }
 
-static int xml_escaped_append(char *dst, size_t cap, size_t *n, const char *s)
-{
-	for (; *s; s++) {
-		const char *rep = NULL;
-		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		}
-		size_t l = rep ? strlen(rep) : 1;
-		if (*n + l + 1 > cap)
-			return -1;
-		memcpy(dst + *n, rep ? rep : s, l);
-		*n += l;
-	}
-	dst[*n] = '\0';
-	return 0;
-}
-
 /* A retried Complete whose first try went through but whose answer was lost meets NoSuchUpload:
  * the object then exists with a multipart ETag ending in "-nparts". */
 static bool completed_already(struct du_s3_conn *c, const char *key, int nparts, char etag_out[DU_S3_ETAG_MAX])
@@ -150,7 +130,8 @@ int du_s3_mpu_complete_ck(struct du_s3_conn *c, const char *key, const char *upl
 			  const struct du_s3_part *parts, int nparts, int alg, const char *whole_b64,
 			  char etag_out[DU_S3_ETAG_MAX], struct du_err *err)
 {
-	char *qs = NULL, *body = NULL, hname[40];
+	char *qs = NULL, hname[40];
+	struct du_strbuf body = DU_STRBUF_INIT;
 	bool ck = du_s3r_sends_checksum(alg);
 	const char *up = du_cksum_upper(alg);
 	int rc;
@@ -158,29 +139,25 @@ int du_s3_mpu_complete_ck(struct du_s3_conn *c, const char *key, const char *upl
 		return rc;
 	if (nparts < 1 || nparts > DU_S3_MAX_PARTS)
 		return du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': %d parts", key, nparts);
-	size_t cap = 64 + (size_t)nparts * (160 + 4 * DU_S3_ETAG_MAX), n = 0;
-	if (!(body = malloc(cap)) || asprintf(&qs, "uploadId=%s", upload_id) < 0) {
+	du_strbuf_adds(&body, "<CompleteMultipartUpload>");
+	for (int i = 0; i < nparts; i++) {
+		const char *etag = parts[i].etag ? parts[i].etag : "";
+		du_strbuf_addf(&body, "<Part><PartNumber>%d</PartNumber><ETag>&quot;", parts[i].number);
+		du_s3r_xml_text(&body, etag, strlen(etag));
+		du_strbuf_adds(&body, "&quot;</ETag>");
+		if (ck && parts[i].checksum)
+			du_strbuf_addf(&body, "<Checksum%s>%.60s</Checksum%s>", up, parts[i].checksum, up);
+		du_strbuf_adds(&body, "</Part>");
+	}
+	du_strbuf_adds(&body, "</CompleteMultipartUpload>");
+	if (body.oom || asprintf(&qs, "uploadId=%s", upload_id) < 0) {
 		qs = NULL;
 		rc = du_err_set(err, DU_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	n = (size_t)snprintf(body, cap, "<CompleteMultipartUpload>");
-	for (int i = 0; i < nparts; i++) {
-		n += (size_t)snprintf(body + n, cap - n, "<Part><PartNumber>%d</PartNumber><ETag>&quot;",
-				      parts[i].number);
-		if (xml_escaped_append(body, cap, &n, parts[i].etag ? parts[i].etag : "")) {
-			rc = du_err_set(err, DU_ERR_INTERNAL, "COMPLETE-MULTIPART '%s': etag too long", key);
-			goto out;
-		}
-		n += (size_t)snprintf(body + n, cap - n, "&quot;</ETag>");
-		if (ck && parts[i].checksum)
-			n += (size_t)snprintf(body + n, cap - n, "<Checksum%s>%.60s</Checksum%s>", up, parts[i].checksum, up);
-		n += (size_t)snprintf(body + n, cap - n, "</Part>");
-	}
-	n += (size_t)snprintf(body + n, cap - n, "</CompleteMultipartUpload>");
 	struct rq q = {
-		.method = "POST", .op = "COMPLETE-MULTIPART", .key = key, .query = qs, .body = body, .len = n,
-		.content_type = "application/xml", .check = check_complete,
+		.method = "POST", .op = "COMPLETE-MULTIPART", .key = key, .query = qs, .body = body.buf,
+		.len = body.len, .content_type = "application/xml", .check = check_complete,
 	};
 	if (ck && whole_b64 && du_cksum_is_crc(alg)) {
 		snprintf(hname, sizeof(hname), "x-amz-checksum-%s", du_cksum_name(alg));
@@ -199,7 +176,7 @@ int du_s3_mpu_complete_ck(struct du_s3_conn *c, const char *key, const char *upl
 		snprintf(etag_out, DU_S3_ETAG_MAX, "%s", c->pg.etag);
 out:
 	free(qs);
-	free(body);
+	du_strbuf_release(&body);
 	return rc;
 }
 

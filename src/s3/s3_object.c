@@ -367,13 +367,14 @@ int du_s3_get_tagging(struct du_s3_conn *c, const char *key,
 	return rc ? rc : du_s3x_each_tag(&c->pg, cb, arg);
 }
 
-static void xml_text(struct du_strbuf *b, const char *s, size_t n)
+void du_s3r_xml_text(struct du_strbuf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		switch (s[i]) {
 		case '&': du_strbuf_adds(b, "&amp;"); break;
 		case '<': du_strbuf_adds(b, "&lt;"); break;
 		case '>': du_strbuf_adds(b, "&gt;"); break;
+		case '"': du_strbuf_adds(b, "&quot;"); break;
 		default: du_strbuf_addc(b, s[i]);
 		}
 	}
@@ -389,10 +390,10 @@ int du_s3_put_tagging(struct du_s3_conn *c, const char *key, char *const *tags, 
 		const char *eq = strchr(*tags, '=');
 		size_t kl = eq ? (size_t)(eq - *tags) : strlen(*tags);
 		du_strbuf_adds(&b, "<Tag><Key>");
-		xml_text(&b, *tags, kl);
+		du_s3r_xml_text(&b, *tags, kl);
 		du_strbuf_adds(&b, "</Key><Value>");
 		if (eq)
-			xml_text(&b, eq + 1, strlen(eq + 1));
+			du_s3r_xml_text(&b, eq + 1, strlen(eq + 1));
 		du_strbuf_adds(&b, "</Value></Tag>");
 	}
 	du_strbuf_adds(&b, "</TagSet></Tagging>");

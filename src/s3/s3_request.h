@@ -146,6 +146,8 @@ int du_s3r_page_error(struct du_s3_conn *c, const struct rq *q, int rc, struct d
 int du_s3r_list_pages(struct du_s3_conn *c, struct pager *p, struct du_err *err);
 void du_s3r_object_headers(struct du_s3 *s3, struct rq *q, const char *md5hex, const char *mtime,
 			   const struct du_s3_put *p);
+/* s[0..n) as XML text (& < > " escaped), added to b: the bodies du sends (Complete, Tagging). */
+void du_s3r_xml_text(struct du_strbuf *b, const char *s, size_t n);
 bool du_s3r_sends_checksum(int alg);
 void du_s3r_checksum_headers(struct rq *q, int alg, const char *b64, char hname[40]);
 int du_s3r_check_echo(struct du_s3_conn *c, const char *op, const char *key, int alg, const char *b64, struct du_err *err);
